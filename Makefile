@@ -1,0 +1,101 @@
+# kiln: plain make with pkg-config. `make` builds, `make deps` installs what kiln needs,
+# `make check` runs every test this machine can run. See HACKING.md.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DESTDIR    ?=
+BUILD      ?= build
+
+PKGS       := yaml-0.1 libarchive libcurl libguestfs
+CC         ?= cc
+WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+              -Wno-unused-parameter -Wno-missing-field-initializers
+ifneq ($(CI),)
+WARN       += -Werror
+endif
+CFLAGS     ?= -O2 -g
+ALL_CFLAGS := -std=gnu17 $(WARN) -D_GNU_SOURCE -DKILN_VERSION='"$(VERSION)"' -MMD -MP \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS) $(EXTRA_CFLAGS)
+LIBS       := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+LIB_SRC    := $(wildcard builder/lib/*.c) $(wildcard preseed-gen/*.c)
+CLI_SRC    := $(wildcard builder/cli/*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
+FUZZ_NAMES := fuzz-profile
+FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%)
+
+.SECONDARY:
+.PHONY: all deps check check-unit check-asan check-slow fuzz install uninstall clean format
+
+all: $(BUILD)/kiln $(FUZZ_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/kiln: $(CLI_OBJ) $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
+
+# Fuzz targets, linked with a replay driver: `make check` feeds them their corpus.
+$(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
+
+# Debian packages kiln needs to build and test; idempotent.
+DEB_BUILD  := build-essential pkg-config libyaml-dev libarchive-dev libcurl4-openssl-dev \
+              libguestfs-dev libjson-c-dev libmicrohttpd-dev
+DEB_TEST   := debconf-utils clang python3 gpg gpgv cpio
+deps:
+	@missing=$$(for p in $(DEB_BUILD) $(DEB_TEST); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "make deps: installing $$missing"; \
+	    if [ "$$(id -u)" -ne 0 ]; then echo "make deps: need root to install packages" >&2; exit 1; fi; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "make deps: all packages present"; fi
+
+check: deps
+	$(MAKE) all
+	$(MAKE) check-unit
+	$(MAKE) check-asan
+
+check-unit: all
+	KILN=$(abspath $(BUILD)/kiln) FUZZ_DIR=$(abspath $(BUILD)/tests/fuzz) tests/run-tests.sh
+
+# One AddressSanitizer + UBSan pass over the same suite.
+check-asan:
+	$(MAKE) BUILD=build-asan CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" all
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    KILN=$(abspath build-asan/kiln) FUZZ_DIR=$(abspath build-asan/tests/fuzz) tests/run-tests.sh
+
+# libFuzzer, 10 minutes per target (FUZZ_SECONDS to change).
+FUZZ_SECONDS ?= 600
+fuzz:
+	@mkdir -p build-fuzz/tests/fuzz
+	for t in $(FUZZ_NAMES); do \
+	    clang -std=gnu17 -D_GNU_SOURCE -DKILN_VERSION='"$(VERSION)"' -g -O1 \
+	        -fsanitize=fuzzer,address,undefined $$(pkg-config --cflags $(PKGS)) \
+	        -o build-fuzz/tests/fuzz/$$t tests/fuzz/$$t.c $(LIB_SRC) $(LIBS) || exit 1; \
+	    mkdir -p build-fuzz/corpus-$$t; \
+	    build-fuzz/tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        build-fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+install: $(BUILD)/kiln
+	install -D -m 0755 $(BUILD)/kiln $(DESTDIR)$(BINDIR)/kiln
+	install -D -m 0644 builder/cli/kiln.1 $(DESTDIR)$(MANDIR)/man1/kiln.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kiln $(DESTDIR)$(MANDIR)/man1/kiln.1
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard builder/*/*.h preseed-gen/*.h tests/fuzz/*.c)
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,44 @@
+/* What the subcommands share: the command table entry, option parsing helpers, error printing. */
+#pragma once
+
+#include "../lib/error.h"
+#include "../lib/profile.h"
+
+#ifndef KILN_VERSION
+#define KILN_VERSION "0.0.0-dev"
+#endif
+
+/* Exit codes. */
+#define KILN_EXIT_OK 0
+#define KILN_EXIT_FAILED 1
+#define KILN_EXIT_USAGE 2
+
+struct kiln_command {
+        const char *name;
+        int (*run)(int argc, char **argv);
+        const char *summary;
+        const char *usage; /* full --help text */
+};
+
+extern const struct kiln_command kiln_commands[];
+
+/* Global options, parsed before the command. */
+struct kiln_globals {
+        const char *apt_dir;
+};
+extern struct kiln_globals kiln_globals;
+
+/* Print each error once, "kiln: FILE:LINE:COL: message". */
+void cli_print_errors(const struct kiln_error *err);
+void cli_print_warnings(const struct kiln_error *warn);
+/* "kiln CMD: message" for usage errors; returns KILN_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+/* True when argv[i] is -h/--help. */
+bool cli_wants_help(int argc, char **argv);
+int cli_print_help(const char *cmd);
+
+/* Write data to path atomically: a temporary file in the same folder, renamed on success. */
+int cli_write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr);
+
+int kiln_cmd_validate(int argc, char **argv);
+int kiln_cmd_preseed(int argc, char **argv);

@@ -1,0 +1,46 @@
+/* kiln preseed: the complete preseed for one profile, on standard output or into a file. */
+#include <getopt.h>
+
+#include "../../preseed-gen/preseed.h"
+#include "cli.h"
+
+int kiln_cmd_preseed(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"output", required_argument, NULL, 'o'},
+                {0},
+        };
+        const char *output = NULL;
+        int c;
+        while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+                if (c == 'o')
+                        output = optarg;
+                else
+                        return cli_usage_error("preseed", "run 'kiln preseed --help' for usage");
+        }
+        if (argc - optind != 1)
+                return cli_usage_error("preseed", "give exactly one profile; usage: kiln preseed [-o FILE] PROFILE");
+
+        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir};
+        _cleanup_profile_ struct kiln_profile *p = NULL;
+        _cleanup_error_ struct kiln_error *err = NULL;
+        _cleanup_free_ char *text = NULL;
+        if (kiln_profile_load(argv[optind], &po, &p, &err) < 0 ||
+            kiln_preseed_generate(p, KILN_VERSION, &text, &err) < 0) {
+                cli_print_errors(err);
+                return KILN_EXIT_USAGE;
+        }
+        cli_print_warnings(p->warnings);
+        if (output) {
+                if (cli_write_file_atomic(output, text, strlen(text), &err) < 0) {
+                        cli_print_errors(err);
+                        return KILN_EXIT_FAILED;
+                }
+                return KILN_EXIT_OK;
+        }
+        if (fputs(text, stdout) < 0 || fflush(stdout) != 0) {
+                perror("kiln: cannot write the preseed");
+                return KILN_EXIT_FAILED;
+        }
+        return KILN_EXIT_OK;
+}

@@ -1,0 +1,192 @@
+/* The kiln command: global options, the command table, help and version. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+struct kiln_globals kiln_globals;
+
+const struct kiln_command kiln_commands[] = {
+        {"validate", kiln_cmd_validate, "check profiles and report every problem with its location",
+         "Usage: kiln validate [-q] PROFILE...\n"
+         "\n"
+         "Load each profile (and what it extends), check every key, and build its preseed\n"
+         "without writing it. Every problem is reported as FILE:LINE:COLUMN: message.\n"
+         "\n"
+         "  -q, --quiet   print nothing for good profiles\n"
+         "  -h, --help    show this help\n"
+         "\n"
+         "Exit status: 0 when all profiles are good, 2 otherwise.\n"},
+        {"preseed", kiln_cmd_preseed, "print the complete debian-installer preseed for a profile",
+         "Usage: kiln preseed [-o FILE] PROFILE\n"
+         "\n"
+         "Expand PROFILE into the full preseed that kiln injects into the installer's\n"
+         "initrd. Run-dependent values (the proxy address, the target disk) are not in\n"
+         "it: kiln passes them on the installer's kernel command line.\n"
+         "\n"
+         "  -o, --output FILE   write to FILE (atomically) instead of standard output\n"
+         "  -h, --help          show this help\n"
+         "\n"
+         "Exit status: 0 on success, 2 for a bad profile (nothing is written).\n"},
+        {0},
+};
+
+static void main_usage(FILE *f)
+{
+        fputs("Usage: kiln [--apt-dir DIR] COMMAND [ARGS...]\n"
+              "\n"
+              "Build finished, bootable VM disk images from short YAML profiles, running the\n"
+              "distribution's own installer inside an isolated guest.\n"
+              "\n"
+              "Commands:\n",
+              f);
+        for (const struct kiln_command *c = kiln_commands; c->name; c++)
+                fprintf(f, "  %-10s %s\n", c->name, c->summary);
+        fputs("  help       show help for a command\n"
+              "\n"
+              "Options:\n"
+              "  --apt-dir DIR   read the host's apt sources from DIR instead of /etc/apt\n"
+              "                  (also $KILN_APT_DIR); the default mirror comes from there\n"
+              "  -h, --help      show this help\n"
+              "  --version       show kiln's version\n"
+              "\n"
+              "Run 'kiln COMMAND --help' for a command's options; 'man kiln' for the rest.\n",
+              f);
+}
+
+static const struct kiln_command *find_command(const char *name)
+{
+        for (const struct kiln_command *c = kiln_commands; c->name; c++)
+                if (STREQ(c->name, name))
+                        return c;
+        return NULL;
+}
+
+int cli_print_help(const char *cmd)
+{
+        const struct kiln_command *c = find_command(cmd);
+        if (!c)
+                return cli_usage_error(NULL, "unknown command '%s'; run 'kiln --help'", cmd);
+        fputs(c->usage, stdout);
+        return KILN_EXIT_OK;
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                if (STREQ(argv[i], "--"))
+                        return false;
+                if (STREQ(argv[i], "-h") || STREQ(argv[i], "--help"))
+                        return true;
+        }
+        return false;
+}
+
+void cli_print_errors(const struct kiln_error *err)
+{
+        for (; err; err = err->next) {
+                _cleanup_free_ char *s = kiln_error_format(err);
+                fprintf(stderr, "kiln: %s\n", s);
+        }
+}
+
+void cli_print_warnings(const struct kiln_error *warn)
+{
+        for (; warn; warn = warn->next) {
+                _cleanup_free_ char *s = kiln_error_format(warn);
+                fprintf(stderr, "kiln: warning: %s\n", s);
+        }
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *msg = xvasprintf(fmt, ap);
+        va_end(ap);
+        if (cmd)
+                fprintf(stderr, "kiln %s: %s\n", cmd, msg);
+        else
+                fprintf(stderr, "kiln: %s\n", msg);
+        return KILN_EXIT_USAGE;
+}
+
+int cli_write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s.kiln-tmp-XXXXXX", path);
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return kiln_error_set(reterr, errno, "cannot create '%s': %s", tmp, strerror(errno));
+        size_t off = 0;
+        while (off < len) {
+                ssize_t n = write(fd, data + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        int e = errno;
+                        close(fd);
+                        unlink(tmp);
+                        return kiln_error_set(reterr, e, "cannot write '%s': %s", path, strerror(e));
+                }
+                off += (size_t) n;
+        }
+        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+                int e = errno;
+                unlink(tmp);
+                return kiln_error_set(reterr, e, "cannot write '%s': %s", path, strerror(e));
+        }
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        enum { OPT_VERSION = 0x100, OPT_APT_DIR };
+        static const struct option opts[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, OPT_VERSION},
+                {"apt-dir", required_argument, NULL, OPT_APT_DIR},
+                {0},
+        };
+        int c;
+        /* '+': stop at the command; its options are its own. */
+        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'h':
+                        main_usage(stdout);
+                        return KILN_EXIT_OK;
+                case OPT_VERSION:
+                        printf("kiln %s\n", KILN_VERSION);
+                        return KILN_EXIT_OK;
+                case OPT_APT_DIR:
+                        kiln_globals.apt_dir = optarg;
+                        break;
+                default:
+                        fputs("Run 'kiln --help' for usage.\n", stderr);
+                        return KILN_EXIT_USAGE;
+                }
+        }
+        if (optind >= argc) {
+                main_usage(stderr);
+                return KILN_EXIT_USAGE;
+        }
+        const char *name = argv[optind];
+        if (STREQ(name, "help")) {
+                if (optind + 1 < argc)
+                        return cli_print_help(argv[optind + 1]);
+                main_usage(stdout);
+                return KILN_EXIT_OK;
+        }
+        const struct kiln_command *cmd = find_command(name);
+        if (!cmd)
+                return cli_usage_error(NULL, "unknown command '%s'; run 'kiln --help'", name);
+        if (cli_wants_help(argc - optind, argv + optind))
+                return cli_print_help(name);
+        optind++;
+        /* Commands parse with getopt from their own argv. */
+        char **sub = argv + optind - 1;
+        int subc = argc - optind + 1;
+        optind = 1;
+        return cmd->run(subc, sub);
+}

@@ -1,0 +1,665 @@
+/* The profile schema: the table of keys, their types and value checks, and the walk that reports
+ * every problem with its file, line and column. */
+#include "profile-schema.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <regex.h>
+
+#include "profile.h"
+
+enum ftype { T_STR, T_BOOL, T_INT, T_SIZE, T_MAP, T_LIST, T_RAWMAP };
+
+struct walk;
+struct field {
+        const char *key;
+        enum ftype type;
+        const struct field *sub; /* T_MAP, or T_LIST of T_MAP items */
+        enum ftype item;         /* T_LIST */
+        const char *const *choices;
+        bool (*check)(struct walk *w, const struct kiln_node *n, const char *path);
+        long min, max; /* T_INT */
+        bool multiline;
+};
+
+struct walk {
+        struct kiln_error **err;
+        size_t n;
+};
+
+_printf_(3, 4) static void fail(struct walk *w, const struct kiln_node *n, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *msg = xvasprintf(fmt, ap);
+        va_end(ap);
+        kiln_error_at(w->err, EINVAL, n->file, n->line, n->column, "%s", msg);
+        w->n++;
+}
+
+static bool match(const char *re, const char *s)
+{
+        regex_t rx;
+        if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
+                abort();
+        bool ok = regexec(&rx, s, 0, NULL, 0) == 0;
+        regfree(&rx);
+        return ok;
+}
+
+int kiln_parse_bool(const char *s, bool *ret)
+{
+        static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(s, yes[i]) == 0)
+                        return *ret = true, 0;
+                if (strcasecmp(s, no[i]) == 0)
+                        return *ret = false, 0;
+        }
+        return -EINVAL;
+}
+
+int kiln_parse_size(const char *s, uint64_t *ret)
+{
+        static const char units[] = "KMGT";
+        if (!match("^[0-9]{1,15} ?[KMGT](iB)?$", s))
+                return -EINVAL;
+        char *end;
+        uint64_t v = strtoull(s, &end, 10);
+        while (*end == ' ')
+                end++;
+        unsigned shift = 10 * (unsigned) (strchr(units, *end) - units + 1);
+        if (v > (UINT64_MAX >> shift))
+                return -ERANGE;
+        *ret = v << shift;
+        return 0;
+}
+
+char *kiln_format_size(uint64_t v)
+{
+        static const char units[] = "TGMK";
+        for (size_t i = 0; i < 4; i++) {
+                unsigned shift = 10 * (unsigned) (4 - i);
+                if (v && (v & ((UINT64_C(1) << shift) - 1)) == 0)
+                        return xasprintf("%" PRIu64 "%c", v >> shift, units[i]);
+        }
+        return xasprintf("%" PRIu64, v);
+}
+
+bool kiln_is_crypt_hash(const char *s)
+{
+        return match("^\\$(1|2[abxy]|5|6|7|y|gy|sha1|md5)\\$[./A-Za-z0-9$=,]+$", s) ||
+               match("^\\$(5|6)\\$rounds=[0-9]+\\$[./A-Za-z0-9$]+$", s);
+}
+
+char *kiln_node_path(const struct kiln_node *n)
+{
+        if (n->scalar[0] == '/')
+                return xstrdup(n->scalar);
+        _cleanup_free_ char *copy = xstrdup(n->file);
+        const char *dir = dirname(copy);
+        if (STREQ(dir, "."))
+                return xstrdup(n->scalar);
+        return xasprintf("%s/%s", dir, n->scalar);
+}
+
+/* ---- value checks: each reports its own error and returns false ---- */
+
+static bool check_label(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (strlen(n->scalar) <= 63 && match("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", n->scalar))
+                return true;
+        fail(w, n,
+             "'%s' must be a hostname label: lowercase letters, digits and '-', at most 63, "
+             "no leading or trailing '-' (got '%s')",
+             path, n->scalar);
+        return false;
+}
+
+static bool check_domain(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (strlen(n->scalar) <= 253 &&
+            match("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", n->scalar))
+                return true;
+        fail(w, n, "'%s' must be a DNS domain like 'example.org' (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_release(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        static const char *const ok[] = {"bookworm", "trixie", "12", "13"};
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++)
+                if (STREQ(n->scalar, ok[i]))
+                        return true;
+        fail(w, n, "unsupported %s '%s': use 'bookworm' (12) or 'trixie' (13)", path, n->scalar);
+        return false;
+}
+
+static bool check_url(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (match("^https?://([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?"
+                  "(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$",
+                  n->scalar))
+                return true;
+        fail(w, n, "'%s' must be an http:// or https:// URL without spaces (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_security(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        bool b;
+        if (!n->quoted && kiln_parse_bool(n->scalar, &b) == 0)
+                return true;
+        if (str_has_prefix(n->scalar, "http://") || str_has_prefix(n->scalar, "https://"))
+                return check_url(w, n, path);
+        fail(w, n, "'%s' must be true, false or an http:// URL (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_file(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        _cleanup_free_ char *p = kiln_node_path(n);
+        if (access(p, R_OK) == 0)
+                return true;
+        fail(w, n, "'%s': cannot read '%s': %s", path, p, strerror(errno));
+        return false;
+}
+
+static bool check_udeb(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (!str_has_suffix(n->scalar, ".udeb")) {
+                fail(w, n, "'%s' entries must be .udeb files (got '%s')", path, n->scalar);
+                return false;
+        }
+        return check_file(w, n, path);
+}
+
+static bool check_locale(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (match("^[a-z]{2,3}(_[A-Z]{2})?(\\.[A-Za-z0-9-]+)?(@[A-Za-z]+)?$", n->scalar))
+                return true;
+        fail(w, n, "'%s' must be a locale like 'en_US.UTF-8' (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_keymap(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (match("^[a-z][a-z0-9_-]*(\\([a-z0-9_-]+\\))?$", n->scalar))
+                return true;
+        fail(w, n, "'%s' must be an XKB keymap like 'us' or 'de' (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_timezone(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (match("^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$", n->scalar))
+                return true;
+        fail(w, n, "'%s' must be a time zone like 'Etc/UTC' or 'Europe/Berlin' (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_package(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (match("^[a-z0-9][a-z0-9+.-]+([=/][A-Za-z0-9.+~:-]+)?$", n->scalar))
+                return true;
+        fail(w, n, "'%s': '%s' is not a Debian package name", path, n->scalar);
+        return false;
+}
+
+static bool check_task(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (match("^[a-z0-9][a-z0-9-]*$", n->scalar))
+                return true;
+        fail(w, n, "'%s': '%s' is not a tasksel task name (e.g. 'standard', 'ssh-server')", path, n->scalar);
+        return false;
+}
+
+static bool check_password(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (kiln_is_crypt_hash(n->scalar))
+                return true;
+        fail(w, n,
+             "'%s' looks like plain text: give a crypt(3) hash, e.g. from 'mkpasswd -m yescrypt' "
+             "(package whois) or 'openssl passwd -6'",
+             path);
+        return false;
+}
+
+static bool check_ssh_key(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (strstr(n->scalar, "PRIVATE KEY")) {
+                fail(w, n, "'%s' holds a private key: give the public key (the .pub file's line)", path);
+                return false;
+        }
+        if (match("^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|"
+                  "sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,2}( [^ ].*)?$",
+                  n->scalar))
+                return true;
+        fail(w, n, "'%s': not an SSH public key (expected 'TYPE BASE64 [COMMENT]', e.g. 'ssh-ed25519 AAAA... you@host')",
+             path);
+        return false;
+}
+
+static bool check_username(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (STREQ(n->scalar, "root")) {
+                fail(w, n, "'%s': 'root' is configured with the 'root' key, not in 'users'", path);
+                return false;
+        }
+        if (strlen(n->scalar) <= 32 && match("^[a-z_][a-z0-9_-]*$", n->scalar))
+                return true;
+        fail(w, n, "'%s' must be a user name: lowercase letters, digits, '_' and '-', at most 32 (got '%s')",
+             path, n->scalar);
+        return false;
+}
+
+static bool check_sudo(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        bool b;
+        if (kiln_parse_bool(n->scalar, &b) == 0 || STREQ(n->scalar, "nopasswd"))
+                return true;
+        fail(w, n, "'%s' must be true, false or 'nopasswd' (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_shell(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (match("^/[A-Za-z0-9._/+-]+$", n->scalar))
+                return true;
+        fail(w, n, "'%s' must be an absolute path like '/bin/bash' (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_repo_name(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (strlen(n->scalar) <= 64 && match("^[a-z0-9][a-z0-9._-]*$", n->scalar))
+                return true;
+        fail(w, n, "'%s' must be lowercase letters, digits, '.', '_' and '-' (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_word(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (match("^[A-Za-z0-9._/-]+$", n->scalar))
+                return true;
+        fail(w, n, "'%s' must be one word of letters, digits, '.', '_', '/' and '-' (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_armored_key(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (strstr(n->scalar, "-----BEGIN PGP PUBLIC KEY BLOCK-----") &&
+            strstr(n->scalar, "-----END PGP PUBLIC KEY BLOCK-----"))
+                return true;
+        fail(w, n, "'%s' must be an ASCII-armored public key ('-----BEGIN PGP PUBLIC KEY BLOCK-----' ...)", path);
+        return false;
+}
+
+static bool check_version(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (match("^[0-9][A-Za-z0-9.+~:-]*$", n->scalar))
+                return true;
+        fail(w, n, "'%s' must be a Debian package version like '20250803+deb13u6' (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_sha256(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (match("^[0-9a-fA-F]{64}$", n->scalar))
+                return true;
+        fail(w, n, "'%s' must be 64 hexadecimal digits (got '%s')", path, n->scalar);
+        return false;
+}
+
+static bool check_arg(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        /* No quotes or shell characters: these land in GRUB's shell-sourced config and on a command line. */
+        if (match("^[A-Za-z0-9_.,:=/+@%~-]+$", n->scalar))
+                return true;
+        fail(w, n, "'%s' entries are single kernel arguments: letters, digits and _.,:=/+@%%~- only (got '%s')",
+             path, n->scalar);
+        return false;
+}
+
+static bool check_command(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        if (*n->scalar)
+                return true;
+        fail(w, n, "'%s' entries must not be empty", path);
+        return false;
+}
+
+static bool check_swap(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        uint64_t v;
+        if (STREQ(n->scalar, "none") || kiln_parse_size(n->scalar, &v) == 0)
+                return true;
+        fail(w, n, "'%s' must be a size like '1G' or 'none' (got '%s')", path, n->scalar);
+        return false;
+}
+
+/* ---- the schema ---- */
+
+static const char *const distros[] = {"debian", NULL};
+static const char *const arches[] = {"amd64", "arm64", NULL};
+static const char *const layouts[] = {"atomic", "home", "multi", "lvm", NULL};
+static const char *const filesystems[] = {"ext4", "btrfs", "xfs", NULL};
+static const char *const bootloaders[] = {"guest", "host", NULL};
+static const char *const hypervisors[] = {"qemu", "xen", NULL};
+static const char *const accels[] = {"auto", "kvm", "tcg", NULL};
+
+static const struct field disk_fields[] = {
+        {"size", T_SIZE},
+        {"layout", T_STR, .choices = layouts},
+        {"filesystem", T_STR, .choices = filesystems},
+        {"swap", T_STR, .check = check_swap},
+        {0},
+};
+
+static const struct field user_fields[] = {
+        {"name", T_STR, .check = check_username},
+        {"password", T_STR, .check = check_password},
+        {"ssh_keys", T_LIST, .item = T_STR, .check = check_ssh_key},
+        {"sudo", T_STR, .check = check_sudo},
+        {"shell", T_STR, .check = check_shell},
+        {0},
+};
+
+static const struct field root_fields[] = {
+        {"password", T_STR, .check = check_password},
+        {"ssh_keys", T_LIST, .item = T_STR, .check = check_ssh_key},
+        {0},
+};
+
+static const struct field repo_fields[] = {
+        {"name", T_STR, .check = check_repo_name},
+        {"url", T_STR, .check = check_url},
+        {"suite", T_STR, .check = check_word},
+        {"components", T_LIST, .item = T_STR, .check = check_word},
+        {"key", T_STR, .check = check_armored_key, .multiline = true},
+        {"key_file", T_STR, .check = check_file},
+        {0},
+};
+
+static const struct field installer_fields[] = {
+        {"version", T_STR, .check = check_version},
+        {"sha256", T_STR, .check = check_sha256},
+        {"extra_args", T_LIST, .item = T_STR, .check = check_arg},
+        {"early_commands", T_LIST, .item = T_STR, .check = check_command},
+        {"udebs", T_LIST, .item = T_STR, .check = check_udeb},
+        {"kernel", T_STR, .check = check_file},
+        {"initrd", T_STR, .check = check_file},
+        {"iso", T_STR, .check = check_file},
+        {0},
+};
+
+static const struct field vm_fields[] = {
+        {"memory", T_SIZE},
+        {"cpus", T_INT, .min = 1, .max = 64},
+        {"hypervisor", T_STR, .choices = hypervisors},
+        {"accel", T_STR, .choices = accels},
+        {0},
+};
+
+static const struct field top_fields[] = {
+        {"name", T_STR, .check = check_label},
+        {"extends", T_STR},
+        {"distro", T_STR, .choices = distros},
+        {"release", T_STR, .check = check_release},
+        {"arch", T_STR, .choices = arches},
+        {"mirror", T_STR, .check = check_url},
+        {"mirror_keyring", T_STR, .check = check_file},
+        {"security", T_STR, .check = check_security},
+        {"hostname", T_STR, .check = check_label},
+        {"domain", T_STR, .check = check_domain},
+        {"locale", T_STR, .check = check_locale},
+        {"keymap", T_STR, .check = check_keymap},
+        {"timezone", T_STR, .check = check_timezone},
+        {"kernel_args", T_LIST, .item = T_STR, .check = check_arg},
+        {"disk", T_MAP, .sub = disk_fields},
+        {"users", T_LIST, .item = T_MAP, .sub = user_fields},
+        {"root", T_MAP, .sub = root_fields},
+        {"packages", T_LIST, .item = T_STR, .check = check_package},
+        {"tasks", T_LIST, .item = T_STR, .check = check_task},
+        {"repos", T_LIST, .item = T_MAP, .sub = repo_fields},
+        {"late_commands", T_LIST, .item = T_STR, .check = check_command},
+        {"bootloader", T_STR, .choices = bootloaders},
+        {"installer", T_MAP, .sub = installer_fields},
+        {"vm", T_MAP, .sub = vm_fields},
+        {"preseed", T_RAWMAP},
+        {0},
+};
+
+/* ---- did you mean ---- */
+
+static size_t edit_distance(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        if (la > 64 || lb > 64)
+                return SIZE_MAX;
+        size_t d[65][65];
+        for (size_t i = 0; i <= la; i++)
+                d[i][0] = i;
+        for (size_t j = 0; j <= lb; j++)
+                d[0][j] = j;
+        for (size_t i = 1; i <= la; i++)
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t cost = a[i - 1] != b[j - 1];
+                        size_t v = d[i - 1][j] + 1;
+                        if (d[i][j - 1] + 1 < v)
+                                v = d[i][j - 1] + 1;
+                        if (d[i - 1][j - 1] + cost < v)
+                                v = d[i - 1][j - 1] + cost;
+                        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                                v = d[i - 2][j - 2] + 1; /* transposition */
+                        d[i][j] = v;
+                }
+        return d[la][lb];
+}
+
+/* A close sibling, or the key as a prefix ("disk_size" -> "disk"), or the same key one level down
+ * ("memory" at the top -> "vm.memory"). */
+static char *suggest(const struct field *fields, const char *key)
+{
+        const char *best = NULL;
+        size_t best_d = SIZE_MAX, len = strlen(key);
+        size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+        for (const struct field *f = fields; f->key; f++) {
+                size_t d = edit_distance(key, f->key);
+                if (d <= limit && d < best_d)
+                        best = f->key, best_d = d;
+        }
+        if (best)
+                return xstrdup(best);
+        for (const struct field *f = fields; f->key; f++) {
+                size_t n = strlen(f->key);
+                if (strncasecmp(key, f->key, n) == 0 && strchr("_-. ", key[n]))
+                        return xstrdup(f->key);
+        }
+        for (const struct field *f = fields; f->key; f++)
+                if (f->type == T_MAP)
+                        for (const struct field *s = f->sub; s->key; s++)
+                                if (STREQ(s->key, key))
+                                        return xasprintf("%s.%s", f->key, s->key);
+        return NULL;
+}
+
+/* ---- the walk ---- */
+
+static void check_map(struct walk *w, const struct kiln_node *n, const struct field *fields, const char *path);
+
+static bool has_control(const char *s, bool multiline)
+{
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\t' || *p == '\r'))) || *p == 0x7f)
+                        return true;
+        return false;
+}
+
+static void check_scalar(struct walk *w, const struct kiln_node *n, const struct field *f, const char *path)
+{
+        if (n->type != KILN_NODE_SCALAR) {
+                fail(w, n, "'%s' must be a single value, not %s", path, kiln_node_type_name(n));
+                return;
+        }
+        if (has_control(n->scalar, f->multiline)) {
+                fail(w, n, "'%s' contains a newline or control character; preseed values are one line", path);
+                return;
+        }
+        switch (f->type) {
+        case T_BOOL: {
+                bool b;
+                if (kiln_parse_bool(n->scalar, &b) < 0)
+                        fail(w, n, "'%s' must be true or false (got '%s')", path, n->scalar);
+                return;
+        }
+        case T_INT: {
+                char *end;
+                errno = 0;
+                long v = strtol(n->scalar, &end, 10);
+                if (errno || *end || end == n->scalar || v < f->min || v > f->max)
+                        fail(w, n, "'%s' must be a whole number from %ld to %ld (got '%s')", path, f->min, f->max,
+                             n->scalar);
+                return;
+        }
+        case T_SIZE: {
+                uint64_t v;
+                if (kiln_parse_size(n->scalar, &v) < 0)
+                        fail(w, n, "'%s': bad size '%s': use an integer with K, M, G or T (powers of 1024), e.g. '20G'",
+                             path, n->scalar);
+                return;
+        }
+        default:
+                break;
+        }
+        if (f->choices) {
+                for (const char *const *c = f->choices; *c; c++)
+                        if (STREQ(*c, n->scalar))
+                                return;
+                _cleanup_free_ char *list = strv_join((char *const *) f->choices, "', '");
+                fail(w, n, "'%s' must be one of '%s' (got '%s')", path, list, n->scalar);
+                return;
+        }
+        if (f->check)
+                f->check(w, n, path);
+}
+
+static const char *const debconf_types[] = {"string", "boolean", "select", "multiselect", "note",
+                                            "text",   "password", "error", "title", NULL};
+
+static void check_rawmap(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        for (size_t i = 0; i < n->n; i++) {
+                const struct kiln_node *k = n->keys[i], *v = n->values[i];
+                if (!match("^[a-z0-9][a-z0-9.+_-]* [A-Za-z0-9][A-Za-z0-9._+/-]*$", k->scalar)) {
+                        fail(w, k, "'%s' keys are 'OWNER QUESTION', e.g. 'd-i clock-setup/ntp' (got '%s')", path,
+                             k->scalar);
+                        continue;
+                }
+                if (v->type != KILN_NODE_SCALAR) {
+                        fail(w, v->type == KILN_NODE_NULL ? k : v,
+                             "'%s': '%s' needs a value 'TYPE VALUE', e.g. 'boolean true'", path, k->scalar);
+                        continue;
+                }
+                if (has_control(v->scalar, false)) {
+                        fail(w, v, "'%s': '%s' contains a newline or control character; preseed values are one line",
+                             path, k->scalar);
+                        continue;
+                }
+                size_t tl = strcspn(v->scalar, " ");
+                bool known = false;
+                for (const char *const *t = debconf_types; *t; t++)
+                        if (strlen(*t) == tl && strncmp(*t, v->scalar, tl) == 0)
+                                known = true;
+                if (!known) {
+                        _cleanup_free_ char *list = strv_join((char *const *) debconf_types, ", ");
+                        fail(w, v, "'%s': '%s' must start with a debconf type (%s), e.g. 'boolean true' (got '%s')",
+                             path, k->scalar, list, v->scalar);
+                        continue;
+                }
+                const char *val = v->scalar[tl] ? v->scalar + tl + 1 : "";
+                if (tl == 7 && strncmp(v->scalar, "boolean", 7) == 0 && !STREQ(val, "true") && !STREQ(val, "false"))
+                        fail(w, v, "'%s': '%s' is a boolean: 'boolean true' or 'boolean false' (got '%s')", path,
+                             k->scalar, v->scalar);
+        }
+}
+
+static void check_value(struct walk *w, const struct kiln_node *n, const struct field *f, const char *path)
+{
+        if (n->type == KILN_NODE_NULL)
+                return; /* unset: the default applies (and in a child profile, resets the parent's value) */
+        switch (f->type) {
+        case T_MAP:
+                if (n->type != KILN_NODE_MAP) {
+                        fail(w, n, "'%s' must be a map, not %s", path, kiln_node_type_name(n));
+                        return;
+                }
+                check_map(w, n, f->sub, path);
+                return;
+        case T_RAWMAP:
+                if (n->type != KILN_NODE_MAP) {
+                        fail(w, n, "'%s' must be a map, not %s", path, kiln_node_type_name(n));
+                        return;
+                }
+                check_rawmap(w, n, path);
+                return;
+        case T_LIST:
+                if (n->type != KILN_NODE_SEQ) {
+                        fail(w, n, "'%s' must be a list, not %s", path, kiln_node_type_name(n));
+                        return;
+                }
+                for (size_t i = 0; i < n->n; i++) {
+                        const struct kiln_node *it = n->values[i];
+                        if (f->item == T_MAP) {
+                                if (it->type != KILN_NODE_MAP)
+                                        fail(w, it, "'%s' entries must be maps, not %s", path,
+                                             kiln_node_type_name(it));
+                                else
+                                        check_map(w, it, f->sub, path);
+                        } else if (it->type == KILN_NODE_NULL) {
+                                fail(w, it, "'%s' has an empty entry", path);
+                        } else {
+                                struct field item = *f;
+                                item.type = f->item;
+                                check_scalar(w, it, &item, path);
+                        }
+                }
+                return;
+        default:
+                check_scalar(w, n, f, path);
+        }
+}
+
+static void check_map(struct walk *w, const struct kiln_node *n, const struct field *fields, const char *path)
+{
+        for (size_t i = 0; i < n->n; i++) {
+                const struct kiln_node *k = n->keys[i];
+                if (k->type == KILN_NODE_NULL) {
+                        fail(w, k, "empty key");
+                        continue;
+                }
+                const struct field *f = fields;
+                while (f->key && !STREQ(f->key, k->scalar))
+                        f++;
+                if (!f->key) {
+                        _cleanup_free_ char *s = suggest(fields, k->scalar);
+                        if (s)
+                                fail(w, k, "unknown key '%s' (did you mean '%s'?)", k->scalar, s);
+                        else if (path)
+                                fail(w, k, "unknown key '%s' in '%s'", k->scalar, path);
+                        else
+                                fail(w, k, "unknown key '%s'", k->scalar);
+                        continue;
+                }
+                _cleanup_free_ char *sub = path ? xasprintf("%s.%s", path, f->key) : xstrdup(f->key);
+                check_value(w, n->values[i], f, sub);
+        }
+}
+
+size_t kiln_schema_check(const struct kiln_node *root, struct kiln_error **reterr)
+{
+        struct walk w = {.err = reterr};
+        check_map(&w, root, top_fields, NULL);
+        return w.n;
+}

@@ -1,0 +1,587 @@
+/* Profiles: the extends chain, checks that span keys, and the expanded profile with every default. */
+#include "profile.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <libgen.h>
+
+#include "apt-sources.h"
+#include "profile-schema.h"
+
+#define EXTENDS_MAX_DEPTH 16
+
+struct chain {
+        char *real[EXTENDS_MAX_DEPTH + 1];
+        char *shown[EXTENDS_MAX_DEPTH + 1];
+        size_t n;
+};
+
+static char *parent_display(const char *child, const char *rel)
+{
+        if (rel[0] == '/')
+                return xstrdup(rel);
+        _cleanup_free_ char *copy = xstrdup(child);
+        const char *dir = dirname(copy);
+        while (str_has_prefix(rel, "./"))
+                rel += 2;
+        if (STREQ(dir, "."))
+                return xstrdup(rel);
+        return xasprintf("%s/%s", dir, rel);
+}
+
+/* Load path and what it extends; return the merged tree (NULL for an empty chain). */
+static int load_chain(struct kiln_arena *a, const char *shown, const char *data, size_t len,
+                      const struct kiln_node *from, struct chain *c, struct kiln_node **ret,
+                      struct kiln_error **reterr)
+{
+        char real[PATH_MAX];
+        if (data) {
+                /* An in-memory profile: its name only places what it extends. */
+                snprintf(real, sizeof(real), "<buffer>/%s", shown);
+        } else if (!realpath(shown, real)) {
+                int e = errno;
+                if (from)
+                        return kiln_error_at(reterr, e, from->file, from->line, from->column,
+                                             "cannot read '%s': %s", shown, strerror(e));
+                return kiln_error_at(reterr, e, shown, 0, 0, "cannot read: %s", strerror(e));
+        }
+        for (size_t i = 0; i < c->n; i++)
+                if (STREQ(c->real[i], real)) {
+                        struct kiln_buf b = {0};
+                        for (size_t k = i; k < c->n; k++)
+                                buf_printf(&b, "%s -> ", c->shown[k]);
+                        buf_puts(&b, shown);
+                        _cleanup_free_ char *cycle = buf_steal(&b);
+                        return kiln_error_at(reterr, ELOOP, from->file, from->line, from->column,
+                                             "'extends' makes a cycle: %s", cycle);
+                }
+        if (c->n == EXTENDS_MAX_DEPTH)
+                return kiln_error_at(reterr, ELOOP, from->file, from->line, from->column,
+                                     "'extends' chain is deeper than %d files", EXTENDS_MAX_DEPTH);
+        c->real[c->n] = xstrdup(real);
+        c->shown[c->n] = xstrdup(shown);
+        c->n++;
+
+        struct kiln_node *root = NULL;
+        int r = data ? kiln_yaml_parse(a, shown, data, len, &root, reterr)
+                     : kiln_yaml_load(a, shown, shown, &root, reterr);
+        if (r < 0)
+                return r;
+        if (root && root->type != KILN_NODE_MAP)
+                return kiln_error_at(reterr, EINVAL, root->file, root->line, root->column,
+                                     "a profile is a map of keys, not %s", kiln_node_type_name(root));
+
+        const struct kiln_node *ext = kiln_node_get(root, "extends");
+        if (!ext || ext->type == KILN_NODE_NULL) {
+                *ret = root;
+                return 0;
+        }
+        if (ext->type != KILN_NODE_SCALAR || !*ext->scalar)
+                return kiln_error_at(reterr, EINVAL, ext->file, ext->line, ext->column,
+                                     "'extends' must be the path of another profile, not %s",
+                                     kiln_node_type_name(ext));
+        _cleanup_free_ char *parent_shown = parent_display(shown, ext->scalar);
+        struct kiln_node *parent = NULL;
+        r = load_chain(a, parent_shown, NULL, 0, ext, c, &parent, reterr);
+        if (r < 0)
+                return r;
+        *ret = kiln_node_merge(a, parent, root);
+        return 0;
+}
+
+/* ---- typed access to a checked tree ---- */
+
+static const struct kiln_node *at(const struct kiln_node *root, const char *path)
+{
+        const struct kiln_node *n = root;
+        _cleanup_free_ char *copy = xstrdup(path);
+        char *save = NULL;
+        for (char *part = strtok_r(copy, ".", &save); part && n; part = strtok_r(NULL, ".", &save))
+                n = kiln_node_get(n, part);
+        return n && n->type != KILN_NODE_NULL ? n : NULL;
+}
+
+const struct kiln_node *kiln_profile_key(const struct kiln_profile *p, const char *path)
+{
+        return at(p->tree, path);
+}
+
+static char *str_or(const struct kiln_node *root, const char *path, const char *def)
+{
+        const struct kiln_node *n = at(root, path);
+        if (n && n->type == KILN_NODE_SCALAR)
+                return xstrdup(n->scalar);
+        return def ? xstrdup(def) : NULL;
+}
+
+static char *path_or_null(const struct kiln_node *root, const char *path)
+{
+        const struct kiln_node *n = at(root, path);
+        return n && n->type == KILN_NODE_SCALAR ? kiln_node_path(n) : NULL;
+}
+
+static char **list_of(const struct kiln_node *n, bool paths)
+{
+        char **v = xcalloc(1, sizeof(char *));
+        if (!n || n->type != KILN_NODE_SEQ)
+                return v;
+        for (size_t i = 0; i < n->n; i++)
+                if (n->values[i]->type == KILN_NODE_SCALAR)
+                        v = strv_push(v, paths ? kiln_node_path(n->values[i]) : xstrdup(n->values[i]->scalar));
+        return v;
+}
+
+static uint64_t size_or(const struct kiln_node *root, const char *path, uint64_t def)
+{
+        const struct kiln_node *n = at(root, path);
+        uint64_t v;
+        if (n && n->type == KILN_NODE_SCALAR && kiln_parse_size(n->scalar, &v) == 0)
+                return v;
+        return def;
+}
+
+const char *kiln_layout_name(enum kiln_layout l)
+{
+        static const char *const names[] = {"atomic", "home", "multi", "lvm"};
+        return names[l];
+}
+
+/* ---- checks that span keys; run on a schema-checked tree ---- */
+
+static size_t check_required(const struct kiln_node *root, const char *file, struct kiln_error **reterr)
+{
+        size_t n = 0;
+        static const char *const required[] = {"name", "release"};
+        for (size_t i = 0; i < ELEMENTSOF(required); i++) {
+                const struct kiln_node *k = kiln_node_key(root, required[i]);
+                const struct kiln_node *v = kiln_node_get(root, required[i]);
+                if (!k) {
+                        kiln_error_at(reterr, EINVAL, file, 0, 0, "missing required key '%s'", required[i]);
+                        n++;
+                } else if (v->type == KILN_NODE_NULL) {
+                        kiln_error_at(reterr, EINVAL, k->file, k->line, k->column, "'%s' needs a value",
+                                      required[i]);
+                        n++;
+                }
+        }
+        return n;
+}
+
+static size_t check_unique(const struct kiln_node *list, const char *what, struct kiln_error **reterr)
+{
+        size_t n = 0;
+        if (!list || list->type != KILN_NODE_SEQ)
+                return 0;
+        for (size_t i = 0; i < list->n; i++) {
+                const struct kiln_node *a = kiln_node_get(list->values[i], "name");
+                if (!list->values[i] || list->values[i]->type != KILN_NODE_MAP)
+                        continue;
+                if (!a || a->type != KILN_NODE_SCALAR) {
+                        kiln_error_at(reterr, EINVAL, list->values[i]->file, list->values[i]->line,
+                                      list->values[i]->column, "each entry of '%s' needs a 'name'", what);
+                        n++;
+                        continue;
+                }
+                for (size_t k = 0; k < i; k++) {
+                        const struct kiln_node *b = kiln_node_get(list->values[k], "name");
+                        if (b && b->type == KILN_NODE_SCALAR && STREQ(a->scalar, b->scalar)) {
+                                kiln_error_at(reterr, EINVAL, a->file, a->line, a->column,
+                                              "'%s' has '%s' twice (first at line %u)", what, a->scalar, b->line);
+                                n++;
+                                break;
+                        }
+                }
+        }
+        return n;
+}
+
+static size_t check_repos(const struct kiln_node *repos, struct kiln_error **reterr)
+{
+        size_t n = check_unique(repos, "repos", reterr);
+        if (!repos || repos->type != KILN_NODE_SEQ)
+                return n;
+        for (size_t i = 0; i < repos->n; i++) {
+                const struct kiln_node *r = repos->values[i];
+                if (r->type != KILN_NODE_MAP)
+                        continue;
+                const struct kiln_node *name = at(r, "name");
+                const char *nm = name && name->type == KILN_NODE_SCALAR ? name->scalar : "?";
+                if (!at(r, "url")) {
+                        kiln_error_at(reterr, EINVAL, r->file, r->line, r->column, "repo '%s' needs a 'url'", nm);
+                        n++;
+                }
+                const struct kiln_node *key = at(r, "key"), *key_file = at(r, "key_file");
+                if (key && key_file) {
+                        const struct kiln_node *k = kiln_node_key(r, "key_file");
+                        kiln_error_at(reterr, EINVAL, k->file, k->line, k->column,
+                                      "repo '%s' has both 'key' and 'key_file': give one", nm);
+                        n++;
+                } else if (!key && !key_file) {
+                        kiln_error_at(reterr, EINVAL, r->file, r->line, r->column,
+                                      "repo '%s' needs 'key' (armored) or 'key_file': apt refuses unsigned repositories",
+                                      nm);
+                        n++;
+                }
+        }
+        return n;
+}
+
+static size_t check_installer(const struct kiln_node *inst, struct kiln_error **reterr)
+{
+        if (!inst || inst->type != KILN_NODE_MAP)
+                return 0;
+        size_t n = 0;
+        const struct kiln_node *kernel = kiln_node_key(inst, "kernel"), *initrd = kiln_node_key(inst, "initrd");
+        const struct kiln_node *iso = kiln_node_key(inst, "iso"), *version = kiln_node_key(inst, "version");
+        if (!!at(inst, "kernel") != !!at(inst, "initrd")) {
+                const struct kiln_node *k = kernel ? kernel : initrd;
+                kiln_error_at(reterr, EINVAL, k->file, k->line, k->column,
+                              "'installer.kernel' and 'installer.initrd' go together");
+                n++;
+        }
+        if (iso && at(inst, "iso") && (at(inst, "kernel") || at(inst, "initrd"))) {
+                kiln_error_at(reterr, EINVAL, iso->file, iso->line, iso->column,
+                              "'installer.iso' and 'installer.kernel'/'initrd' exclude each other");
+                n++;
+        }
+        if (version && at(inst, "version") && (at(inst, "kernel") || at(inst, "iso"))) {
+                kiln_error_at(reterr, EINVAL, version->file, version->line, version->column,
+                              "'installer.version' picks a netboot package from the mirror; it cannot go with "
+                              "local 'kernel'/'initrd' or 'iso' files");
+                n++;
+        }
+        return n;
+}
+
+static size_t check_sizes(const struct kiln_node *root, struct kiln_error **reterr)
+{
+        size_t n = 0;
+        const struct kiln_node *s = at(root, "disk.size"), *m = at(root, "vm.memory"), *sw = at(root, "disk.swap");
+        uint64_t v, disk = 10ULL << 30;
+        if (s && s->type == KILN_NODE_SCALAR && kiln_parse_size(s->scalar, &v) == 0) {
+                disk = v;
+                if (v < (2ULL << 30) || v > (64ULL << 40)) {
+                        kiln_error_at(reterr, EINVAL, s->file, s->line, s->column,
+                                      "'disk.size' must be from 2G to 64T (got '%s')", s->scalar);
+                        n++;
+                }
+        }
+        if (m && m->type == KILN_NODE_SCALAR && kiln_parse_size(m->scalar, &v) == 0 &&
+            (v < (512ULL << 20) || v > (1ULL << 40))) {
+                kiln_error_at(reterr, EINVAL, m->file, m->line, m->column,
+                              "'vm.memory' must be from 512M to 1T; the installer needs at least 512M (got '%s')",
+                              m->scalar);
+                n++;
+        }
+        if (sw && sw->type == KILN_NODE_SCALAR && kiln_parse_size(sw->scalar, &v) == 0 &&
+            (v < (1ULL << 20) || v > disk / 2)) {
+                kiln_error_at(reterr, EINVAL, sw->file, sw->line, sw->column,
+                              "'disk.swap' must be from 1M to half the disk, or 'none' (got '%s')", sw->scalar);
+                n++;
+        }
+        return n;
+}
+
+/* ---- extraction ---- */
+
+static void extract_users(struct kiln_profile *p, const struct kiln_node *list)
+{
+        if (!list || list->type != KILN_NODE_SEQ)
+                return;
+        p->users = xcalloc(list->n, sizeof(*p->users));
+        for (size_t i = 0; i < list->n; i++) {
+                const struct kiln_node *u = list->values[i];
+                struct kiln_user *d = &p->users[p->n_users++];
+                d->name = str_or(u, "name", NULL);
+                d->password = str_or(u, "password", NULL);
+                d->ssh_keys = list_of(at(u, "ssh_keys"), false);
+                d->shell = str_or(u, "shell", "/bin/bash");
+                const struct kiln_node *s = at(u, "sudo");
+                bool b = false;
+                if (s && STREQ(s->scalar, "nopasswd"))
+                        d->sudo = KILN_SUDO_NOPASSWD;
+                else if (s && kiln_parse_bool(s->scalar, &b) == 0 && b)
+                        d->sudo = KILN_SUDO_YES;
+        }
+}
+
+static void extract_repos(struct kiln_profile *p, const struct kiln_node *list)
+{
+        if (!list || list->type != KILN_NODE_SEQ)
+                return;
+        p->repos = xcalloc(list->n, sizeof(*p->repos));
+        for (size_t i = 0; i < list->n; i++) {
+                const struct kiln_node *r = list->values[i];
+                struct kiln_repo *d = &p->repos[p->n_repos++];
+                d->name = str_or(r, "name", NULL);
+                d->url = str_or(r, "url", NULL);
+                size_t len = strlen(d->url);
+                while (len > 8 && d->url[len - 1] == '/')
+                        d->url[--len] = '\0';
+                d->suite = str_or(r, "suite", p->release);
+                d->components = list_of(at(r, "components"), false);
+                if (!d->components[0])
+                        d->components = strv_push(d->components, xstrdup("main"));
+                d->key = str_or(r, "key", NULL);
+                d->key_file = path_or_null(r, "key_file");
+        }
+}
+
+static void extract_preseed(struct kiln_profile *p, const struct kiln_node *map)
+{
+        if (!map || map->type != KILN_NODE_MAP)
+                return;
+        p->preseed = xcalloc(map->n, sizeof(*p->preseed));
+        for (size_t i = 0; i < map->n; i++) {
+                const char *k = map->keys[i]->scalar, *v = map->values[i]->scalar;
+                struct kiln_preseed_entry *e = &p->preseed[p->n_preseed++];
+                size_t ol = strcspn(k, " "), tl = strcspn(v, " ");
+                e->owner = xstrndup(k, ol);
+                e->question = xstrdup(k + ol + 1);
+                e->type = xstrndup(v, tl);
+                e->value = xstrdup(v[tl] ? v + tl + 1 : "");
+                e->node = map->values[i];
+        }
+}
+
+static int extract(struct kiln_profile *p, const struct kiln_profile_options *opts, struct kiln_error **reterr)
+{
+        const struct kiln_node *t = p->tree;
+
+        p->name = str_or(t, "name", NULL);
+        p->distro = str_or(t, "distro", "debian");
+        _cleanup_free_ char *rel = str_or(t, "release", NULL);
+        if (STREQ(rel, "12") || STREQ(rel, "bookworm"))
+                p->release = xstrdup("bookworm"), p->release_number = 12;
+        else
+                p->release = xstrdup("trixie"), p->release_number = 13;
+        p->arch = str_or(t, "arch", "amd64");
+
+        const char *apt_dir = opts && opts->apt_dir ? opts->apt_dir : kiln_default_apt_dir();
+        _cleanup_free_ char *host_mirror = NULL, *host_security = NULL;
+        struct kiln_error *apt_err = NULL;
+        int r = kiln_host_mirrors(apt_dir, &host_mirror, &host_security, &apt_err);
+
+        const struct kiln_node *mirror = at(t, "mirror");
+        if (mirror) {
+                p->mirror = xstrdup(mirror->scalar);
+        } else if (r < 0) {
+                kiln_error_at(reterr, apt_err->errnum, p->files[0], 0, 0, "%s", apt_err->msg);
+                kiln_error_free(apt_err);
+                return -EINVAL;
+        } else {
+                p->mirror = xstrdup(host_mirror);
+                p->mirror_from_host = true;
+        }
+        kiln_error_free(apt_err);
+        size_t len = strlen(p->mirror);
+        while (len > 8 && p->mirror[len - 1] == '/')
+                p->mirror[--len] = '\0';
+
+        p->mirror_keyring_set = at(t, "mirror_keyring") != NULL;
+        p->mirror_keyring = p->mirror_keyring_set ? path_or_null(t, "mirror_keyring")
+                                                  : xstrdup("/usr/share/keyrings/debian-archive-keyring.gpg");
+
+        const struct kiln_node *sec = at(t, "security");
+        bool sec_on = true;
+        if (sec && kiln_parse_bool(sec->scalar, &sec_on) < 0) {
+                p->security = xstrdup(sec->scalar);
+        } else if (sec_on && host_security) {
+                p->security = xstrdup(host_security);
+        } else if (sec_on) {
+                kiln_error_at(&p->warnings, 0, p->files[0], 0, 0,
+                              "the host's apt sources name no security mirror: the image gets no security "
+                              "updates source (set 'security' to a URL, or to false to silence this)");
+        }
+
+        p->hostname = str_or(t, "hostname", p->name);
+        p->domain = str_or(t, "domain", "");
+        p->locale = str_or(t, "locale", "en_US.UTF-8");
+        p->keymap = str_or(t, "keymap", "us");
+        p->timezone = str_or(t, "timezone", "Etc/UTC");
+        const struct kiln_node *ka = at(t, "kernel_args");
+        p->kernel_args = ka ? list_of(ka, false) : strv_push(NULL, xstrdup("console=ttyS0,115200n8"));
+
+        p->disk.size = size_or(t, "disk.size", 10ULL << 30);
+        _cleanup_free_ char *layout = str_or(t, "disk.layout", "atomic");
+        p->disk.layout = STREQ(layout, "home")    ? KILN_LAYOUT_HOME
+                         : STREQ(layout, "multi") ? KILN_LAYOUT_MULTI
+                         : STREQ(layout, "lvm")   ? KILN_LAYOUT_LVM
+                                                  : KILN_LAYOUT_ATOMIC;
+        p->disk.filesystem = str_or(t, "disk.filesystem", "ext4");
+        const struct kiln_node *swap = at(t, "disk.swap");
+        if (swap) {
+                p->disk.swap_set = true;
+                if (!STREQ(swap->scalar, "none"))
+                        kiln_parse_size(swap->scalar, &p->disk.swap);
+        }
+
+        extract_users(p, at(t, "users"));
+        p->root.password = str_or(t, "root.password", NULL);
+        p->root.ssh_keys = list_of(at(t, "root.ssh_keys"), false);
+
+        p->packages = list_of(at(t, "packages"), false);
+        const struct kiln_node *tasks = at(t, "tasks");
+        if (tasks) {
+                p->tasks = list_of(tasks, false);
+        } else {
+                p->tasks = strv_push(NULL, xstrdup("standard"));
+                p->tasks = strv_push(p->tasks, xstrdup("ssh-server"));
+        }
+        extract_repos(p, at(t, "repos"));
+        p->late_commands = list_of(at(t, "late_commands"), false);
+        _cleanup_free_ char *bl = str_or(t, "bootloader", "guest");
+        p->bootloader = STREQ(bl, "host") ? KILN_BOOTLOADER_HOST : KILN_BOOTLOADER_GUEST;
+
+        p->installer.version = str_or(t, "installer.version", NULL);
+        p->installer.sha256 = str_or(t, "installer.sha256", NULL);
+        for (char *c = p->installer.sha256; c && *c; c++)
+                *c = (char) (*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
+        p->installer.extra_args = list_of(at(t, "installer.extra_args"), false);
+        p->installer.early_commands = list_of(at(t, "installer.early_commands"), false);
+        p->installer.udebs = list_of(at(t, "installer.udebs"), true);
+        p->installer.kernel = path_or_null(t, "installer.kernel");
+        p->installer.initrd = path_or_null(t, "installer.initrd");
+        p->installer.iso = path_or_null(t, "installer.iso");
+
+        p->vm.memory = size_or(t, "vm.memory", 2ULL << 30);
+        const struct kiln_node *cpus = at(t, "vm.cpus");
+        p->vm.cpus = cpus ? (unsigned) strtoul(cpus->scalar, NULL, 10) : 2;
+        p->vm.hypervisor = str_or(t, "vm.hypervisor", "qemu");
+        p->vm.accel = str_or(t, "vm.accel", "auto");
+
+        extract_preseed(p, at(t, "preseed"));
+
+        bool any_ssh = p->root.ssh_keys[0] != NULL;
+        for (size_t i = 0; i < p->n_users; i++)
+                any_ssh |= p->users[i].ssh_keys[0] != NULL || p->users[i].password != NULL;
+        if (!p->root.password && !any_ssh)
+                kiln_error_at(&p->warnings, 0, p->files[0], 0, 0,
+                              "no credentials: the image installs with root locked and no way to log in "
+                              "(add 'root' or 'users' with a password hash or ssh_keys)");
+        return 0;
+}
+
+static int profile_load(const char *path, const char *data, size_t len, const struct kiln_profile_options *opts,
+                        struct kiln_profile **ret, struct kiln_error **reterr)
+{
+        _cleanup_profile_ struct kiln_profile *p = xcalloc(1, sizeof(*p));
+        p->arena = kiln_arena_new();
+        struct kiln_error *err = NULL;
+        struct chain c = {0};
+
+        if (data && len > KILN_PROFILE_MAX_BYTES) {
+                kiln_error_at(&err, EFBIG, path, 0, 0, "file is larger than 1 MiB");
+                goto fail;
+        }
+        int r = load_chain(p->arena, path, data, len, NULL, &c, &p->tree, &err);
+        for (size_t i = 0; i < c.n; i++) {
+                p->files = strv_push(p->files, c.shown[i]);
+                free(c.real[i]);
+        }
+        if (r < 0)
+                goto fail;
+        if (!p->tree) {
+                kiln_error_at(&err, EINVAL, path, 0, 0, "profile is empty: it needs at least 'name' and 'release'");
+                goto fail;
+        }
+
+        size_t n = kiln_schema_check(p->tree, &err);
+        n += check_required(p->tree, path, &err);
+        n += check_unique(at(p->tree, "users"), "users", &err);
+        n += check_repos(at(p->tree, "repos"), &err);
+        n += check_installer(at(p->tree, "installer"), &err);
+        n += check_sizes(p->tree, &err);
+        if (n > 0)
+                goto fail;
+        if (extract(p, opts, &err) < 0)
+                goto fail;
+        *ret = TAKE_PTR(p);
+        return 0;
+
+fail:
+        kiln_error_sort(&err);
+        if (reterr) {
+                struct kiln_error **tail = reterr;
+                while (*tail)
+                        tail = &(*tail)->next;
+                *tail = err;
+        } else {
+                kiln_error_free(err);
+        }
+        return -EINVAL;
+}
+
+int kiln_profile_load(const char *path, const struct kiln_profile_options *opts, struct kiln_profile **ret,
+                      struct kiln_error **reterr)
+{
+        return profile_load(path, NULL, 0, opts, ret, reterr);
+}
+
+int kiln_profile_load_buffer(const char *name, const char *data, size_t len, const struct kiln_profile_options *opts,
+                             struct kiln_profile **ret, struct kiln_error **reterr)
+{
+        return profile_load(name, data ? data : "", len, opts, ret, reterr);
+}
+
+void kiln_profile_free(struct kiln_profile *p)
+{
+        if (!p)
+                return;
+        strv_free(p->files);
+        free(p->name);
+        free(p->distro);
+        free(p->release);
+        free(p->arch);
+        free(p->mirror);
+        free(p->mirror_keyring);
+        free(p->security);
+        free(p->hostname);
+        free(p->domain);
+        free(p->locale);
+        free(p->keymap);
+        free(p->timezone);
+        strv_free(p->kernel_args);
+        free(p->disk.filesystem);
+        for (size_t i = 0; i < p->n_users; i++) {
+                free(p->users[i].name);
+                free(p->users[i].password);
+                strv_free(p->users[i].ssh_keys);
+                free(p->users[i].shell);
+        }
+        free(p->users);
+        free(p->root.password);
+        strv_free(p->root.ssh_keys);
+        strv_free(p->packages);
+        strv_free(p->tasks);
+        for (size_t i = 0; i < p->n_repos; i++) {
+                free(p->repos[i].name);
+                free(p->repos[i].url);
+                free(p->repos[i].suite);
+                strv_free(p->repos[i].components);
+                free(p->repos[i].key);
+                free(p->repos[i].key_file);
+        }
+        free(p->repos);
+        strv_free(p->late_commands);
+        free(p->installer.version);
+        free(p->installer.sha256);
+        strv_free(p->installer.extra_args);
+        strv_free(p->installer.early_commands);
+        strv_free(p->installer.udebs);
+        free(p->installer.kernel);
+        free(p->installer.initrd);
+        free(p->installer.iso);
+        free(p->vm.hypervisor);
+        free(p->vm.accel);
+        for (size_t i = 0; i < p->n_preseed; i++) {
+                free(p->preseed[i].owner);
+                free(p->preseed[i].question);
+                free(p->preseed[i].type);
+                free(p->preseed[i].value);
+        }
+        free(p->preseed);
+        kiln_error_free(p->warnings);
+        kiln_arena_free(p->arena);
+        free(p);
+}

@@ -1,0 +1,207 @@
+/* Small shared helpers: allocation, string vectors, text buffers, shell quoting, file reading. */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+static void oom(void)
+{
+        fputs("kiln: out of memory\n", stderr);
+        abort();
+}
+
+void *xmalloc(size_t n)
+{
+        void *p = malloc(n ? n : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+        void *p = calloc(n ? n : 1, size ? size : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+        p = realloc(p, n ? n : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+char *xstrdup(const char *s)
+{
+        char *r = strdup(s);
+        if (!r)
+                oom();
+        return r;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+        char *r = strndup(s, n);
+        if (!r)
+                oom();
+        return r;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+        char *r;
+        if (vasprintf(&r, fmt, ap) < 0)
+                oom();
+        return r;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        char *r = xvasprintf(fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+size_t strv_length(char *const *v)
+{
+        size_t n = 0;
+        while (v && v[n])
+                n++;
+        return n;
+}
+
+void strv_free(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+char **strv_push(char **v, char *s)
+{
+        size_t n = strv_length(v);
+        v = xrealloc(v, (n + 2) * sizeof(char *));
+        v[n] = s;
+        v[n + 1] = NULL;
+        return v;
+}
+
+bool strv_contains(char *const *v, const char *s)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                if (STREQ(v[i], s))
+                        return true;
+        return false;
+}
+
+char *strv_join(char *const *v, const char *sep)
+{
+        struct kiln_buf b = {0};
+        for (size_t i = 0; v && v[i]; i++) {
+                if (i)
+                        buf_puts(&b, sep);
+                buf_puts(&b, v[i]);
+        }
+        return buf_steal(&b);
+}
+
+void buf_append(struct kiln_buf *b, const char *s, size_t n)
+{
+        if (b->len + n + 1 > b->cap) {
+                b->cap = (b->len + n + 1) * 2;
+                b->data = xrealloc(b->data, b->cap);
+        }
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+}
+
+void buf_puts(struct kiln_buf *b, const char *s) { buf_append(b, s, strlen(s)); }
+
+void buf_printf(struct kiln_buf *b, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *s = xvasprintf(fmt, ap);
+        va_end(ap);
+        buf_puts(b, s);
+}
+
+char *buf_steal(struct kiln_buf *b)
+{
+        char *r = b->data ? b->data : xstrdup("");
+        *b = (struct kiln_buf){0};
+        return r;
+}
+
+char *shell_quote(const char *s)
+{
+        struct kiln_buf b = {0};
+        buf_puts(&b, "'");
+        for (const char *p = s; *p; p++) {
+                if (*p == '\'')
+                        buf_puts(&b, "'\\''");
+                else
+                        buf_append(&b, p, 1);
+        }
+        buf_puts(&b, "'");
+        return buf_steal(&b);
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool str_has_suffix(const char *s, const char *suffix)
+{
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && STREQ(s + a - b, suffix);
+}
+
+int read_file_max(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (S_ISREG(st.st_mode) && (uint64_t) st.st_size > max)
+                return -EFBIG;
+
+        size_t cap = 4096, len = 0;
+        _cleanup_free_ char *data = xmalloc(cap + 1);
+        for (;;) {
+                if (len == cap) {
+                        if (cap > max)
+                                return -EFBIG;
+                        cap *= 2;
+                        data = xrealloc(data, cap + 1);
+                }
+                ssize_t n = read(fd, data + len, cap - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        if (len > max)
+                return -EFBIG;
+        data[len] = '\0';
+        *ret_data = TAKE_PTR(data);
+        *ret_len = len;
+        return 0;
+}

@@ -1,0 +1,469 @@
+/* The preseed generator: every question of a default debian-installer run answered, in a fixed order,
+ * with the profile's raw 'preseed' entries applied last. */
+#include "preseed.h"
+
+#include <errno.h>
+
+struct entry {
+        const char *section; /* a comment line before this entry, or NULL */
+        char *owner, *question, *type, *value;
+        const char *from; /* the profile key this answer models, if any */
+};
+
+struct gen {
+        const struct kiln_profile *p;
+        struct entry *v;
+        size_t n, cap;
+        const char *section;
+};
+
+_printf_(5, 6) static void add(struct gen *g, const char *from, const char *question, const char *type,
+                               const char *fmt, ...)
+{
+        if (g->n == g->cap) {
+                g->cap = g->cap ? g->cap * 2 : 64;
+                g->v = xrealloc(g->v, g->cap * sizeof(*g->v));
+        }
+        va_list ap;
+        va_start(ap, fmt);
+        const char *slash = strchr(question, ' ');
+        struct entry *e = &g->v[g->n++];
+        *e = (struct entry){.section = TAKE_PTR(g->section), .type = xstrdup(type), .from = from};
+        if (slash) { /* "owner question" */
+                e->owner = xstrndup(question, (size_t) (slash - question));
+                e->question = xstrdup(slash + 1);
+        } else {
+                e->owner = xstrdup("d-i");
+                e->question = xstrdup(question);
+        }
+        e->value = xvasprintf(fmt, ap);
+        va_end(ap);
+}
+
+static void section(struct gen *g, const char *title) { g->section = title; }
+
+/* "http://host:port/dir" -> protocol, "host:port", "/dir". */
+static void split_url(const char *url, char **proto, char **host, char **dir)
+{
+        const char *p = strstr(url, "://");
+        *proto = xstrndup(url, (size_t) (p - url));
+        p += 3;
+        size_t n = strcspn(p, "/");
+        *host = xstrndup(p, n);
+        *dir = xstrdup(p[n] ? p + n : "/");
+}
+
+static void gen_locale(struct gen *g)
+{
+        const struct kiln_profile *p = g->p;
+        section(g, "Localization (initrd preseeding answers these before the first question)");
+        add(g, "locale", "debian-installer/locale", "string", "%s", p->locale);
+        add(g, "keymap", "keyboard-configuration/xkb-keymap", "select", "%s", p->keymap);
+        add(g, NULL, "console-setup/ask_detect", "boolean", "false");
+
+        section(g, "Network: DHCP on the first interface; a static address, when needed, comes on the kernel command line");
+        add(g, NULL, "netcfg/choose_interface", "select", "auto");
+        add(g, "hostname", "netcfg/get_hostname", "string", "%s", p->hostname);
+        add(g, "domain", "netcfg/get_domain", "string", "%s", p->domain);
+        add(g, "hostname", "netcfg/hostname", "string", "%s", p->hostname);
+        add(g, NULL, "netcfg/wireless_wep", "string", "%s", "");
+        add(g, NULL, "hw-detect/load_firmware", "boolean", "false");
+}
+
+static void gen_mirror(struct gen *g)
+{
+        const struct kiln_profile *p = g->p;
+        _cleanup_free_ char *proto = NULL, *host = NULL, *dir = NULL;
+        split_url(p->mirror, &proto, &host, &dir);
+        section(g, "Mirror: the proxy address comes on the kernel command line (mirror/http/proxy)");
+        add(g, NULL, "mirror/country", "string", "manual");
+        add(g, "mirror", "mirror/protocol", "string", "%s", proto);
+        _cleanup_free_ char *qh = xasprintf("mirror/%s/hostname", proto), *qd = xasprintf("mirror/%s/directory", proto);
+        add(g, "mirror", qh, "string", "%s", host);
+        add(g, "mirror", qd, "string", "%s", dir);
+        add(g, "release", "mirror/suite", "string", "%s", p->release);
+        add(g, "release", "mirror/udeb/suite", "string", "%s", p->release);
+}
+
+static void gen_accounts(struct gen *g)
+{
+        const struct kiln_profile *p = g->p;
+        section(g, "Accounts: root locked unless the profile gives a hash; users are created by the late command");
+        add(g, NULL, "passwd/root-login", "boolean", "true");
+        add(g, "root.password", "passwd/root-password-crypted", "password", "%s",
+            p->root.password ? p->root.password : "*");
+        add(g, NULL, "passwd/make-user", "boolean", "false");
+
+        section(g, "Clock: the guest reaches no NTP server");
+        add(g, NULL, "clock-setup/utc", "boolean", "true");
+        add(g, "timezone", "time/zone", "string", "%s", p->timezone);
+        add(g, NULL, "clock-setup/ntp", "boolean", "false");
+}
+
+static void gen_partman(struct gen *g)
+{
+        const struct kiln_profile *p = g->p;
+        bool lvm = p->disk.layout == KILN_LAYOUT_LVM;
+        section(g, "Partitioning: the one disk (partman-auto/disk comes on the kernel command line)");
+        add(g, "disk.layout", "partman-auto/method", "string", lvm ? "lvm" : "regular");
+        add(g, NULL, "partman-lvm/device_remove_lvm", "boolean", "true");
+        add(g, NULL, "partman-md/device_remove_md", "boolean", "true");
+        add(g, NULL, "partman-lvm/confirm", "boolean", "true");
+        add(g, NULL, "partman-lvm/confirm_nooverwrite", "boolean", "true");
+        if (lvm) {
+                add(g, NULL, "partman-auto-lvm/guided_size", "string", "max");
+                add(g, "name", "partman-auto-lvm/new_vg_name", "string", "%s-vg", p->name);
+        }
+        _cleanup_free_ char *recipe = kiln_partman_recipe(p);
+        if (recipe)
+                add(g, "disk.swap", "partman-auto/expert_recipe", "string", "%s", recipe);
+        else
+                add(g, "disk.layout", "partman-auto/choose_recipe", "select", "%s",
+                    lvm ? "atomic" : kiln_layout_name(p->disk.layout));
+        add(g, "disk.filesystem", "partman/default_filesystem", "string", "%s", p->disk.filesystem);
+        if (p->disk.swap_set && p->disk.swap == 0)
+                add(g, "disk.swap", "partman-basicfilesystems/no_swap", "boolean", "false");
+        add(g, NULL, "partman-partitioning/confirm_write_new_label", "boolean", "true");
+        add(g, NULL, "partman/choose_partition", "select", "finish");
+        add(g, NULL, "partman/confirm", "boolean", "true");
+        add(g, NULL, "partman/confirm_nooverwrite", "boolean", "true");
+        add(g, NULL, "partman/mount_style", "select", "uuid");
+}
+
+static void gen_apt(struct gen *g)
+{
+        const struct kiln_profile *p = g->p;
+        section(g, "Base system and apt");
+        add(g, "arch", "base-installer/kernel/image", "string", "linux-image-%s", p->arch);
+        add(g, NULL, "apt-setup/cdrom/set-first", "boolean", "false");
+        add(g, NULL, "apt-setup/disable-cdrom-entries", "boolean", "true");
+        add(g, NULL, "apt-setup/use_mirror", "boolean", "true");
+        add(g, NULL, "apt-setup/non-free-firmware", "boolean", "false");
+        add(g, NULL, "apt-setup/non-free", "boolean", "false");
+        add(g, NULL, "apt-setup/contrib", "boolean", "false");
+        if (p->security) {
+                _cleanup_free_ char *proto = NULL, *host = NULL, *dir = NULL;
+                split_url(p->security, &proto, &host, &dir);
+                add(g, "security", "apt-setup/services-select", "multiselect", "security, updates");
+                add(g, "security", "apt-setup/security_host", "string", "%s", host);
+                add(g, "security", "apt-setup/security_path", "string", "%s", dir);
+        } else {
+                add(g, "security", "apt-setup/services-select", "multiselect", "updates");
+        }
+        for (size_t i = 0; i < p->n_repos; i++) {
+                const struct kiln_repo *r = &p->repos[i];
+                _cleanup_free_ char *q = NULL, *comps = strv_join(r->components, " "), *key = kiln_repo_key_path(r);
+                q = xasprintf("apt-setup/local%zu/repository", i);
+                if (i == 0)
+                        section(g, "Extra repositories: keys travel as files in the installer's initrd");
+                add(g, "repos", q, "string", "%s %s %s", r->url, r->suite, comps);
+                free(q), q = xasprintf("apt-setup/local%zu/comment", i);
+                add(g, "repos", q, "string", "kiln repo %s", r->name);
+                free(q), q = xasprintf("apt-setup/local%zu/source", i);
+                add(g, NULL, q, "boolean", "false");
+                free(q), q = xasprintf("apt-setup/local%zu/key", i);
+                add(g, "repos", q, "string", "file:///%s", key);
+        }
+}
+
+static bool any_sudo(const struct kiln_profile *p)
+{
+        for (size_t i = 0; i < p->n_users; i++)
+                if (p->users[i].sudo != KILN_SUDO_NO)
+                        return true;
+        return false;
+}
+
+static bool any_ssh_keys(const struct kiln_profile *p)
+{
+        if (p->root.ssh_keys[0])
+                return true;
+        for (size_t i = 0; i < p->n_users; i++)
+                if (p->users[i].ssh_keys[0])
+                        return true;
+        return false;
+}
+
+static void gen_packages(struct gen *g)
+{
+        const struct kiln_profile *p = g->p;
+        char **pkgs = NULL;
+        for (size_t i = 0; p->packages[i]; i++)
+                pkgs = strv_push(pkgs, xstrdup(p->packages[i]));
+        /* What the profile implies: sudo for sudoers, an SSH server for keys, GRUB for a host-side install. */
+        if (any_sudo(p) && !strv_contains(pkgs, "sudo"))
+                pkgs = strv_push(pkgs, xstrdup("sudo"));
+        if (any_ssh_keys(p) && !strv_contains(pkgs, "openssh-server") && !strv_contains(p->tasks, "ssh-server"))
+                pkgs = strv_push(pkgs, xstrdup("openssh-server"));
+        if (p->bootloader == KILN_BOOTLOADER_HOST && STREQ(p->arch, "amd64") && !strv_contains(pkgs, "grub-pc"))
+                pkgs = strv_push(pkgs, xstrdup("grub-pc"));
+        _cleanup_free_ char *tasks = strv_join(p->tasks, ", "), *include = strv_join(pkgs, " ");
+        strv_free(pkgs);
+
+        section(g, "Packages");
+        add(g, "tasks", "tasksel tasksel/first", "multiselect", "%s", tasks);
+        add(g, "packages", "pkgsel/include", "string", "%s", include);
+        add(g, NULL, "pkgsel/upgrade", "select", "safe-upgrade");
+        add(g, NULL, "pkgsel/update-policy", "select", "none");
+        add(g, NULL, "popularity-contest popularity-contest/participate", "boolean", "false");
+}
+
+static void gen_bootloader(struct gen *g)
+{
+        const struct kiln_profile *p = g->p;
+        _cleanup_free_ char *args = strv_join(p->kernel_args, " ");
+        if (p->bootloader == KILN_BOOTLOADER_GUEST) {
+                section(g, "Boot loader: the installer's own grub-installer on the first disk");
+                add(g, NULL, "grub-installer/only_debian", "boolean", "true");
+                add(g, NULL, "grub-installer/with_other_os", "boolean", "false");
+                add(g, "bootloader", "grub-installer/bootdev", "string", "default");
+                /* The installer sets GRUB up on the serial port but leaves the kernel command line empty. */
+                add(g, "kernel_args", "debian-installer/add-kernel-opts", "string", "%s", args);
+        } else {
+                section(g, "Boot loader: none in the guest; kiln installs GRUB from the host side afterwards");
+                add(g, "bootloader", "grub-installer/skip", "boolean", "true");
+                add(g, "bootloader", "lilo-installer/skip", "boolean", "true");
+                add(g, "bootloader", "nobootloader/confirmation_common", "boolean", "true");
+                add(g, NULL, "grub-pc grub-pc/install_devices", "multiselect", "%s", "");
+                add(g, NULL, "grub-pc grub-pc/install_devices_empty", "boolean", "true");
+        }
+}
+
+/* The installer's syslog, followed onto the second serial port for kiln to read live. */
+static const char syslog_follower[] =
+        "(while [ ! -e /var/log/syslog ]; do sleep 1; done; exec tail -n +1 -f /var/log/syslog) "
+        "</dev/null >/dev/ttyS1 2>&1 &";
+
+static char *early_command(const struct kiln_profile *p)
+{
+        char **parts = NULL;
+        if (p->installer.udebs[0])
+                parts = strv_push(parts, xstrdup("for f in /kiln/udebs/*.udeb; do udpkg -i \"$f\" || exit 1; done"));
+        for (size_t i = 0; p->installer.early_commands[i]; i++) {
+                _cleanup_free_ char *q = shell_quote(p->installer.early_commands[i]);
+                parts = strv_push(parts, xasprintf("sh -c %s", q));
+        }
+        _cleanup_free_ char *rest = strv_join(parts, " && ");
+        strv_free(parts);
+        return *rest ? xasprintf("%s %s", syslog_follower, rest) : xstrdup(syslog_follower);
+}
+
+static void push_keys(char ***parts, const char *dir, char *const *keys, const char *owner)
+{
+        struct kiln_buf b = {0};
+        buf_printf(&b, "mkdir -p /target%s/.ssh && printf '%%s\\n'", dir);
+        for (size_t i = 0; keys[i]; i++) {
+                _cleanup_free_ char *q = shell_quote(keys[i]);
+                buf_printf(&b, " %s", q);
+        }
+        buf_printf(&b, " > /target%s/.ssh/authorized_keys && chmod 0700 /target%s/.ssh && chmod 0600 /target%s/.ssh/authorized_keys",
+                   dir, dir, dir);
+        if (owner)
+                buf_printf(&b, " && in-target chown -R %s:%s %s/.ssh", owner, owner, dir);
+        *parts = strv_push(*parts, buf_steal(&b));
+}
+
+static char *late_command(const struct kiln_profile *p)
+{
+        char **parts = NULL;
+        for (size_t i = 0; i < p->n_users; i++) {
+                const struct kiln_user *u = &p->users[i];
+                _cleanup_free_ char *qshell = shell_quote(u->shell), *qpw = u->password ? shell_quote(u->password) : NULL;
+                if (qpw)
+                        parts = strv_push(parts, xasprintf("in-target useradd -m -s %s -p %s %s", qshell, qpw, u->name));
+                else
+                        parts = strv_push(parts, xasprintf("in-target useradd -m -s %s %s", qshell, u->name));
+                if (u->sudo != KILN_SUDO_NO)
+                        parts = strv_push(parts, xasprintf("in-target usermod -aG sudo %s", u->name));
+                /* A sudoer without a password could never use sudo: give such users (and 'nopasswd') NOPASSWD. */
+                if (u->sudo == KILN_SUDO_NOPASSWD || (u->sudo == KILN_SUDO_YES && !u->password))
+                        parts = strv_push(parts,
+                                          xasprintf("printf '%%s\\n' '%s ALL=(ALL:ALL) NOPASSWD:ALL' > "
+                                                    "/target/etc/sudoers.d/kiln-%s && chmod 0440 /target/etc/sudoers.d/kiln-%s",
+                                                    u->name, u->name, u->name));
+                if (u->ssh_keys[0]) {
+                        _cleanup_free_ char *home = xasprintf("/home/%s", u->name);
+                        push_keys(&parts, home, u->ssh_keys, u->name);
+                }
+        }
+        if (p->root.ssh_keys[0])
+                push_keys(&parts, "/root", p->root.ssh_keys, NULL);
+        if (p->bootloader == KILN_BOOTLOADER_HOST) {
+                _cleanup_free_ char *args = strv_join(p->kernel_args, " ");
+                parts = strv_push(parts, xasprintf("mkdir -p /target/etc/default/grub.d && printf '%%s\\n' "
+                                                   "'GRUB_CMDLINE_LINUX=\"%s\"' 'GRUB_TERMINAL=\"console serial\"' "
+                                                   "'GRUB_SERIAL_COMMAND=\"serial --unit=0 --speed=115200\"' "
+                                                   "> /target/etc/default/grub.d/kiln.cfg",
+                                                   args));
+        }
+        for (size_t i = 0; p->late_commands[i]; i++) {
+                _cleanup_free_ char *q = shell_quote(p->late_commands[i]);
+                parts = strv_push(parts, xasprintf("in-target sh -c %s", q));
+        }
+        char *r = strv_join(parts, " && ");
+        strv_free(parts);
+        return r;
+}
+
+static void gen_finish(struct gen *g)
+{
+        _cleanup_free_ char *early = early_command(g->p), *late = late_command(g->p);
+        section(g, "kiln: follow the install on the second serial port; run the profile's commands");
+        add(g, NULL, "preseed/early_command", "string", "%s", early);
+        if (*late)
+                add(g, "late_commands", "preseed/late_command", "string", "%s", late);
+        section(g, "Finish: power off, which kiln reads as success");
+        add(g, NULL, "finish-install/reboot_in_progress", "note", "%s", "");
+        add(g, NULL, "cdrom-detect/eject", "boolean", "false");
+        add(g, NULL, "debian-installer/exit/poweroff", "boolean", "true");
+}
+
+/* Questions kiln itself depends on: a raw entry may not change them. */
+static const char *const owned[][2] = {
+        {"preseed/early_command", "installer.early_commands"},
+        {"preseed/late_command", "late_commands"},
+        {"debian-installer/exit/poweroff", NULL},
+        {"debian-installer/exit/halt", NULL},
+        {"finish-install/reboot_in_progress", NULL},
+        {"preseed/include", NULL},
+        {"preseed/run", NULL},
+        {"preseed/url", NULL},
+        {"preseed/include_command", NULL},
+        {"mirror/http/proxy", NULL},
+        {"debian-installer/allow_unauthenticated", NULL},
+};
+
+static int apply_raw(struct gen *g, struct kiln_error **reterr)
+{
+        const struct kiln_profile *p = g->p;
+        int r = 0;
+        bool first = true;
+        for (size_t i = 0; i < p->n_preseed; i++) {
+                const struct kiln_preseed_entry *e = &p->preseed[i];
+                const struct kiln_node *loc = e->node;
+                bool stop = false;
+                for (size_t k = 0; k < ELEMENTSOF(owned); k++)
+                        if (STREQ(e->question, owned[k][0])) {
+                                if (owned[k][1])
+                                        r = kiln_error_at(reterr, EINVAL, loc->file, loc->line, loc->column,
+                                                          "'%s %s' is kiln's own: use '%s'", e->owner, e->question,
+                                                          owned[k][1]);
+                                else
+                                        r = kiln_error_at(reterr, EINVAL, loc->file, loc->line, loc->column,
+                                                          "'%s %s' is kiln's own and cannot be preseeded", e->owner,
+                                                          e->question);
+                                stop = true;
+                        }
+                if (stop)
+                        continue;
+                struct entry *hit = NULL;
+                for (size_t k = 0; k < g->n; k++)
+                        if (STREQ(g->v[k].owner, e->owner) && STREQ(g->v[k].question, e->question))
+                                hit = &g->v[k];
+                if (hit) {
+                        const struct kiln_node *set = hit->from ? kiln_profile_key(p, hit->from) : NULL;
+                        if (set && (!STREQ(hit->type, e->type) || !STREQ(hit->value, e->value))) {
+                                r = kiln_error_at(reterr, EINVAL, loc->file, loc->line, loc->column,
+                                                  "'%s %s' contradicts '%s' (%s:%u:%u): change one of them",
+                                                  e->owner, e->question, hit->from, set->file, set->line,
+                                                  set->column);
+                                continue;
+                        }
+                        free(hit->type), hit->type = xstrdup(e->type);
+                        free(hit->value), hit->value = xstrdup(e->value);
+                        continue;
+                }
+                if (first)
+                        section(g, "The profile's own 'preseed' entries");
+                first = false;
+                add(g, NULL, "x", e->type, "%s", e->value);
+                free(g->v[g->n - 1].owner), g->v[g->n - 1].owner = xstrdup(e->owner);
+                free(g->v[g->n - 1].question), g->v[g->n - 1].question = xstrdup(e->question);
+        }
+        return r;
+}
+
+int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version, char **ret_text,
+                          struct kiln_error **reterr)
+{
+        struct gen g = {.p = p};
+        gen_locale(&g);
+        gen_mirror(&g);
+        gen_accounts(&g);
+        gen_partman(&g);
+        gen_apt(&g);
+        gen_packages(&g);
+        gen_bootloader(&g);
+        /* Raw entries go before kiln's own tail so that power-off stays the last word. */
+        int r = apply_raw(&g, reterr);
+        gen_finish(&g);
+
+        struct kiln_buf b = {0};
+        if (r == 0) {
+                _cleanup_free_ char *files = strv_join(p->files, ", ");
+                buf_printf(&b, "# debian-installer preseed for profile '%s', made by kiln %s\n", p->name, kiln_version);
+                buf_printf(&b, "# from: %s\n", files);
+                buf_printf(&b, "# release: %s (%u), arch: %s\n", p->release, p->release_number, p->arch);
+                for (size_t i = 0; i < g.n; i++) {
+                        const struct entry *e = &g.v[i];
+                        if (e->section)
+                                buf_printf(&b, "\n# %s\n", e->section);
+                        buf_printf(&b, "%s %s %s%s%s\n", e->owner, e->question, e->type, *e->value ? " " : "",
+                                   e->value);
+                }
+        }
+        for (size_t i = 0; i < g.n; i++) {
+                free(g.v[i].owner);
+                free(g.v[i].question);
+                free(g.v[i].type);
+                free(g.v[i].value);
+        }
+        free(g.v);
+        if (r < 0)
+                return r;
+        *ret_text = buf_steal(&b);
+        return 0;
+}
+
+char *kiln_repo_key_path(const struct kiln_repo *r)
+{
+        /* apt-setup picks the keyring format from the name: armored .asc, binary .gpg. */
+        bool armored = r->key != NULL || (r->key_file && str_has_suffix(r->key_file, ".asc"));
+        return xasprintf("kiln/keys/%s.%s", r->name, armored ? "asc" : "gpg");
+}
+
+void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **ret, size_t *ret_n)
+{
+        size_t n = 0, cap = p->n_repos + strv_length(p->installer.udebs) + 1;
+        struct kiln_initrd_file *f = xcalloc(cap, sizeof(*f));
+        for (size_t i = 0; i < p->n_repos; i++) {
+                const struct kiln_repo *r = &p->repos[i];
+                f[n] = (struct kiln_initrd_file){.path = kiln_repo_key_path(r), .mode = 0644};
+                if (r->key) {
+                        f[n].data = xstrdup(r->key);
+                        f[n].len = strlen(r->key);
+                } else {
+                        f[n].source = xstrdup(r->key_file);
+                }
+                n++;
+        }
+        for (size_t i = 0; p->installer.udebs[i]; i++) {
+                const char *base = strrchr(p->installer.udebs[i], '/');
+                base = base ? base + 1 : p->installer.udebs[i];
+                f[n++] = (struct kiln_initrd_file){.path = xasprintf("kiln/udebs/%s", base),
+                                                   .source = xstrdup(p->installer.udebs[i]),
+                                                   .mode = 0644};
+        }
+        *ret = f;
+        *ret_n = n;
+}
+
+void kiln_initrd_files_free(struct kiln_initrd_file *f, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(f[i].path);
+                free(f[i].source);
+                free(f[i].data);
+        }
+        free(f);
+}

@@ -1,0 +1,29 @@
+/* From an expanded profile to debian-installer's preseed: pure functions, no I/O. */
+#pragma once
+
+#include "../builder/lib/profile.h"
+
+/* A file the preseed refers to, to be placed in the installer's initrd. */
+struct kiln_initrd_file {
+        char *path;   /* inside the initrd, no leading slash: "kiln/keys/web.asc" */
+        char *source; /* a host file to copy, or NULL */
+        char *data;   /* inline content when source is NULL */
+        size_t len;
+        unsigned mode;
+};
+
+void kiln_initrd_files_free(struct kiln_initrd_file *f, size_t n);
+
+/* The complete preseed. Errors (a raw 'preseed' entry contradicting a modeled key, or overriding one
+ * kiln owns) carry the entry's location. */
+int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version, char **ret_text,
+                          struct kiln_error **reterr);
+
+/* The files the preseed refers to (repository keys, udebs). */
+void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **ret, size_t *ret_n);
+
+/* Where an extra repository's key lands inside the installer. */
+char *kiln_repo_key_path(const struct kiln_repo *r);
+
+/* The partman expert recipe for a custom swap size, or NULL to use the installer's stock recipe. */
+char *kiln_partman_recipe(const struct kiln_profile *p);

@@ -150,6 +150,8 @@ static void read_sources(const char *apt_dir, struct sources *out)
                 if (str_has_suffix(de->d_name, ".list") || str_has_suffix(de->d_name, ".sources"))
                         names = strv_push(names, xstrdup(de->d_name));
         closedir(d);
+        if (!names) /* qsort's argument is nonnull: calling it with NULL lets the compiler drop later checks */
+                return;
         qsort(names, strv_length(names), sizeof(char *), cmp_str);
         for (size_t i = 0; names && names[i]; i++) {
                 _cleanup_free_ char *path = xasprintf("%s/%s", dir, names[i]);

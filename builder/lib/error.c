@@ -3,7 +3,7 @@
 
 #include <errno.h>
 
-static int error_vappend(struct kiln_error **reterr, int errnum, const char *file, unsigned line,
+_printf_(6, 0) static int error_vappend(struct kiln_error **reterr, int errnum, const char *file, unsigned line,
                          unsigned column, const char *fmt, va_list ap)
 {
         if (errnum < 0)
@@ -109,14 +109,17 @@ static int sort_cmp(const void *a, const void *b)
         return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-void kiln_error_sort(struct kiln_error **err)
+void kiln_error_sort(struct kiln_error **err, char *const *order)
 {
         size_t n = kiln_error_count(*err);
         if (n < 2)
                 return;
+        size_t norder = strv_length(order);
         _cleanup_free_ struct sort_item *items = xcalloc(n, sizeof(*items));
-        _cleanup_free_ const char **files = xcalloc(n, sizeof(char *));
+        _cleanup_free_ const char **files = xcalloc(n + norder, sizeof(char *));
         size_t nfiles = 0, i = 0;
+        for (; nfiles < norder; nfiles++)
+                files[nfiles] = order[nfiles];
         for (struct kiln_error *e = *err; e; e = e->next, i++) {
                 size_t rank = 0;
                 const char *f = e->file ? e->file : "";

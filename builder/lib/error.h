@@ -29,7 +29,8 @@ static inline void kiln_error_freep(struct kiln_error **e) { kiln_error_free(*e)
 /* "FILE:LINE:COL: msg" (parts left out when absent). */
 char *kiln_error_format(const struct kiln_error *err);
 
-/* Sort a chain by file order of first appearance, then line and column; stable. */
-void kiln_error_sort(struct kiln_error **err);
+/* Sort a chain by file (in the order of files, NULL-terminated; others after, by first appearance),
+ * then line and column; stable. */
+void kiln_error_sort(struct kiln_error **err, char *const *files);
 
 size_t kiln_error_count(const struct kiln_error *err);

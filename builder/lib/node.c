@@ -332,10 +332,16 @@ int kiln_yaml_parse(struct kiln_arena *a, const char *display_name, const char *
                 yaml_event_t ev;
                 if (!yaml_parser_parse(&parser, &ev)) {
                         const yaml_mark_t *m = &parser.problem_mark;
-                        if (parser.context)
+                        if (m->index < len && data[m->index] == '\t')
                                 r = kiln_error_at(reterr, EINVAL, file, (unsigned) m->line + 1,
-                                                  (unsigned) m->column + 1, "invalid YAML: %s %s", parser.problem,
-                                                  parser.context);
+                                                  (unsigned) m->column + 1,
+                                                  "invalid YAML: a tab character; YAML indents with spaces");
+                        else if (parser.context)
+                                r = kiln_error_at(reterr, EINVAL, file, (unsigned) m->line + 1,
+                                                  (unsigned) m->column + 1, "invalid YAML: %s %s (started at line %u, column %u)",
+                                                  parser.problem, parser.context,
+                                                  (unsigned) parser.context_mark.line + 1,
+                                                  (unsigned) parser.context_mark.column + 1);
                         else
                                 r = kiln_error_at(reterr, EINVAL, file, (unsigned) m->line + 1,
                                                   (unsigned) m->column + 1, "invalid YAML: %s",

@@ -474,8 +474,13 @@ static char *suggest(const struct field *fields, const char *key)
                 return xstrdup(best);
         for (const struct field *f = fields; f->key; f++) {
                 size_t n = strlen(f->key);
-                if (strncasecmp(key, f->key, n) == 0 && strchr("_-. ", key[n]))
-                        return xstrdup(f->key);
+                if (strncasecmp(key, f->key, n) != 0 || !key[n] || !strchr("_-. ", key[n]))
+                        continue;
+                /* "disk_size" -> "disk.size", but "disk_sise" -> "disk" */
+                for (const struct field *s = f->type == T_MAP ? f->sub : NULL; s && s->key; s++)
+                        if (STREQ(s->key, key + n + 1))
+                                return xasprintf("%s.%s", f->key, s->key);
+                return xstrdup(f->key);
         }
         for (const struct field *f = fields; f->key; f++)
                 if (f->type == T_MAP)

@@ -16,21 +16,44 @@ struct chain {
         size_t n;
 };
 
+/* Collapse "." and "dir/.." lexically, as a person would write the path (leading ".." stay). */
+static char *path_tidy(const char *path)
+{
+        bool abs = path[0] == '/';
+        _cleanup_free_ char *copy = xstrdup(path);
+        char **parts = NULL;
+        char *save = NULL;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                size_t n = strv_length(parts);
+                if (STREQ(c, "."))
+                        continue;
+                if (STREQ(c, "..") && n > 0 && !STREQ(parts[n - 1], "..")) {
+                        free(parts[n - 1]);
+                        parts[n - 1] = NULL;
+                        continue;
+                }
+                if (STREQ(c, "..") && abs)
+                        continue;
+                parts = strv_push(parts, xstrdup(c));
+        }
+        _cleanup_free_ char *joined = strv_join(parts, "/");
+        strv_free(parts);
+        if (abs)
+                return xasprintf("/%s", joined);
+        return xstrdup(*joined ? joined : ".");
+}
+
 static char *parent_display(const char *child, const char *rel)
 {
         if (rel[0] == '/')
-                return xstrdup(rel);
+                return path_tidy(rel);
         _cleanup_free_ char *copy = xstrdup(child);
-        const char *dir = dirname(copy);
-        while (str_has_prefix(rel, "./"))
-                rel += 2;
-        if (STREQ(dir, "."))
-                return xstrdup(rel);
-        return xasprintf("%s/%s", dir, rel);
+        _cleanup_free_ char *joined = xasprintf("%s/%s", dirname(copy), rel);
+        return path_tidy(joined);
 }
 
 /* Load path and what it extends; return the merged tree (NULL for an empty chain). */
-static int load_chain(struct kiln_arena *a, const char *shown, const char *data, size_t len,
+static int load_chain(struct kiln_arena *a, const char *path, const char *shown, const char *data, size_t len,
                       const struct kiln_node *from, struct chain *c, struct kiln_node **ret,
                       struct kiln_error **reterr)
 {
@@ -38,7 +61,7 @@ static int load_chain(struct kiln_arena *a, const char *shown, const char *data,
         if (data) {
                 /* An in-memory profile: its name only places what it extends. */
                 snprintf(real, sizeof(real), "<buffer>/%s", shown);
-        } else if (!realpath(shown, real)) {
+        } else if (!realpath(path, real)) {
                 int e = errno;
                 if (from)
                         return kiln_error_at(reterr, e, from->file, from->line, from->column,
@@ -64,7 +87,7 @@ static int load_chain(struct kiln_arena *a, const char *shown, const char *data,
 
         struct kiln_node *root = NULL;
         int r = data ? kiln_yaml_parse(a, shown, data, len, &root, reterr)
-                     : kiln_yaml_load(a, shown, shown, &root, reterr);
+                     : kiln_yaml_load(a, path, shown, &root, reterr);
         if (r < 0)
                 return r;
         if (root && root->type != KILN_NODE_MAP)
@@ -80,9 +103,13 @@ static int load_chain(struct kiln_arena *a, const char *shown, const char *data,
                 return kiln_error_at(reterr, EINVAL, ext->file, ext->line, ext->column,
                                      "'extends' must be the path of another profile, not %s",
                                      kiln_node_type_name(ext));
-        _cleanup_free_ char *parent_shown = parent_display(shown, ext->scalar);
+        /* Open the path as written (through symlinks); show it tidied. */
+        _cleanup_free_ char *copy = xstrdup(path), *copy2 = xstrdup(shown);
+        _cleanup_free_ char *parent_path = ext->scalar[0] == '/' ? xstrdup(ext->scalar)
+                                                                 : xasprintf("%s/%s", dirname(copy), ext->scalar);
+        _cleanup_free_ char *parent_shown = parent_display(copy2, ext->scalar);
         struct kiln_node *parent = NULL;
-        r = load_chain(a, parent_shown, NULL, 0, ext, c, &parent, reterr);
+        r = load_chain(a, parent_path, parent_shown, NULL, 0, ext, c, &parent, reterr);
         if (r < 0)
                 return r;
         *ret = kiln_node_merge(a, parent, root);
@@ -474,7 +501,7 @@ static int profile_load(const char *path, const char *data, size_t len, const st
                 kiln_error_at(&err, EFBIG, path, 0, 0, "file is larger than 1 MiB");
                 goto fail;
         }
-        int r = load_chain(p->arena, path, data, len, NULL, &c, &p->tree, &err);
+        int r = load_chain(p->arena, path, path, data, len, NULL, &c, &p->tree, &err);
         for (size_t i = 0; i < c.n; i++) {
                 p->files = strv_push(p->files, c.shown[i]);
                 free(c.real[i]);
@@ -500,7 +527,7 @@ static int profile_load(const char *path, const char *data, size_t len, const st
         return 0;
 
 fail:
-        kiln_error_sort(&err);
+        kiln_error_sort(&err, p->files);
         if (reterr) {
                 struct kiln_error **tail = reterr;
                 while (*tail)

@@ -1,0 +1,35 @@
+# Shared by the test scripts: TAP-style result lines and a temporary folder removed on exit.
+# Each script prints "ok - NAME", "not ok - NAME" or "ok - NAME # SKIP reason".
+set -u
+: "${KILN:?set KILN to the kiln binary (make check does)}"
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export KILN_APT_DIR="$TOP/tests/fixtures/apt"
+failures=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+ok() { echo "ok - $1"; }
+not_ok() {
+        echo "not ok - $1"
+        shift
+        [ $# -gt 0 ] && printf '#   %s\n' "$@"
+        failures=$((failures + 1))
+}
+skip() {
+        # KILN_TEST_STRICT=1 turns skips into failures on machines that have the capability.
+        if [ -n "${KILN_TEST_STRICT:-}" ]; then not_ok "$1" "skipped under KILN_TEST_STRICT: $2"; else echo "ok - $1 # SKIP $2"; fi
+}
+# check NAME EXPECTED ACTUAL
+check_eq() {
+        if [ "$2" == "$3" ]; then ok "$1"; else
+                not_ok "$1" "expected: $2" "actual:   $3"
+        fi
+}
+# check_diff NAME EXPECTED_FILE ACTUAL_FILE
+check_diff() {
+        if diff -u "$2" "$3" > "$TMP/diff" 2>&1; then ok "$1"; else
+                not_ok "$1"
+                sed 's/^/#   /' "$TMP/diff" | head -40
+        fi
+}
+finish() { [ "$failures" -eq 0 ]; }

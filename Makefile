@@ -8,7 +8,7 @@ MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 BUILD      ?= build
 
-PKGS       := yaml-0.1 libarchive libcurl libguestfs
+PKGS       := yaml-0.1 libarchive libcurl libguestfs libcrypto
 CC         ?= cc
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
               -Wno-unused-parameter -Wno-missing-field-initializers
@@ -45,7 +45,7 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LI
 
 # Debian packages kiln needs to build and test; idempotent.
 DEB_BUILD  := build-essential pkg-config libyaml-dev libarchive-dev libcurl4-openssl-dev \
-              libguestfs-dev libjson-c-dev libmicrohttpd-dev
+              libguestfs-dev libjson-c-dev libmicrohttpd-dev libssl-dev
 DEB_TEST   := debconf-utils clang python3 gpg gpgv cpio
 deps:
 	@missing=$$(for p in $(DEB_BUILD) $(DEB_TEST); do \

@@ -2,6 +2,8 @@
 #pragma once
 
 #include "../lib/error.h"
+#include <stdint.h>
+
 #include "../lib/profile.h"
 
 #ifndef KILN_VERSION
@@ -40,5 +42,10 @@ int cli_print_help(const char *cmd);
 /* Write data to path atomically: a temporary file in the same folder, renamed on success. */
 int cli_write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr);
 
+/* Download progress (a bar on a terminal, nothing in a pipe) and one-line notices. */
+void cli_progress(void *userdata, const char *label, uint64_t now, uint64_t total, bool done);
+void cli_notice(void *userdata, const char *msg);
+
 int kiln_cmd_validate(int argc, char **argv);
+int kiln_cmd_fetch(int argc, char **argv);
 int kiln_cmd_preseed(int argc, char **argv);

@@ -30,6 +30,27 @@ const struct kiln_command kiln_commands[] = {
          "  -h, --help          show this help\n"
          "\n"
          "Exit status: 0 on success, 2 for a bad profile (nothing is written).\n"},
+        {"fetch", kiln_cmd_fetch, "fetch and verify the installer's kernel and initrd; check the mirror",
+         "Usage: kiln fetch [OPTIONS] PROFILE\n"
+         "\n"
+         "Download the profile's debian-installer through the mirror's signed chain: the\n"
+         "InRelease (checked by gpgv against the profile's mirror_keyring, by default\n"
+         "Debian's), the Packages index by its signed hash, the netboot .deb by the\n"
+         "index's hash (or installer.sha256 for a version the index no longer lists).\n"
+         "The kernel and initrd are extracted with libarchive and cached by SHA-256.\n"
+         "Then a preflight checks that the mirror has every udeb the installer will\n"
+         "fetch, so a broken combination fails in seconds instead of mid-install.\n"
+         "\n"
+         "  --cache DIR         the cache to use and fill (default $XDG_CACHE_HOME/kiln);\n"
+         "                      builds on one host can share one, e.g. /var/cache/kiln\n"
+         "  --offline           use only the cache; say exactly what is missing\n"
+         "  --no-preflight      skip the mirror check\n"
+         "  -o, --output-dir DIR  also write DIR/linux and DIR/initrd.gz with the\n"
+         "                      profile's preseed injected\n"
+         "  -h, --help          show this help\n"
+         "\n"
+         "Exit status: 0 on success, 1 when fetching or the preflight fails, 2 for a bad\n"
+         "profile.\n"},
         {0},
 };
 

@@ -1,0 +1,190 @@
+/* The content-addressed cache. Entries are immutable files named by their SHA-256, so concurrent
+ * writers of the same entry produce identical bytes and the last rename wins harmlessly. */
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = xstrdup(path);
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int kiln_cache_open(const char *dir, bool offline, struct kiln_cache **ret, struct kiln_error **reterr)
+{
+        _cleanup_free_ char *d = NULL;
+        if (dir) {
+                d = xstrdup(dir);
+        } else {
+                const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+                if (xdg && *xdg == '/')
+                        d = xasprintf("%s/kiln", xdg);
+                else if (home && *home == '/')
+                        d = xasprintf("%s/.cache/kiln", home);
+                else
+                        return kiln_error_set(reterr, ENOENT, "no cache folder: set XDG_CACHE_HOME or HOME, or give --cache");
+        }
+        static const char *const subdirs[] = {"sha256", "tmp", "records"};
+        for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
+                _cleanup_free_ char *sub = xasprintf("%s/%s", d, subdirs[i]);
+                int r = mkdir_p(sub, 0755);
+                if (r < 0)
+                        return kiln_error_set(reterr, -r, "cannot create cache folder '%s': %s", sub, strerror(-r));
+        }
+        struct kiln_cache *c = xcalloc(1, sizeof(*c));
+        c->dir = TAKE_PTR(d);
+        c->offline = offline;
+        *ret = c;
+        return 0;
+}
+
+void kiln_cache_free(struct kiln_cache *c)
+{
+        if (!c)
+                return;
+        free(c->dir);
+        free(c);
+}
+
+char *kiln_cache_path(const struct kiln_cache *c, const char *sha256)
+{
+        return xasprintf("%s/sha256/%.2s/%s", c->dir, sha256, sha256);
+}
+
+char *kiln_cache_lookup(const struct kiln_cache *c, const char *sha256)
+{
+        _cleanup_free_ char *path = kiln_cache_path(c, sha256);
+        if (access(path, F_OK) < 0)
+                return NULL;
+        char hex[KILN_SHA256_HEX];
+        if (kiln_sha256_file(path, hex, NULL, NULL) < 0 || !STREQ(hex, sha256)) {
+                unlink(path); /* corrupt or truncated: fetch it again */
+                return NULL;
+        }
+        return TAKE_PTR(path);
+}
+
+int kiln_cache_tmp(const struct kiln_cache *c, char **ret_path, int *ret_fd, struct kiln_error **reterr)
+{
+        char *path = xasprintf("%s/tmp/part-XXXXXX", c->dir);
+        int fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0) {
+                int e = errno;
+                free(path);
+                return kiln_error_set(reterr, e, "cannot create a file in '%s/tmp': %s", c->dir, strerror(e));
+        }
+        *ret_path = path;
+        *ret_fd = fd;
+        return 0;
+}
+
+static int place(const struct kiln_cache *c, const char *tmp_path, const char *sha256, char **ret_path,
+                 struct kiln_error **reterr)
+{
+        _cleanup_free_ char *dir = xasprintf("%s/sha256/%.2s", c->dir, sha256);
+        _cleanup_free_ char *path = kiln_cache_path(c, sha256);
+        int r = mkdir_p(dir, 0755);
+        if (r < 0 || chmod(tmp_path, 0644) < 0 || rename(tmp_path, path) < 0) {
+                int e = r < 0 ? -r : errno;
+                unlink(tmp_path);
+                return kiln_error_set(reterr, e, "cannot store '%s' in the cache: %s", path, strerror(e));
+        }
+        if (ret_path)
+                *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+int kiln_cache_commit(const struct kiln_cache *c, const char *tmp_path, char ret_sha256[KILN_SHA256_HEX],
+                      char **ret_path, struct kiln_error **reterr)
+{
+        char hex[KILN_SHA256_HEX];
+        int r = kiln_sha256_file(tmp_path, hex, NULL, reterr);
+        if (r < 0) {
+                unlink(tmp_path);
+                return r;
+        }
+        if (ret_sha256)
+                memcpy(ret_sha256, hex, KILN_SHA256_HEX);
+        return place(c, tmp_path, hex, ret_path, reterr);
+}
+
+int kiln_cache_fetch(const struct kiln_cache *c, const char *url, const char *sha256, uint64_t size,
+                     const struct kiln_fetch_opts *opts, char **ret_path, struct kiln_error **reterr)
+{
+        char *hit = kiln_cache_lookup(c, sha256);
+        if (hit) {
+                *ret_path = hit;
+                return 0;
+        }
+        if (c->offline)
+                return kiln_error_set(reterr, ENOENT, "offline, and the cache lacks '%s' (sha256 %s)", url, sha256);
+
+        _cleanup_free_ char *tmp = NULL;
+        int fd;
+        int r = kiln_cache_tmp(c, &tmp, &fd, reterr);
+        if (r < 0)
+                return r;
+        r = kiln_fetch_to_fd(url, fd, opts, reterr);
+        if (r == 0 && fsync(fd) < 0)
+                r = kiln_error_set(reterr, errno, "cannot write '%s': %s", tmp, strerror(errno));
+        close(fd);
+        if (r < 0) {
+                unlink(tmp);
+                return r;
+        }
+        char hex[KILN_SHA256_HEX];
+        uint64_t got = 0;
+        r = kiln_sha256_file(tmp, hex, &got, reterr);
+        if (r == 0 && size && got != size)
+                r = kiln_error_set(reterr, EBADMSG, "'%s' is %" PRIu64 " bytes, the signed index says %" PRIu64
+                                   " (truncated or replaced)", url, got, size);
+        else if (r == 0 && !STREQ(hex, sha256))
+                r = kiln_error_set(reterr, EBADMSG, "'%s' has sha256 %s, expected %s: refusing it", url, hex, sha256);
+        if (r < 0) {
+                unlink(tmp);
+                return r;
+        }
+        return place(c, tmp, sha256, ret_path, reterr);
+}
+
+int kiln_cache_record_write(const struct kiln_cache *c, const char *key, const char *text, struct kiln_error **reterr)
+{
+        _cleanup_free_ char *tmp = NULL;
+        int fd;
+        int r = kiln_cache_tmp(c, &tmp, &fd, reterr);
+        if (r < 0)
+                return r;
+        size_t len = strlen(text);
+        bool ok = write(fd, text, len) == (ssize_t) len && fchmod(fd, 0644) == 0;
+        close(fd);
+        _cleanup_free_ char *path = xasprintf("%s/records/%s", c->dir, key);
+        if (!ok || rename(tmp, path) < 0) {
+                int e = errno;
+                unlink(tmp);
+                return kiln_error_set(reterr, e, "cannot write cache record '%s': %s", path, strerror(e));
+        }
+        return 0;
+}
+
+char *kiln_cache_record_read(const struct kiln_cache *c, const char *key)
+{
+        _cleanup_free_ char *path = xasprintf("%s/records/%s", c->dir, key);
+        char *data = NULL;
+        size_t len;
+        if (read_file_max(path, 1 << 16, &data, &len) < 0)
+                return NULL;
+        return data;
+}

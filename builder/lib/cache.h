@@ -1,0 +1,38 @@
+/* The content-addressed cache: files stored by SHA-256, written under a temporary name and renamed,
+ * verified on every use, shareable by concurrent kiln processes. */
+#pragma once
+
+#include <stdint.h>
+
+#include "fetch.h"
+#include "hash.h"
+
+struct kiln_cache {
+        char *dir;
+        bool offline; /* never fetch: what is missing is an error */
+};
+
+/* dir NULL: $XDG_CACHE_HOME/kiln, else ~/.cache/kiln. Creates the folders. */
+int kiln_cache_open(const char *dir, bool offline, struct kiln_cache **ret, struct kiln_error **reterr);
+void kiln_cache_free(struct kiln_cache *c);
+
+/* Where the file with this hash lives (whether or not it is there). */
+char *kiln_cache_path(const struct kiln_cache *c, const char *sha256);
+
+/* The cached file's path if it is there and intact; a corrupt or truncated entry is removed. */
+char *kiln_cache_lookup(const struct kiln_cache *c, const char *sha256);
+
+/* Make sure the file with this hash (and size, if nonzero) is cached, fetching url if needed.
+ * On failure nothing is left in the cache. */
+int kiln_cache_fetch(const struct kiln_cache *c, const char *url, const char *sha256, uint64_t size,
+                     const struct kiln_fetch_opts *opts, char **ret_path, struct kiln_error **reterr);
+
+/* A temporary file inside the cache, for content whose hash is known only afterwards. */
+int kiln_cache_tmp(const struct kiln_cache *c, char **ret_path, int *ret_fd, struct kiln_error **reterr);
+/* Hash a finished temporary file and rename it into place; ret_sha256 may be NULL. */
+int kiln_cache_commit(const struct kiln_cache *c, const char *tmp_path, char ret_sha256[KILN_SHA256_HEX],
+                      char **ret_path, struct kiln_error **reterr);
+
+/* Small named records (what a mirror's installer resolved to), for --offline. */
+int kiln_cache_record_write(const struct kiln_cache *c, const char *key, const char *text, struct kiln_error **reterr);
+char *kiln_cache_record_read(const struct kiln_cache *c, const char *key);

@@ -1,0 +1,231 @@
+/* Helper programs run from argv arrays: a clean child (signals reset, PDEATHSIG, only stdio open),
+ * timeouts with TERM then KILL, and waitpid retried on EINTR. */
+#include "command.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static void child_close_fds(void)
+{
+        /* close_range(3, ~0U, 0) where the kernel has it; otherwise walk /proc/self/fd. */
+#ifdef SYS_close_range
+        if (syscall(SYS_close_range, 3U, ~0U, 0) == 0)
+                return;
+#endif
+        DIR *d = opendir("/proc/self/fd");
+        if (!d) {
+                for (int fd = 3; fd < 1024; fd++)
+                        close(fd);
+                return;
+        }
+        int keep = dirfd(d);
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                int fd = atoi(de->d_name);
+                if (fd > 2 && fd != keep)
+                        close(fd);
+        }
+        closedir(d);
+}
+
+static int open_null(int flags)
+{
+        return open("/dev/null", flags | O_CLOEXEC);
+}
+
+_Noreturn static void child_exec(char *const *argv, const struct kiln_command_opts *o, int out_w, int err_w,
+                                 pid_t parent)
+{
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        for (int s = 1; s < NSIG; s++)
+                if (s != SIGKILL && s != SIGSTOP)
+                        signal(s, SIG_DFL);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(126);
+
+        int in = o->stdin_fd >= 0 ? o->stdin_fd : open_null(O_RDONLY);
+        int out = o->stdout_fd == -2 ? out_w : o->stdout_fd >= 0 ? o->stdout_fd : open_null(O_WRONLY);
+        int err = o->stderr_fd == -2 ? err_w : o->stderr_fd >= 0 ? o->stderr_fd : open_null(O_WRONLY);
+        if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+                _exit(126);
+        child_close_fds();
+        if (o->envp)
+                execvpe(argv[0], argv, o->envp);
+        else
+                execvp(argv[0], argv);
+        _exit(errno == ENOENT ? 127 : 126);
+}
+
+int kiln_command_spawn(char *const *argv, const struct kiln_command_opts *opts, pid_t *ret_pid,
+                       struct kiln_error **reterr)
+{
+        struct kiln_command_opts o = *opts;
+        if (o.stdout_fd == -2)
+                o.stdout_fd = -1;
+        if (o.stderr_fd == -2)
+                o.stderr_fd = -1;
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        if (pid < 0)
+                return kiln_error_set(reterr, errno, "cannot start '%s': %s", argv[0], strerror(errno));
+        if (pid == 0)
+                child_exec(argv, &o, -1, -1, parent);
+        *ret_pid = pid;
+        return 0;
+}
+
+static int wait_child(pid_t pid, int *status, int flags)
+{
+        for (;;) {
+                pid_t r = waitpid(pid, status, flags);
+                if (r >= 0 || errno != EINTR)
+                        return (int) r;
+        }
+}
+
+int kiln_command_stop(pid_t pid, unsigned grace_sec)
+{
+        int status = 0;
+        if (pid <= 0)
+                return 0;
+        if (wait_child(pid, &status, WNOHANG) == pid)
+                return status;
+        kill(pid, SIGTERM);
+        for (unsigned i = 0; i < grace_sec * 10; i++) {
+                if (wait_child(pid, &status, WNOHANG) == pid)
+                        return status;
+                struct timespec ts = {0, 100 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
+        kill(pid, SIGKILL);
+        wait_child(pid, &status, 0);
+        return status;
+}
+
+static double now_sec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+int kiln_command_run(char *const *argv, const struct kiln_command_opts *opts, char **ret_out, char **ret_err,
+                     struct kiln_error **reterr)
+{
+        int out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
+        if ((opts->stdout_fd == -2 && pipe2(out_p, O_CLOEXEC) < 0) ||
+            (opts->stderr_fd == -2 && pipe2(err_p, O_CLOEXEC) < 0))
+                return kiln_error_set(reterr, errno, "pipe: %s", strerror(errno));
+
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                for (int i = 0; i < 2; i++) {
+                        if (out_p[i] >= 0)
+                                close(out_p[i]);
+                        if (err_p[i] >= 0)
+                                close(err_p[i]);
+                }
+                return kiln_error_set(reterr, e, "cannot start '%s': %s", argv[0], strerror(e));
+        }
+        if (pid == 0)
+                child_exec(argv, opts, out_p[1], err_p[1], parent);
+        if (out_p[1] >= 0)
+                close(out_p[1]);
+        if (err_p[1] >= 0)
+                close(err_p[1]);
+
+        struct kiln_buf out = {0}, err = {0};
+        struct pollfd pfd[2] = {{.fd = out_p[0], .events = POLLIN}, {.fd = err_p[0], .events = POLLIN}};
+        double deadline = opts->timeout_sec ? now_sec() + opts->timeout_sec : 0;
+        bool timed_out = false;
+        while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+                int wait_ms = -1;
+                if (deadline) {
+                        double left = deadline - now_sec();
+                        if (left <= 0) {
+                                timed_out = true;
+                                break;
+                        }
+                        wait_ms = (int) (left * 1000) + 1;
+                }
+                int n = poll(pfd, 2, wait_ms);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        break;
+                for (int i = 0; i < 2; i++) {
+                        if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                                continue;
+                        char chunk[8192];
+                        ssize_t k = read(pfd[i].fd, chunk, sizeof(chunk));
+                        if (k > 0) {
+                                buf_append(i ? &err : &out, chunk, (size_t) k);
+                        } else if (k == 0 || errno != EINTR) {
+                                close(pfd[i].fd);
+                                pfd[i].fd = -1;
+                        }
+                }
+        }
+        for (int i = 0; i < 2; i++)
+                if (pfd[i].fd >= 0)
+                        close(pfd[i].fd);
+
+        int status = 0;
+        if (timed_out || (deadline && opts->timeout_sec)) {
+                /* Wait for the exit within what is left of the deadline. */
+                while (!timed_out && wait_child(pid, &status, WNOHANG) == 0) {
+                        if (now_sec() >= deadline) {
+                                timed_out = true;
+                                break;
+                        }
+                        struct timespec ts = {0, 20 * 1000 * 1000};
+                        nanosleep(&ts, NULL);
+                }
+                if (timed_out)
+                        status = kiln_command_stop(pid, 5);
+        } else {
+                wait_child(pid, &status, 0);
+        }
+
+        _cleanup_free_ char *o_text = buf_steal(&out), *e_text = buf_steal(&err);
+        if (timed_out)
+                return kiln_error_set(reterr, ETIMEDOUT, "'%s' did not finish within %u seconds", argv[0],
+                                      opts->timeout_sec);
+        if (WIFSIGNALED(status))
+                return kiln_error_set(reterr, EINTR, "'%s' was killed by signal %d", argv[0], WTERMSIG(status));
+        int code = WEXITSTATUS(status);
+        if (code == 127)
+                return kiln_error_set(reterr, ENOENT, "cannot run '%s': not found (is its package installed?)",
+                                      argv[0]);
+        if (ret_out)
+                *ret_out = TAKE_PTR(o_text);
+        if (ret_err)
+                *ret_err = TAKE_PTR(e_text);
+        return code;
+}
+
+bool kiln_command_exists(const char *name)
+{
+        const char *path = getenv("PATH");
+        if (!path)
+                path = "/usr/bin:/bin";
+        _cleanup_free_ char *copy = xstrdup(path);
+        char *save = NULL;
+        for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+                _cleanup_free_ char *p = xasprintf("%s/%s", dir, name);
+                if (access(p, X_OK) == 0)
+                        return true;
+        }
+        return false;
+}

@@ -1,0 +1,28 @@
+/* HTTP downloads with libcurl: retries with backoff, errors naming the URL and status, progress. */
+#pragma once
+
+#include <stdint.h>
+
+#include "error.h"
+
+typedef void (*kiln_progress_fn)(void *userdata, const char *label, uint64_t now, uint64_t total, bool done);
+
+struct kiln_fetch_opts {
+        const char *label;          /* what the progress display calls it */
+        kiln_progress_fn progress;  /* NULL: none */
+        void *userdata;
+        unsigned retries;           /* further tries after a transient failure; 0: $KILN_FETCH_RETRIES or 3 */
+};
+
+/* Download url into fd (from its current start; truncated before each retry). */
+int kiln_fetch_to_fd(const char *url, int fd, const struct kiln_fetch_opts *opts, struct kiln_error **reterr);
+
+/* Download into memory, at most max bytes. */
+int kiln_fetch_to_mem(const char *url, size_t max, const struct kiln_fetch_opts *opts, char **ret_data,
+                      size_t *ret_len, struct kiln_error **reterr);
+
+/* HEAD many URLs at once; ret_status[i] is the HTTP status, or 0 when no answer came. */
+int kiln_fetch_heads(char *const *urls, size_t n, long *ret_status, struct kiln_error **reterr);
+
+/* kiln's User-Agent. */
+const char *kiln_user_agent(void);

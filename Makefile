@@ -46,7 +46,7 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LI
 # Debian packages kiln needs to build and test; idempotent.
 DEB_BUILD  := build-essential pkg-config libyaml-dev libarchive-dev libcurl4-openssl-dev \
               libguestfs-dev libjson-c-dev libmicrohttpd-dev libssl-dev
-DEB_TEST   := debconf-utils clang python3 gpg gpgv cpio
+DEB_TEST   := debconf-utils clang python3 gpg gpgv cpio dpkg-dev libarchive-tools man-db
 deps:
 	@missing=$$(for p in $(DEB_BUILD) $(DEB_TEST); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \

@@ -24,11 +24,11 @@ LIB_SRC    := $(wildcard builder/lib/*.c) $(wildcard preseed-gen/*.c)
 CLI_SRC    := $(wildcard builder/cli/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
-FUZZ_NAMES := fuzz-profile
+FUZZ_NAMES := fuzz-profile fuzz-index
 FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%)
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-asan check-slow fuzz install uninstall clean format
+.PHONY: all deps check check-unit check-asan check-net fuzz bench install uninstall clean format
 
 all: $(BUILD)/kiln $(FUZZ_BIN)
 
@@ -64,6 +64,10 @@ check: deps
 check-unit: all
 	KILN=$(abspath $(BUILD)/kiln) FUZZ_DIR=$(abspath $(BUILD)/tests/fuzz) tests/run-tests.sh
 
+# The real signed chain against the host's own mirror (needs the network; not part of make check).
+check-net: all
+	KILN=$(abspath $(BUILD)/kiln) bash tests/net/check-net.sh
+
 # One AddressSanitizer + UBSan pass over the same suite.
 check-asan:
 	$(MAKE) BUILD=build-asan CC=clang \
@@ -84,6 +88,13 @@ fuzz:
 	    build-fuzz/tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	        build-fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
+
+$(BUILD)/bench/inject: $(BUILD)/bench/inject.o $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
+
+# Benchmarks print numbers side by side; they are not tests.
+bench: all $(BUILD)/bench/inject
+	KILN=$(abspath $(BUILD)/kiln) bench/inject.sh
 
 install: $(BUILD)/kiln
 	install -D -m 0755 $(BUILD)/kiln $(DESTDIR)$(BINDIR)/kiln

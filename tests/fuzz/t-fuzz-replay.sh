@@ -5,7 +5,11 @@
 cd "$TOP"
 for t in tests/fuzz/corpus/*/; do
         name=$(basename "$t")
-        if "$FUZZ_DIR/$name" "$t" $(find profiles tests/profiles -name '*.yaml') > "$TMP/out" 2>&1; then
+        case $name in
+        fuzz-profile) extra=$(find profiles tests/profiles -name '*.yaml') ;;
+        *) extra=$(find profiles/keys -type f) ;;
+        esac
+        if "$FUZZ_DIR/$name" "$t" $extra > "$TMP/out" 2>&1; then
                 ok "fuzz corpus $name ($(tail -1 "$TMP/out"))"
         else
                 not_ok "fuzz corpus $name" "$(tail -5 "$TMP/out")"

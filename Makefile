@@ -8,7 +8,7 @@ MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 BUILD      ?= build
 
-PKGS       := yaml-0.1 libarchive libcurl libguestfs libcrypto
+PKGS       := yaml-0.1 libarchive libcurl libguestfs libcrypto libmicrohttpd json-c
 CC         ?= cc
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
               -Wno-unused-parameter -Wno-missing-field-initializers
@@ -20,7 +20,7 @@ ALL_CFLAGS := -std=gnu17 $(WARN) -D_GNU_SOURCE -DKILN_VERSION='"$(VERSION)"' -MM
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS) $(EXTRA_CFLAGS)
 LIBS       := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-LIB_SRC    := $(wildcard builder/lib/*.c) $(wildcard preseed-gen/*.c)
+LIB_SRC    := $(wildcard builder/lib/*.c) $(wildcard preseed-gen/*.c) $(wildcard hypervisors/*.c)
 CLI_SRC    := $(wildcard builder/cli/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -30,7 +30,12 @@ FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%)
 .SECONDARY:
 .PHONY: all deps check check-unit check-asan check-net fuzz bench install uninstall clean format
 
-all: $(BUILD)/kiln $(FUZZ_BIN)
+TEST_BIN   := $(BUILD)/tests/builder/test-install-log
+
+all: $(BUILD)/kiln $(FUZZ_BIN) $(TEST_BIN)
+
+$(BUILD)/tests/builder/%: $(BUILD)/tests/builder/%.o $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -46,7 +51,8 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LI
 # Debian packages kiln needs to build and test; idempotent.
 DEB_BUILD  := build-essential pkg-config libyaml-dev libarchive-dev libcurl4-openssl-dev \
               libguestfs-dev libjson-c-dev libmicrohttpd-dev libssl-dev
-DEB_TEST   := debconf-utils clang python3 gpg gpgv cpio dpkg-dev libarchive-tools man-db
+DEB_TEST   := debconf-utils clang python3 gpg gpgv cpio dpkg-dev libarchive-tools man-db \
+              qemu-system-x86 qemu-utils busybox-static linux-image-amd64 libxen-dev curl
 deps:
 	@missing=$$(for p in $(DEB_BUILD) $(DEB_TEST); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \

@@ -66,6 +66,9 @@ static void gen_locale(struct gen *g)
         add(g, "hostname", "netcfg/get_hostname", "string", "%s", p->hostname);
         add(g, "domain", "netcfg/get_domain", "string", "%s", p->domain);
         add(g, "hostname", "netcfg/hostname", "string", "%s", p->hostname);
+        /* The guest resolves no names (only kiln's proxy does), and DHCP under QEMU's restrict=on
+         * offers no name server: netcfg would ask for one at critical priority (measured). */
+        add(g, NULL, "netcfg/get_nameservers", "string", "%s", "");
         add(g, NULL, "netcfg/wireless_wep", "string", "%s", "");
         add(g, NULL, "hw-detect/load_firmware", "boolean", "false");
 }
@@ -229,10 +232,12 @@ static void gen_bootloader(struct gen *g)
         }
 }
 
-/* The installer's syslog, followed onto the second serial port for kiln to read live. */
+/* The installer's syslog, followed onto the second serial port for kiln to read live. The
+ * follower closes the fds it inherits from debconf (3 to 9): debconf waits for their EOF, and a
+ * background process holding them would stop the installer at its first step (seen under TCG). */
 static const char syslog_follower[] =
-        "(while [ ! -e /var/log/syslog ]; do sleep 1; done; exec tail -n +1 -f /var/log/syslog) "
-        "</dev/null >/dev/ttyS1 2>&1 &";
+        "(exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; while [ ! -e /var/log/syslog ]; do sleep 1; done; "
+        "exec tail -n +1 -f /var/log/syslog) </dev/null >/dev/ttyS1 2>&1 &";
 
 static char *early_command(const struct kiln_profile *p)
 {
@@ -300,6 +305,11 @@ static char *late_command(const struct kiln_profile *p)
                 _cleanup_free_ char *q = shell_quote(p->late_commands[i]);
                 parts = strv_push(parts, xasprintf("in-target sh -c %s", q));
         }
+        /* The install-time proxy (mirror/http/proxy on the command line) ends up in the target's
+         * apt.conf; the finished image must not point at an address that only existed during the build. */
+        parts = strv_push(parts, xstrdup("(for f in /target/etc/apt/apt.conf /target/etc/apt/apt.conf.d/*; do "
+                                         "[ -f \"$f\" ] && sed -i -e '/Acquire::http::Proxy/d' "
+                                         "-e '/Acquire::https::Proxy/d' \"$f\"; done; true)"));
         char *r = strv_join(parts, " && ");
         strv_free(parts);
         return r;
@@ -310,8 +320,7 @@ static void gen_finish(struct gen *g)
         _cleanup_free_ char *early = early_command(g->p), *late = late_command(g->p);
         section(g, "kiln: follow the install on the second serial port; run the profile's commands");
         add(g, NULL, "preseed/early_command", "string", "%s", early);
-        if (*late)
-                add(g, "late_commands", "preseed/late_command", "string", "%s", late);
+        add(g, "late_commands", "preseed/late_command", "string", "%s", late);
         section(g, "Finish: power off, which kiln reads as success");
         add(g, NULL, "finish-install/reboot_in_progress", "note", "%s", "");
         add(g, NULL, "cdrom-detect/eject", "boolean", "false");

@@ -20,6 +20,7 @@ struct kiln_command {
         int (*run)(int argc, char **argv);
         const char *summary;
         const char *usage; /* full --help text */
+        bool hidden;       /* internal: not listed in --help */
 };
 
 extern const struct kiln_command kiln_commands[];
@@ -48,4 +49,7 @@ void cli_notice(void *userdata, const char *msg);
 
 int kiln_cmd_validate(int argc, char **argv);
 int kiln_cmd_fetch(int argc, char **argv);
+int kiln_cmd_proxy(int argc, char **argv);
+int kiln_cmd_install(int argc, char **argv);
+int kiln_cmd_proxy_relay(int argc, char **argv);
 int kiln_cmd_preseed(int argc, char **argv);

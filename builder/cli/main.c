@@ -51,6 +51,40 @@ const struct kiln_command kiln_commands[] = {
          "\n"
          "Exit status: 0 on success, 1 when fetching or the preflight fails, 2 for a bad\n"
          "profile.\n"},
+        {"install", kiln_cmd_install, "run the real installer in an isolated guest; leave the installed disk",
+         "Usage: kiln install [OPTIONS] PROFILE -o DISK\n"
+         "\n"
+         "Fetch and verify the installer (as 'kiln fetch'), inject the preseed, and boot\n"
+         "the installer in a guest whose network reaches only kiln's proxy, which allows\n"
+         "only the profile's mirrors. Progress comes from the installer's own syslog;\n"
+         "an error dialog stops the build at once, with the step and the failing URL.\n"
+         "DISK (.qcow2, or .raw/.img) appears only when the install finished; on failure\n"
+         "or Ctrl-C nothing is left but the logs.\n"
+         "\n"
+         "  -o, --output DISK     the installed disk (must not exist)\n"
+         "  --build-dir DIR       logs (console.log, syslog.log, proxy.log); default DISK.d\n"
+         "  --accel auto|kvm|tcg  override the profile's vm.accel; auto probes KVM for real\n"
+         "  --hypervisor qemu|xen override the profile's vm.hypervisor\n"
+         "  --events json         JSON lines on stdout: time, step, percent, message\n"
+         "  --timeout MIN         give up after MIN minutes (default 180 TCG, 60 KVM)\n"
+         "  --watchdog MIN        stop a guest silent for MIN minutes (default 10 TCG, 5 KVM)\n"
+         "  --cache DIR, --offline, --no-preflight   as for 'kiln fetch'\n"
+         "\n"
+         "Exit status: 0 installed, 1 the install failed, 2 bad profile or usage.\n"},
+        {"proxy", kiln_cmd_proxy, "run a profile's mirror proxy in the foreground (for debugging)",
+         "Usage: kiln proxy [--port N] [--cache DIR] [--log FILE] PROFILE\n"
+         "\n"
+         "Serve, on 127.0.0.1, the proxy an install guest of PROFILE gets: GET and HEAD\n"
+         "for URLs under the profile's mirror, security mirror and repositories, CONNECT\n"
+         "to its HTTPS repositories' host:port, 403 for everything else. Pool files are\n"
+         "cached by SHA-256 in the shared cache. Prints the port, then serves until\n"
+         "SIGINT or SIGTERM.\n"
+         "\n"
+         "  --port N       listen on port N (default: any free port)\n"
+         "  --cache DIR    the shared cache (default $XDG_CACHE_HOME/kiln)\n"
+         "  --log FILE     append one line per request to FILE\n"},
+        {"proxy-relay", kiln_cmd_proxy_relay, "internal: QEMU's guestfwd helper",
+         "Usage: kiln proxy-relay PORT\n\nJoin standard input and output to the proxy on 127.0.0.1:PORT.\n", true},
         {0},
 };
 
@@ -64,7 +98,8 @@ static void main_usage(FILE *f)
               "Commands:\n",
               f);
         for (const struct kiln_command *c = kiln_commands; c->name; c++)
-                fprintf(f, "  %-10s %s\n", c->name, c->summary);
+                if (!c->hidden)
+                        fprintf(f, "  %-10s %s\n", c->name, c->summary);
         fputs("  help       show help for a command\n"
               "\n"
               "Options:\n"

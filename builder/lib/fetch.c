@@ -132,6 +132,8 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
                                 return kiln_error_set(reterr, errno, "cannot retry '%s': %s", url, strerror(errno));
                 }
                 CURL *c = easy_new(url);
+                if (s->opts && s->opts->user_agent)
+                        curl_easy_setopt(c, CURLOPT_USERAGENT, s->opts->user_agent);
                 errbuf[0] = '\0';
                 curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
                 curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -147,6 +149,8 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
                 curl_easy_cleanup(c);
                 if (s->opts && s->opts->progress)
                         s->opts->progress(s->opts->userdata, s->opts->label, 0, 0, true);
+                if (s->opts && s->opts->ret_status)
+                        *s->opts->ret_status = code == CURLE_OK ? status : 0;
                 if (code == CURLE_OK && status >= 200 && status < 300)
                         return 0;
                 if (s->too_big)
@@ -188,6 +192,29 @@ int kiln_fetch_to_mem(const char *url, size_t max, const struct kiln_fetch_opts 
 }
 
 static size_t discard(char *data, size_t size, size_t nmemb, void *userdata) { return size * nmemb; }
+
+int kiln_fetch_head(const char *url, const char *user_agent, long *ret_status, int64_t *ret_length,
+                    struct kiln_error **reterr)
+{
+        global_init();
+        CURL *c = easy_new(url);
+        if (user_agent)
+                curl_easy_setopt(c, CURLOPT_USERAGENT, user_agent);
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+        CURLcode code = curl_easy_perform(c);
+        long status = 0;
+        curl_off_t len = -1;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+        curl_easy_cleanup(c);
+        if (code != CURLE_OK)
+                return kiln_error_set(reterr, EIO, "cannot reach '%s': %s", url, curl_easy_strerror(code));
+        *ret_status = status;
+        *ret_length = len;
+        return 0;
+}
 
 int kiln_fetch_heads(char *const *urls, size_t n, long *ret_status, struct kiln_error **reterr)
 {

@@ -12,7 +12,13 @@ struct kiln_fetch_opts {
         kiln_progress_fn progress;  /* NULL: none */
         void *userdata;
         unsigned retries;           /* further tries after a transient failure; 0: $KILN_FETCH_RETRIES or 3 */
+        const char *user_agent;     /* NULL: kiln's own */
+        long *ret_status;           /* the final HTTP status, when wanted */
 };
+
+/* HEAD one URL; *ret_status is the HTTP status and *ret_length the Content-Length (-1 unknown). */
+int kiln_fetch_head(const char *url, const char *user_agent, long *ret_status, int64_t *ret_length,
+                    struct kiln_error **reterr);
 
 /* Download url into fd (from its current start; truncated before each retry). */
 int kiln_fetch_to_fd(const char *url, int fd, const struct kiln_fetch_opts *opts, struct kiln_error **reterr);

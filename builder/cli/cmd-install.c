@@ -1,0 +1,199 @@
+/* kiln install: preseed, media and the guest; leaves the installed disk, or nothing. */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <signal.h>
+#include <time.h>
+
+#include "../../preseed-gen/preseed.h"
+#include "../lib/install.h"
+#include "cli.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = sig; }
+
+struct display {
+        bool json, tty;
+        int last_percent;
+        char *last_step;
+};
+
+static void on_event(void *userdata, const char *step, int percent, const char *message)
+{
+        struct display *d = userdata;
+        if (d->json) {
+                struct json_object *o = json_object_new_object();
+                char ts[32];
+                time_t t = time(NULL);
+                strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+                json_object_object_add(o, "time", json_object_new_string(ts));
+                json_object_object_add(o, "step", json_object_new_string(step));
+                json_object_object_add(o, "percent", json_object_new_int(percent));
+                json_object_object_add(o, "message", json_object_new_string(message));
+                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                fflush(stdout);
+                json_object_put(o);
+                return;
+        }
+        if (d->last_step && STREQ(d->last_step, step))
+                return;
+        free(d->last_step);
+        d->last_step = xstrdup(step);
+        if (d->tty) {
+                int fill = percent * 30 / 100;
+                fprintf(stderr, "\r\033[K[%.*s%*s] %3d%% %s", fill, "##############################", 30 - fill, "",
+                        percent, message);
+                if (STREQ(step, "done"))
+                        fputc('\n', stderr);
+        } else {
+                fprintf(stderr, "kiln: [%3d%%] %s (%s)\n", percent, message, step);
+        }
+}
+
+static void on_notice(void *userdata, const char *msg)
+{
+        struct display *d = userdata;
+        if (d->json) {
+                struct json_object *o = json_object_new_object();
+                json_object_object_add(o, "notice", json_object_new_string(msg));
+                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                fflush(stdout);
+                json_object_put(o);
+        }
+        fprintf(stderr, "%skiln: %s\n", d->tty && d->last_step ? "\n" : "", msg);
+}
+
+int kiln_cmd_install(int argc, char **argv)
+{
+        enum { OPT_CACHE = 0x100, OPT_BUILD_DIR, OPT_ACCEL, OPT_HV, OPT_TIMEOUT, OPT_WATCHDOG, OPT_EVENTS,
+               OPT_NO_PREFLIGHT, OPT_OFFLINE };
+        static const struct option opts[] = {
+                {"output", required_argument, NULL, 'o'},
+                {"cache", required_argument, NULL, OPT_CACHE},
+                {"build-dir", required_argument, NULL, OPT_BUILD_DIR},
+                {"accel", required_argument, NULL, OPT_ACCEL},
+                {"hypervisor", required_argument, NULL, OPT_HV},
+                {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                {"watchdog", required_argument, NULL, OPT_WATCHDOG},
+                {"events", required_argument, NULL, OPT_EVENTS},
+                {"no-preflight", no_argument, NULL, OPT_NO_PREFLIGHT},
+                {"offline", no_argument, NULL, OPT_OFFLINE},
+                {0},
+        };
+        const char *output = NULL, *cache_dir = NULL, *build_dir = NULL, *accel = NULL, *hv = NULL;
+        unsigned timeout_min = 0, watchdog_sec = 0;
+        bool json = false, no_preflight = false, offline = false;
+        int c;
+        while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+                switch (c) {
+                case 'o': output = optarg; break;
+                case OPT_CACHE: cache_dir = optarg; break;
+                case OPT_BUILD_DIR: build_dir = optarg; break;
+                case OPT_ACCEL:
+                        if (!STREQ(optarg, "auto") && !STREQ(optarg, "kvm") && !STREQ(optarg, "tcg"))
+                                return cli_usage_error("install", "--accel takes auto, kvm or tcg (got '%s')", optarg);
+                        accel = optarg;
+                        break;
+                case OPT_HV:
+                        if (!STREQ(optarg, "qemu") && !STREQ(optarg, "xen"))
+                                return cli_usage_error("install", "--hypervisor takes qemu or xen (got '%s')", optarg);
+                        hv = optarg;
+                        break;
+                case OPT_TIMEOUT: timeout_min = (unsigned) strtoul(optarg, NULL, 10); break;
+                case OPT_WATCHDOG: {
+                        char *end;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (end == optarg || (*end && !STREQ(end, "s")) || v == 0)
+                                return cli_usage_error("install", "--watchdog takes minutes, or seconds as 'Ns' (got '%s')",
+                                                       optarg);
+                        watchdog_sec = (unsigned) (*end ? v : v * 60);
+                        break;
+                }
+                case OPT_EVENTS:
+                        if (!STREQ(optarg, "json"))
+                                return cli_usage_error("install", "--events takes json (got '%s')", optarg);
+                        json = true;
+                        break;
+                case OPT_NO_PREFLIGHT: no_preflight = true; break;
+                case OPT_OFFLINE: offline = true; break;
+                default: return cli_usage_error("install", "run 'kiln install --help' for usage");
+                }
+        }
+        if (argc - optind != 1 || !output)
+                return cli_usage_error("install", "usage: kiln install [OPTIONS] PROFILE -o DISK");
+        if (access(output, F_OK) == 0)
+                return cli_usage_error("install", "'%s' exists; kiln does not overwrite a disk", output);
+
+        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir};
+        _cleanup_profile_ struct kiln_profile *p = NULL;
+        _cleanup_error_ struct kiln_error *err = NULL;
+        _cleanup_free_ char *preseed = NULL;
+        if (kiln_profile_load(argv[optind], &po, &p, &err) < 0 ||
+            kiln_preseed_generate(p, KILN_VERSION, &preseed, &err) < 0) {
+                cli_print_errors(err);
+                return KILN_EXIT_USAGE;
+        }
+        cli_print_warnings(p->warnings);
+
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+
+        struct display d = {.json = json, .tty = !json && isatty(STDERR_FILENO)};
+        struct kiln_cache *cache = NULL;
+        struct kiln_media *m = NULL;
+        struct kiln_install_result res = {0};
+        _cleanup_free_ char *bdir = build_dir ? xstrdup(build_dir) : xasprintf("%s.d", output);
+        char self[PATH_MAX];
+        ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        self[sl > 0 ? sl : 0] = '\0';
+        int status = KILN_EXIT_FAILED;
+
+        if (kiln_cache_open(cache_dir, offline, &cache, &err) < 0)
+                goto out;
+        struct kiln_media_opts mo = {.cache = cache, .progress = json ? NULL : cli_progress, .notice = on_notice,
+                                     .userdata = &d, .skip_preflight = no_preflight};
+        if (kiln_media_fetch(p, &mo, &m, &err) < 0)
+                goto out;
+        if (interrupted) {
+                kiln_error_set(&err, EINTR, "interrupted");
+                goto out;
+        }
+        struct kiln_install_opts io = {
+                .profile = p, .preseed = preseed, .media = m, .cache = cache, .output = output, .build_dir = bdir,
+                .accel = accel ? accel : p->vm.accel, .hypervisor = hv ? hv : p->vm.hypervisor,
+                .timeout_sec = timeout_min * 60, .watchdog_sec = watchdog_sec, .self = self,
+                .event = on_event, .notice = on_notice, .userdata = &d, .interrupted = &interrupted};
+        if (kiln_install_run(&io, &res, &err) < 0)
+                goto out;
+        if (d.tty)
+                fputc('\n', stderr);
+        fprintf(stderr, "kiln: installed '%s' in %.0f s (%s); logs in %s\n", output, res.seconds, res.accel, bdir);
+        status = KILN_EXIT_OK;
+out:
+        if (status != KILN_EXIT_OK) {
+                if (d.tty && d.last_step)
+                        fputc('\n', stderr);
+                if (json && err) {
+                        struct json_object *o = json_object_new_object();
+                        _cleanup_free_ char *msg = kiln_error_format(err);
+                        json_object_object_add(o, "error", json_object_new_string(msg));
+                        json_object_object_add(o, "build_dir", json_object_new_string(bdir));
+                        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                        fflush(stdout);
+                        json_object_put(o);
+                }
+                cli_print_errors(err);
+                if (access(bdir, F_OK) == 0)
+                        fprintf(stderr, "kiln: the installer's logs are in '%s' (syslog.log, console.log, proxy.log)\n",
+                                bdir);
+        }
+        free(res.accel);
+        free(d.last_step);
+        kiln_media_free(m);
+        kiln_cache_free(cache);
+        return status;
+}

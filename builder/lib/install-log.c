@@ -1,0 +1,219 @@
+/* The installer's own logs, read as they arrive. The syslog gives main-menu's steps and, with
+ * DEBCONF_DEBUG=developer on the command line, every question debconf is about to show; under
+ * priority=critical with everything preseeded, a question shown is one nobody will answer. The
+ * console's newt dialogs ("[!!] Title") are the second witness. */
+#include "install-log.h"
+
+#include <regex.h>
+
+static const struct {
+        const char *step;
+        int percent;
+        const char *title;
+} steps[] = {
+        {"localechooser", 1, "choosing the language"},
+        {"console-setup-udeb", 2, "configuring the keyboard"},
+        {"ethdetect", 3, "detecting network hardware"},
+        {"netcfg", 5, "configuring the network"},
+        {"choose-mirror", 7, "choosing the mirror"},
+        {"download-installer", 9, "downloading installer components"},
+        {"user-setup-udeb", 12, "setting up users"},
+        {"clock-setup", 13, "configuring the clock"},
+        {"disk-detect", 14, "detecting disks"},
+        {"partman-base", 16, "partitioning disks"},
+        {"bootstrap-base", 20, "installing the base system"},
+        {"apt-setup-udeb", 50, "configuring apt"},
+        {"pkgsel", 55, "selecting and installing software"},
+        {"grub-installer", 88, "installing the GRUB boot loader"},
+        {"nobootloader", 88, "skipping the boot loader"},
+        {"finish-install", 95, "finishing the installation"},
+};
+
+int kiln_install_step_percent(const char *step, const char **ret_title)
+{
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++)
+                if (STREQ(steps[i].step, step)) {
+                        if (ret_title)
+                                *ret_title = steps[i].title;
+                        return steps[i].percent;
+                }
+        return -1;
+}
+
+static void set_str(char **p, const char *v)
+{
+        free(*p);
+        *p = v ? xstrdup(v) : NULL;
+}
+
+_printf_(2, 3) static void fail(struct kiln_install_log *l, const char *fmt, ...)
+{
+        if (l->failure)
+                return; /* the first cause is the cause */
+        va_list ap;
+        va_start(ap, fmt);
+        l->failure = xvasprintf(fmt, ap);
+        va_end(ap);
+}
+
+static bool capture(const char *re, const char *line, char *out, size_t out_len)
+{
+        regex_t rx;
+        regmatch_t m[2];
+        if (regcomp(&rx, re, REG_EXTENDED) != 0)
+                abort();
+        bool ok = regexec(&rx, line, 2, m, 0) == 0 && m[1].rm_so >= 0;
+        if (ok) {
+                size_t n = (size_t) (m[1].rm_eo - m[1].rm_so);
+                if (n >= out_len)
+                        n = out_len - 1;
+                memcpy(out, line + m[1].rm_so, n);
+                out[n] = '\0';
+        }
+        regfree(&rx);
+        return ok;
+}
+
+static void syslog_line(struct kiln_install_log *l, const char *line, kiln_install_event_fn ev, void *userdata)
+{
+        char v[512];
+        if (capture("main-menu\\[[0-9]+\\]: INFO: Menu item '([^']+)' selected", line, v, sizeof(v))) {
+                set_str(&l->step, v);
+                const char *title = v;
+                int pct = kiln_install_step_percent(v, &title);
+                if (pct > l->percent)
+                        l->percent = pct;
+                if (STREQ(v, "finish-install"))
+                        l->finish_seen = true;
+                if (ev)
+                        ev(userdata, v, l->percent, title);
+                return;
+        }
+        /* pkgsel and base-installer report their own progress through debconf. */
+
+        if (capture("main-menu\\[[0-9]+\\]: WARNING \\*\\*: Configuring '([^']+)' failed", line, v, sizeof(v))) {
+                if (l->last_url)
+                        fail(l, "the installer's step '%s' failed (last URL: %s)", v, l->last_url);
+                else
+                        fail(l, "the installer's step '%s' failed", v);
+                return;
+        }
+        /* cdebconf's DEBCONF_DEBUG=developer: "-->" is the command, "<--" the answer. */
+        if (capture("debconf[^:]*: --> INPUT [a-z]+ ([^ ]+)", line, v, sizeof(v))) {
+                set_str(&l->pending_input, v);
+                return;
+        }
+        if (l->pending_input && strstr(line, "debconf") && strstr(line, ": <-- ")) {
+                if (strstr(line, "<-- 0 question will be asked")) {
+                        const char *q = l->pending_input;
+                        bool error = strstr(q, "error") || strstr(q, "failed") || strstr(q, "/fail");
+                        if (error && l->last_url)
+                                fail(l, "the installer shows an error at step '%s': %s (last URL: %s)",
+                                     l->step ? l->step : "?", q, l->last_url);
+                        else if (error)
+                                fail(l, "the installer shows an error at step '%s': %s", l->step ? l->step : "?", q);
+                        else
+                                fail(l, "the installer asks '%s' at step '%s', which nothing answers", q,
+                                     l->step ? l->step : "?");
+                }
+                set_str(&l->pending_input, NULL);
+                return;
+        }
+        if (capture("(https?://[^ '\"]+)", line, v, sizeof(v)))
+                set_str(&l->last_url, v);
+}
+
+/* Drop ANSI/VT100 escape sequences and other control bytes from newt's screen output. */
+static void console_text(struct kiln_install_log *l, const char *data, size_t len)
+{
+        struct kiln_buf b = {0};
+        if (l->console_tail)
+                buf_puts(&b, l->console_tail);
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) data[i];
+                if (c == 0x1b) {
+                        size_t j = i + 1;
+                        if (j < len && data[j] == '[') {
+                                j++;
+                                while (j < len && !((data[j] >= '@' && data[j] <= '~')))
+                                        j++;
+                        } else if (j < len && (data[j] == '(' || data[j] == ')')) {
+                                j++;
+                        }
+                        i = j;
+                        buf_append(&b, "\n", 1); /* a cursor move ends what was being written */
+                        continue;
+                }
+                if (c == '\n' || (c >= 0x20 && c != 0x7f) || c >= 0x80)
+                        buf_append(&b, (const char *) &data[i], 1);
+        }
+        if (b.len > 4096) {
+                memmove(b.data, b.data + b.len - 4096, 4096);
+                b.len = 4096;
+                b.data[b.len] = '\0';
+        }
+        free(l->console_tail);
+        l->console_tail = buf_steal(&b);
+}
+
+void kiln_install_log_syslog(struct kiln_install_log *l, const char *data, size_t len, kiln_install_event_fn ev,
+                             void *userdata)
+{
+        buf_append(&l->syslog_part, data, len);
+        char *start = l->syslog_part.data, *nl;
+        while ((nl = memchr(start, '\n', l->syslog_part.len - (size_t) (start - l->syslog_part.data)))) {
+                *nl = '\0';
+                if (nl > start && nl[-1] == '\r')
+                        nl[-1] = '\0';
+                syslog_line(l, start, ev, userdata);
+                start = nl + 1;
+        }
+        size_t rest = l->syslog_part.len - (size_t) (start - l->syslog_part.data);
+        memmove(l->syslog_part.data, start, rest);
+        l->syslog_part.len = rest;
+        l->syslog_part.data[rest] = '\0';
+}
+
+void kiln_install_log_console(struct kiln_install_log *l, const char *data, size_t len, kiln_install_event_fn ev,
+                              void *userdata)
+{
+        console_text(l, data, len);
+        /* A critical question on screen: newt titles it "[!!] Title". The title is complete once
+         * something follows it; the dialog's text may still be arriving. */
+        char *bang = l->console_tail ? strstr(l->console_tail, "[!!] ") : NULL;
+        if (!bang || !strchr(bang + 5, '\n'))
+                return;
+        char title[160];
+        size_t n = strcspn(bang + 5, "\n");
+        while (n > 0 && bang[5 + n - 1] == ' ')
+                n--;
+        snprintf(title, sizeof(title), "%.*s", (int) (n < sizeof(title) - 1 ? n : sizeof(title) - 1), bang + 5);
+        if (strstr(bang, "Downloading a file failed")) {
+                if (l->failure && !l->dialog_generic)
+                        return;
+                free(l->failure), l->failure = NULL;
+                l->dialog_generic = false;
+                if (l->last_url)
+                        fail(l, "the installer shows an error at step '%s': %s: Downloading a file failed (last URL: %s)",
+                             l->step ? l->step : "?", title, l->last_url);
+                else
+                        fail(l, "the installer shows an error at step '%s': %s: Downloading a file failed",
+                             l->step ? l->step : "?", title);
+        } else if (!l->failure) {
+                fail(l, "the installer shows a dialog nobody will answer at step '%s': [!!] %s",
+                     l->step ? l->step : "?", title);
+                l->dialog_generic = true;
+        }
+}
+
+void kiln_install_log_clear(struct kiln_install_log *l)
+{
+        free(l->step);
+        free(l->failure);
+        free(l->last_url);
+        free(l->pending_input);
+        free(l->syslog_part.data);
+        free(l->console_part.data);
+        free(l->console_tail);
+        *l = (struct kiln_install_log){0};
+}

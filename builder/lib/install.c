@@ -1,0 +1,317 @@
+/* The install stage. Order of events: decide the accelerator, inject the preseed into a private
+ * copy of the initrd, create the disk under a temporary name, start the proxy, start the guest,
+ * follow its logs until it powers off (success only after finish-install), fails, stalls or is
+ * interrupted; then stop everything, in reverse, on every path. */
+#include "install.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/wait.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../../hypervisors/hv.h"
+#include "command.h"
+#include "proxy.h"
+
+static double now_sec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+_printf_(2, 3) static void notice(const struct kiln_install_opts *o, const char *fmt, ...)
+{
+        if (!o->notice)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *m = xvasprintf(fmt, ap);
+        va_end(ap);
+        o->notice(o->userdata, m);
+}
+
+char *kiln_install_cmdline(const struct kiln_profile *p, const char *hypervisor, const char *proxy_url)
+{
+        struct kiln_buf b = {0};
+        /* auto + critical: only unanswered critical questions could stop it, and kiln watches for
+         * those; DEBCONF_DEBUG=developer puts every question debconf shows into the syslog. */
+        buf_printf(&b, "auto=true priority=critical DEBCONF_DEBUG=developer fb=false console=ttyS0,115200n8");
+        buf_printf(&b, " mirror/http/proxy=%s", proxy_url);
+        buf_printf(&b, " partman-auto/disk=%s", STREQ(hypervisor, "xen") ? "/dev/xvda" : "/dev/vda");
+        for (size_t i = 0; p->installer.extra_args[i]; i++)
+                buf_printf(&b, " %s", p->installer.extra_args[i]);
+        return buf_steal(&b);
+}
+
+int kiln_install_accel(const char *want, const char *kernel, void (*notice_fn)(void *, const char *), void *userdata,
+                       char **ret, struct kiln_error **reterr)
+{
+        if (STREQ(want, "tcg")) {
+                *ret = xstrdup("tcg");
+                return 0;
+        }
+        _cleanup_free_ char *why = NULL;
+        if (kiln_qemu_probe_kvm(kernel, 30, &why) == 0) {
+                *ret = xstrdup("kvm");
+                return 0;
+        }
+        if (STREQ(want, "kvm"))
+                return kiln_error_set(reterr, ENODEV, "accel 'kvm' was asked for, but %s", why);
+        if (notice_fn) {
+                _cleanup_free_ char *m = xasprintf("%s: using TCG (software emulation, much slower)", why);
+                notice_fn(userdata, m);
+        }
+        *ret = xstrdup("tcg");
+        return 0;
+}
+
+static int mkdir_if_needed(const char *path, struct kiln_error **reterr)
+{
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                return kiln_error_set(reterr, errno, "cannot create '%s': %s", path, strerror(errno));
+        return 0;
+}
+
+static void rm_rf_flat(const char *dir)
+{
+        /* The run folder holds only files kiln put there. */
+        static const char *const names[] = {"initrd.gz", "qmp.sock", "qemu.stderr", "guest.cfg"};
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_free_ char *p = xasprintf("%s/%s", dir, names[i]);
+                unlink(p);
+        }
+        rmdir(dir);
+}
+
+static int create_disk(const char *path, const char *format, uint64_t size, struct kiln_error **reterr)
+{
+        _cleanup_free_ char *sz = xasprintf("%" PRIu64, size);
+        char *argv[] = {"qemu-img", "create", "-q", "-f", (char *) format, (char *) path, sz, NULL};
+        _cleanup_free_ char *errs = NULL;
+        struct kiln_command_opts co = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2, .timeout_sec = 60};
+        int r = kiln_command_run(argv, &co, NULL, &errs, reterr);
+        if (r > 0)
+                return kiln_error_set(reterr, EIO, "qemu-img create failed: %s", errs ? errs : "");
+        return r;
+}
+
+/* Feed what a log file gained since *off to fn. */
+static bool follow(const char *path, off_t *off, struct kiln_install_log *l,
+                   void (*fn)(struct kiln_install_log *, const char *, size_t, kiln_install_event_fn, void *),
+                   const struct kiln_install_opts *o)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        bool grew = false;
+        char chunk[1 << 16];
+        ssize_t n;
+        while ((n = pread(fd, chunk, sizeof(chunk), *off)) > 0) {
+                fn(l, chunk, (size_t) n, o->event, o->userdata);
+                *off += n;
+                grew = true;
+        }
+        return grew;
+}
+
+static void copy_tail(const char *from, const char *to)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        if (read_file_max(from, 1 << 20, &data, &len) < 0 || len == 0)
+                return;
+        _cleanup_close_ int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0)
+                (void) !write(fd, data, len);
+}
+
+int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_result *ret, struct kiln_error **reterr)
+{
+        const struct kiln_profile *p = o->profile;
+        const struct kiln_hv_ops *ops = kiln_hv_find(o->hypervisor);
+        if (!ops)
+                return kiln_error_set(reterr, EINVAL, "unknown hypervisor '%s'", o->hypervisor);
+        int r = mkdir_if_needed(o->build_dir, reterr);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char *accel = NULL;
+        if (STREQ(o->hypervisor, "qemu")) {
+                r = kiln_install_accel(o->accel, o->media->kernel, o->notice, o->userdata, &accel, reterr);
+                if (r < 0)
+                        return r;
+        } else {
+                accel = xstrdup("hvm");
+        }
+        bool tcg = STREQ(accel, "tcg");
+        unsigned timeout = o->timeout_sec ? o->timeout_sec : tcg ? 3 * 3600 : 3600;
+        unsigned watchdog = o->watchdog_sec ? o->watchdog_sec : tcg ? 600 : 300;
+
+        const char *tmpdir = getenv("TMPDIR");
+        _cleanup_free_ char *run = xasprintf("%s/kiln-run-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+        if (!mkdtemp(run))
+                return kiln_error_set(reterr, errno, "cannot create a temporary folder: %s", strerror(errno));
+
+        _cleanup_free_ char *initrd = xasprintf("%s/initrd.gz", run);
+        _cleanup_free_ char *console = xasprintf("%s/console.log", o->build_dir);
+        _cleanup_free_ char *syslog = xasprintf("%s/syslog.log", o->build_dir);
+        _cleanup_free_ char *proxy_log = xasprintf("%s/proxy.log", o->build_dir);
+        _cleanup_free_ char *disk = xasprintf("%s.kiln-partial-XXXXXX", o->output);
+        const char *format = str_has_suffix(o->output, ".raw") || str_has_suffix(o->output, ".img") ? "raw" : "qcow2";
+        _cleanup_free_ char *proxy_url = NULL, *cmdline = NULL;
+        struct kiln_proxy *proxy = NULL;
+        struct kiln_guest *g = NULL;
+        struct kiln_install_log log = {0};
+        bool disk_made = false;
+        double start = now_sec();
+        unlink(console);
+        unlink(syslog);
+
+        r = kiln_media_inject(p, o->media, o->preseed, initrd, reterr);
+        if (r < 0)
+                goto out;
+        int fd = mkostemp(disk, O_CLOEXEC);
+        if (fd < 0) {
+                r = kiln_error_set(reterr, errno, "cannot create '%s': %s", disk, strerror(errno));
+                goto out;
+        }
+        close(fd);
+        disk_made = true;
+        r = create_disk(disk, format, p->disk.size, reterr);
+        if (r < 0)
+                goto out;
+
+        struct kiln_proxy_policy pol;
+        kiln_proxy_policy_for(p, &pol);
+        r = kiln_proxy_start(&pol, o->cache, proxy_log, 0, &proxy, reterr);
+        kiln_proxy_policy_clear(&pol);
+        if (r < 0)
+                goto out;
+
+        proxy_url = xasprintf("http://%s:%u/", KILN_QEMU_PROXY_ADDR, KILN_GUEST_PROXY_PORT);
+        cmdline = kiln_install_cmdline(p, o->hypervisor, proxy_url);
+        g = xcalloc(1, sizeof(*g));
+        g->ops = ops;
+        g->cfg = (struct kiln_guest_config){
+                .name = p->name, .kernel = o->media->kernel, .initrd = initrd, .cmdline = cmdline, .disk = disk,
+                .disk_format = format, .memory = p->vm.memory, .cpus = p->vm.cpus, .accel = accel,
+                .console_log = console, .syslog_log = syslog, .run_dir = run,
+                .proxy_port = kiln_proxy_port(proxy), .relay = o->self};
+        r = ops->prepare(g, reterr);
+        if (r < 0)
+                goto out;
+        if (g->argv) {
+                _cleanup_free_ char *argv_path = xasprintf("%s/guest.argv", o->build_dir);
+                _cleanup_free_ char *joined = strv_join(g->argv, "\n");
+                _cleanup_close_ int afd = open(argv_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (afd >= 0)
+                        (void) !write(afd, joined, strlen(joined));
+        }
+        r = ops->start(g, reterr);
+        if (r < 0)
+                goto out;
+        notice(o, "installing '%s' (debian %s/%s) under %s%s; logs in %s", p->name, p->release, p->arch,
+               o->hypervisor, STREQ(o->hypervisor, "qemu") ? (tcg ? " TCG" : " KVM") : "", o->build_dir);
+
+        off_t con_off = 0, sys_off = 0;
+        double last_activity = now_sec();
+        blkcnt_t last_blocks = 0;
+        for (;;) {
+                bool gone = false;
+                r = ops->wait(g, 1000, &gone, reterr);
+                if (r < 0)
+                        goto out;
+                bool grew = follow(syslog, &sys_off, &log, kiln_install_log_syslog, o);
+                grew |= follow(console, &con_off, &log, kiln_install_log_console, o);
+                struct stat st;
+                if (stat(disk, &st) == 0 && st.st_blocks != last_blocks) {
+                        last_blocks = st.st_blocks;
+                        grew = true;
+                }
+                if (grew)
+                        last_activity = now_sec();
+                if (gone)
+                        break;
+                if (log.failure) {
+                        ops->stop(g, 5);
+                        r = kiln_error_set(reterr, EIO, "%s", log.failure);
+                        goto out;
+                }
+                if (o->interrupted && *o->interrupted) {
+                        ops->stop(g, 5);
+                        r = kiln_error_set(reterr, EINTR, "interrupted at step '%s'", log.step ? log.step : "start");
+                        goto out;
+                }
+                if (now_sec() - last_activity > watchdog) {
+                        ops->stop(g, 5);
+                        r = kiln_error_set(reterr, ETIMEDOUT,
+                                           "no console, syslog or disk activity for %u s at step '%s': stopped "
+                                           "the guest",
+                                           watchdog, log.step ? log.step : "start");
+                        goto out;
+                }
+                if (now_sec() - start > timeout) {
+                        ops->stop(g, 5);
+                        r = kiln_error_set(reterr, ETIMEDOUT, "the install took longer than %u minutes (at step '%s')",
+                                           timeout / 60, log.step ? log.step : "start");
+                        goto out;
+                }
+        }
+        if (log.failure) {
+                r = kiln_error_set(reterr, EIO, "%s", log.failure);
+                goto out;
+        }
+        bool clean_exit = WIFEXITED(g->exit_status) && WEXITSTATUS(g->exit_status) == 0;
+        if (!log.finish_seen || !clean_exit) {
+                _cleanup_free_ char *qerr = xasprintf("%s/qemu.stderr", run);
+                _cleanup_free_ char *qtext = NULL;
+                size_t ql;
+                read_file_max(qerr, 1 << 16, &qtext, &ql);
+                if (qtext)
+                        qtext[strcspn(qtext, "\n")] = '\0';
+                if (!clean_exit)
+                        r = kiln_error_set(reterr, EIO, "the hypervisor exited with status %d at step '%s'%s%s",
+                                           WIFEXITED(g->exit_status) ? WEXITSTATUS(g->exit_status) : -1,
+                                           log.step ? log.step : "start", qtext && *qtext ? ": " : "",
+                                           qtext ? qtext : "");
+                else
+                        r = kiln_error_set(reterr, EIO,
+                                           "the guest powered off before the installer finished (last step '%s')",
+                                           log.step ? log.step : "none");
+                goto out;
+        }
+        if (rename(disk, o->output) < 0) {
+                r = kiln_error_set(reterr, errno, "cannot move the disk to '%s': %s", o->output, strerror(errno));
+                goto out;
+        }
+        disk_made = false;
+        if (o->event)
+                o->event(o->userdata, "done", 100, "the installer finished and powered off");
+        ret->seconds = now_sec() - start;
+        ret->accel = xstrdup(accel);
+        r = 0;
+out:
+        if (g) {
+                ops->cleanup(g);
+                _cleanup_free_ char *qerr = xasprintf("%s/qemu.stderr", run);
+                _cleanup_free_ char *qdst = xasprintf("%s/hypervisor.stderr", o->build_dir);
+                copy_tail(qerr, qdst);
+                kiln_guest_free(g);
+        }
+        if (proxy)
+                kiln_proxy_stop(proxy);
+        if (disk_made)
+                unlink(disk);
+        if (r < 0 && log.console_tail) {
+                _cleanup_free_ char *tail = xasprintf("%s/console.tail", o->build_dir);
+                _cleanup_close_ int tfd = open(tail, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (tfd >= 0)
+                        (void) !write(tfd, log.console_tail, strlen(log.console_tail));
+        }
+        kiln_install_log_clear(&log);
+        rm_rf_flat(run);
+        return r;
+}

@@ -1,0 +1,41 @@
+/* The install stage: the real debian-installer in an isolated guest, followed live, with nothing
+ * left behind but the disk (on success) and the build folder's logs. */
+#pragma once
+
+#include <signal.h>
+
+#include "install-log.h"
+#include "media.h"
+#include "profile.h"
+
+struct kiln_install_opts {
+        const struct kiln_profile *profile;
+        const char *preseed;
+        const struct kiln_media *media;
+        struct kiln_cache *cache;
+        const char *output;     /* the installed disk: .qcow2, or .raw/.img */
+        const char *build_dir;  /* logs; created; kept after success and failure */
+        const char *accel;      /* auto, kvm or tcg */
+        const char *hypervisor; /* qemu or xen */
+        unsigned timeout_sec;   /* 0: 3 h under TCG, 1 h under KVM */
+        unsigned watchdog_sec;  /* 0: 10 min under TCG, 5 under KVM */
+        const char *self;       /* kiln's own path, for QEMU's guestfwd helper */
+        kiln_install_event_fn event;
+        void *userdata;
+        void (*notice)(void *userdata, const char *msg);
+        volatile sig_atomic_t *interrupted; /* set by a signal handler: stop now */
+};
+
+struct kiln_install_result {
+        double seconds;
+        char *accel; /* what ran: kvm or tcg */
+};
+
+int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_result *ret, struct kiln_error **reterr);
+
+/* The installer's kernel command line for this run: what depends on the run, never the preseed. */
+char *kiln_install_cmdline(const struct kiln_profile *p, const char *hypervisor, const char *proxy_url);
+
+/* "auto" probes KVM for real; returns "kvm" or "tcg", or fails for a forced kvm that cannot work. */
+int kiln_install_accel(const char *want, const char *kernel, void (*notice)(void *, const char *), void *userdata,
+                       char **ret, struct kiln_error **reterr);

@@ -1,0 +1,431 @@
+/* kiln's proxy server. kiln accepts each connection itself and peeks at it: CONNECT is tunnelled
+ * here (libmicrohttpd cannot), everything else is handed to libmicrohttpd with MHD_add_connection.
+ * Upstream goes through libcurl; pool files land in the shared cache, keyed by SHA-256. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "proxy.h"
+
+struct tunnel {
+        struct kiln_proxy *proxy;
+        int fd;
+        pthread_t thread;
+        struct tunnel *next;
+};
+
+struct kiln_proxy {
+        struct kiln_proxy_policy policy;
+        struct kiln_cache *cache;
+        FILE *log;
+        int listen_fd;
+        uint16_t port;
+        struct MHD_Daemon *mhd;
+        pthread_t accept_thread;
+        pthread_mutex_t lock;
+        struct kiln_proxy_served *served;
+        size_t n_served, cap_served;
+        struct tunnel *tunnels;
+        volatile bool stopping;
+};
+
+static void record(struct kiln_proxy *p, const char *method, const char *url, int status, uint64_t bytes,
+                   const char *sha256, bool cached, const char *why)
+{
+        pthread_mutex_lock(&p->lock);
+        if (p->n_served == p->cap_served) {
+                p->cap_served = p->cap_served ? p->cap_served * 2 : 64;
+                p->served = xrealloc(p->served, p->cap_served * sizeof(*p->served));
+        }
+        p->served[p->n_served++] = (struct kiln_proxy_served){
+                .method = xstrdup(method), .url = xstrdup(url), .sha256 = sha256 ? xstrdup(sha256) : NULL,
+                .status = status, .bytes = bytes, .cached = cached};
+        if (p->log) {
+                fprintf(p->log, "%s %s %d %" PRIu64 "%s%s%s%s\n", method, url, status, bytes, sha256 ? " sha256=" : "",
+                        sha256 ? sha256 : "", cached ? " cached" : "", why ? why : "");
+                fflush(p->log);
+        }
+        pthread_mutex_unlock(&p->lock);
+}
+
+static enum MHD_Result reply_status(struct MHD_Connection *c, unsigned status, const char *text)
+{
+        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *) text, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Content-Type", "text/plain");
+        enum MHD_Result ret = MHD_queue_response(c, status, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static enum MHD_Result reply_fd(struct MHD_Connection *c, int fd)
+{
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+                close(fd);
+                return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the file\n");
+        }
+        struct MHD_Response *r = MHD_create_response_from_fd((uint64_t) st.st_size, fd); /* takes fd */
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static char *url_key(const char *url)
+{
+        char hex[KILN_SHA256_HEX];
+        kiln_sha256_buf(url, strlen(url), hex);
+        return xasprintf("url-%s", hex);
+}
+
+static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c, const char *url, const char *ua)
+{
+        bool cacheable = kiln_proxy_cacheable(url) && p->cache;
+        _cleanup_free_ char *key = cacheable ? url_key(url) : NULL;
+        if (cacheable) {
+                _cleanup_free_ char *sha = kiln_cache_record_read(p->cache, key);
+                if (sha) {
+                        sha[strcspn(sha, "\n")] = '\0';
+                        _cleanup_free_ char *path = kiln_cache_lookup(p->cache, sha);
+                        int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+                        if (fd >= 0) {
+                                struct stat st;
+                                fstat(fd, &st);
+                                record(p, "GET", url, 200, (uint64_t) st.st_size, sha, true, NULL);
+                                return reply_fd(c, fd);
+                        }
+                }
+        }
+        _cleanup_free_ char *tmp = NULL;
+        int fd;
+        struct kiln_error *err = NULL;
+        if (!p->cache || kiln_cache_tmp(p->cache, &tmp, &fd, &err) < 0) {
+                kiln_error_free(err);
+                return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: no room for the download\n");
+        }
+        long status = 0;
+        struct kiln_fetch_opts fo = {.user_agent = ua, .ret_status = &status, .retries = 2};
+        int r = kiln_fetch_to_fd(url, fd, &fo, &err);
+        close(fd);
+        if (r < 0) {
+                unlink(tmp);
+                unsigned code = status >= 400 && status < 600 ? (unsigned) status : MHD_HTTP_BAD_GATEWAY;
+                _cleanup_free_ char *why = err ? xasprintf(" (%s)", err->msg) : NULL;
+                record(p, "GET", url, (int) code, 0, NULL, false, why);
+                kiln_error_free(err);
+                return reply_status(c, code, code == 404 ? "Not Found\n" : "kiln proxy: upstream failed\n");
+        }
+        char sha[KILN_SHA256_HEX];
+        _cleanup_free_ char *path = NULL;
+        if (kiln_cache_commit(p->cache, tmp, sha, &path, &err) < 0) {
+                kiln_error_free(err);
+                return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot store the download\n");
+        }
+        if (cacheable)
+                kiln_cache_record_write(p->cache, key, sha, NULL);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the download\n");
+        struct stat st;
+        fstat(fd, &st);
+        /* Indices change under one name: serve this copy, keep nothing that could go stale. */
+        if (!cacheable)
+                unlink(path);
+        record(p, "GET", url, 200, (uint64_t) st.st_size, sha, false, NULL);
+        return reply_fd(c, fd);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+        struct kiln_proxy *p = cls;
+        static int marker;
+        if (!*con_cls) {
+                *con_cls = &marker;
+                return MHD_YES;
+        }
+        if (*upload_data_size) {
+                *upload_data_size = 0; /* a body on a request kiln will refuse anyway */
+                return MHD_YES;
+        }
+        const char *why = NULL;
+        bool get = STREQ(method, "GET"), head = STREQ(method, "HEAD");
+        if (!get && !head)
+                why = "only GET and HEAD are allowed";
+        else if (kiln_proxy_check_url(&p->policy, url, &why) == 0)
+                why = NULL;
+        if (why) {
+                _cleanup_free_ char *w = xasprintf(" denied: %s", why);
+                record(p, method, url, 403, 0, NULL, false, w);
+                return reply_status(c, MHD_HTTP_FORBIDDEN, "kiln proxy: forbidden by the profile's allowlist\n");
+        }
+        const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+        if (get)
+                return handle_get(p, c, url, ua);
+        long status = 0;
+        int64_t len = -1;
+        struct kiln_error *err = NULL;
+        if (kiln_fetch_head(url, ua, &status, &len, &err) < 0) {
+                kiln_error_free(err);
+                record(p, "HEAD", url, 502, 0, NULL, false, NULL);
+                return reply_status(c, MHD_HTTP_BAD_GATEWAY, "");
+        }
+        record(p, "HEAD", url, (int) status, 0, NULL, false, NULL);
+        return reply_status(c, (unsigned) status, "");
+}
+
+/* ---- CONNECT tunnels ---- */
+
+static int read_request_head(int fd, char *buf, size_t cap)
+{
+        size_t len = 0;
+        while (len + 1 < cap) {
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                if (poll(&pfd, 1, 30000) <= 0)
+                        return -1;
+                ssize_t n = read(fd, buf + len, 1); /* byte by byte: nothing past the head is consumed */
+                if (n <= 0)
+                        return -1;
+                len += (size_t) n;
+                buf[len] = '\0';
+                if (len >= 4 && STREQ(buf + len - 4, "\r\n\r\n"))
+                        return 0;
+        }
+        return -1;
+}
+
+static int dial(const char *authority)
+{
+        _cleanup_free_ char *host = NULL, *port = NULL;
+        const char *colon = strrchr(authority, ':');
+        if (!colon)
+                return -1;
+        host = authority[0] == '[' ? xstrndup(authority + 1, (size_t) (colon - authority) - 2)
+                                   : xstrndup(authority, (size_t) (colon - authority));
+        port = xstrdup(colon + 1);
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+        if (getaddrinfo(host, port, &hints, &res) != 0)
+                return -1;
+        int fd = -1;
+        for (struct addrinfo *a = res; a; a = a->ai_next) {
+                fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+                if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+                        break;
+                if (fd >= 0)
+                        close(fd);
+                fd = -1;
+        }
+        freeaddrinfo(res);
+        return fd;
+}
+
+static void relay(int a, int b)
+{
+        struct pollfd pfd[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+        char chunk[1 << 15];
+        for (;;) {
+                if (poll(pfd, 2, 300000) <= 0)
+                        return;
+                for (int i = 0; i < 2; i++) {
+                        if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                                continue;
+                        ssize_t n = read(pfd[i].fd, chunk, sizeof(chunk));
+                        if (n <= 0)
+                                return;
+                        for (ssize_t off = 0; off < n;) {
+                                ssize_t w = write(pfd[1 - i].fd, chunk + off, (size_t) (n - off));
+                                if (w <= 0)
+                                        return;
+                                off += w;
+                        }
+                }
+        }
+}
+
+static void *tunnel_main(void *arg)
+{
+        struct tunnel *t = arg;
+        struct kiln_proxy *p = t->proxy;
+        char head[4096];
+        char authority[512] = "";
+        if (read_request_head(t->fd, head, sizeof(head)) == 0)
+                sscanf(head, "CONNECT %511s", authority);
+        if (!*authority || kiln_proxy_check_connect(&p->policy, authority) < 0) {
+                static const char no[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+                (void) !write(t->fd, no, sizeof(no) - 1);
+                record(p, "CONNECT", authority, 403, 0, NULL, false, " denied: not a host:port the profile names");
+        } else {
+                int up = dial(authority);
+                if (up < 0) {
+                        static const char bad[] = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+                        (void) !write(t->fd, bad, sizeof(bad) - 1);
+                        record(p, "CONNECT", authority, 502, 0, NULL, false, NULL);
+                } else {
+                        static const char yes[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+                        if (write(t->fd, yes, sizeof(yes) - 1) == (ssize_t) sizeof(yes) - 1)
+                                relay(t->fd, up);
+                        close(up);
+                        record(p, "CONNECT", authority, 200, 0, NULL, false, NULL);
+                }
+        }
+        shutdown(t->fd, SHUT_RDWR);
+        return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+        struct kiln_proxy *p = arg;
+        while (!p->stopping) {
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof(ss);
+                int fd = accept4(p->listen_fd, (struct sockaddr *) &ss, &sl, SOCK_CLOEXEC);
+                if (fd < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        break;
+                }
+                if (p->stopping) {
+                        close(fd);
+                        break;
+                }
+                char peek[8] = {0};
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                ssize_t n = poll(&pfd, 1, 10000) > 0 ? recv(fd, peek, sizeof(peek), MSG_PEEK) : -1;
+                if (n <= 0) {
+                        close(fd);
+                        continue;
+                }
+                if (n >= 8 && memcmp(peek, "CONNECT ", 8) == 0) {
+                        struct tunnel *t = xcalloc(1, sizeof(*t));
+                        t->proxy = p;
+                        t->fd = fd;
+                        pthread_mutex_lock(&p->lock);
+                        t->next = p->tunnels;
+                        p->tunnels = t;
+                        pthread_mutex_unlock(&p->lock);
+                        if (pthread_create(&t->thread, NULL, tunnel_main, t) != 0)
+                                shutdown(fd, SHUT_RDWR), t->thread = 0;
+                        continue;
+                }
+                if (MHD_add_connection(p->mhd, fd, (struct sockaddr *) &ss, sl) != MHD_YES)
+                        close(fd); /* MHD closes fds it accepted, and only those */
+        }
+        return NULL;
+}
+
+int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cache, const char *log_path,
+                     uint16_t port, struct kiln_proxy **ret, struct kiln_error **reterr)
+{
+        struct kiln_proxy *p = xcalloc(1, sizeof(*p));
+        p->policy.allow = NULL;
+        for (size_t i = 0; pol->allow && pol->allow[i]; i++)
+                p->policy.allow = strv_push(p->policy.allow, xstrdup(pol->allow[i]));
+        for (size_t i = 0; pol->connect && pol->connect[i]; i++)
+                p->policy.connect = strv_push(p->policy.connect, xstrdup(pol->connect[i]));
+        p->cache = cache;
+        pthread_mutex_init(&p->lock, NULL);
+        int r;
+        if (log_path && !(p->log = fopen(log_path, "ae"))) {
+                r = kiln_error_set(reterr, errno, "cannot open '%s': %s", log_path, strerror(errno));
+                goto fail;
+        }
+        p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int one = 1;
+        setsockopt(p->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
+            listen(p->listen_fd, 64) < 0) {
+                r = kiln_error_set(reterr, errno, "cannot listen on 127.0.0.1:%u: %s", port, strerror(errno));
+                goto fail;
+        }
+        socklen_t sl = sizeof(sa);
+        getsockname(p->listen_fd, (struct sockaddr *) &sa, &sl);
+        p->port = ntohs(sa.sin_port);
+        p->mhd = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD |
+                                          MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
+                                  0, NULL, NULL, on_request, p, MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
+        if (!p->mhd) {
+                r = kiln_error_set(reterr, EIO, "cannot start the HTTP server (libmicrohttpd)");
+                goto fail;
+        }
+        if (pthread_create(&p->accept_thread, NULL, accept_main, p) != 0) {
+                r = kiln_error_set(reterr, EAGAIN, "cannot start the proxy's thread");
+                goto fail;
+        }
+        *ret = p;
+        return 0;
+fail:
+        if (p->mhd)
+                MHD_stop_daemon(p->mhd);
+        if (p->listen_fd > 0)
+                close(p->listen_fd);
+        if (p->log)
+                fclose(p->log);
+        kiln_proxy_policy_clear(&p->policy);
+        free(p);
+        return r;
+}
+
+uint16_t kiln_proxy_port(const struct kiln_proxy *p) { return p->port; }
+
+void kiln_proxy_stop(struct kiln_proxy *p)
+{
+        if (!p)
+                return;
+        p->stopping = true;
+        shutdown(p->listen_fd, SHUT_RDWR);
+        pthread_join(p->accept_thread, NULL);
+        close(p->listen_fd);
+        for (struct tunnel *t = p->tunnels; t; t = t->next)
+                shutdown(t->fd, SHUT_RDWR);
+        while (p->tunnels) {
+                struct tunnel *t = p->tunnels;
+                p->tunnels = t->next;
+                if (t->thread)
+                        pthread_join(t->thread, NULL);
+                close(t->fd);
+                free(t);
+        }
+        MHD_stop_daemon(p->mhd);
+        if (p->log)
+                fclose(p->log);
+        kiln_proxy_served_free(p->served, p->n_served);
+        kiln_proxy_policy_clear(&p->policy);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+}
+
+size_t kiln_proxy_served(struct kiln_proxy *p, struct kiln_proxy_served **ret)
+{
+        pthread_mutex_lock(&p->lock);
+        struct kiln_proxy_served *s = xcalloc(p->n_served ? p->n_served : 1, sizeof(*s));
+        for (size_t i = 0; i < p->n_served; i++) {
+                s[i] = p->served[i];
+                s[i].method = xstrdup(p->served[i].method);
+                s[i].url = xstrdup(p->served[i].url);
+                s[i].sha256 = p->served[i].sha256 ? xstrdup(p->served[i].sha256) : NULL;
+        }
+        size_t n = p->n_served;
+        pthread_mutex_unlock(&p->lock);
+        *ret = s;
+        return n;
+}
+
+void kiln_proxy_served_free(struct kiln_proxy_served *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(s[i].method);
+                free(s[i].url);
+                free(s[i].sha256);
+        }
+        free(s);
+}

@@ -1,0 +1,41 @@
+/* kiln's host-side proxy: the only thing an install guest can reach. GET and HEAD for the URL
+ * prefixes the profile allows, CONNECT to the host:port pairs it allows, 403 for the rest. */
+#pragma once
+
+#include <stdint.h>
+
+#include "cache.h"
+#include "profile.h"
+
+struct kiln_proxy_policy {
+        char **allow;   /* URL prefixes, "http://host[:port]/path/" */
+        char **connect; /* "host:port" for CONNECT (HTTPS repositories) */
+};
+
+/* What a profile allows: its mirror, its security mirror, its repositories. */
+void kiln_proxy_policy_for(const struct kiln_profile *p, struct kiln_proxy_policy *ret);
+void kiln_proxy_policy_clear(struct kiln_proxy_policy *pol);
+
+/* 0 when allowed, else -EACCES with *ret_why saying why (for the log). url is absolute-form. */
+int kiln_proxy_check_url(const struct kiln_proxy_policy *pol, const char *url, const char **ret_why);
+int kiln_proxy_check_connect(const struct kiln_proxy_policy *pol, const char *authority);
+/* A pool file (.deb, .udeb, .dsc, ...), which never changes under one name and may be cached. */
+bool kiln_proxy_cacheable(const char *url);
+
+struct kiln_proxy_served {
+        char *method, *url, *sha256; /* sha256 NULL when not known (HEAD, denied, tunnel) */
+        int status;
+        uint64_t bytes;
+        bool cached;
+};
+
+struct kiln_proxy;
+/* Listen on 127.0.0.1 (port 0: any free one). log_path (may be NULL) gets one line per request. */
+int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cache, const char *log_path,
+                     uint16_t port, struct kiln_proxy **ret, struct kiln_error **reterr);
+uint16_t kiln_proxy_port(const struct kiln_proxy *p);
+/* Stop serving and wait for every connection's thread. */
+void kiln_proxy_stop(struct kiln_proxy *p);
+/* What was served so far (a copy; free with kiln_proxy_served_free). */
+size_t kiln_proxy_served(struct kiln_proxy *p, struct kiln_proxy_served **ret);
+void kiln_proxy_served_free(struct kiln_proxy_served *s, size_t n);

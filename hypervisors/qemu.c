@@ -1,0 +1,237 @@
+/* The QEMU backend: direct kernel boot, no default devices, the serial ports to files, a QMP
+ * socket for power-off, and user networking restricted to one forwarded address: kiln's proxy. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "../builder/lib/command.h"
+#include "hv.h"
+
+static const char *qemu_binary(void)
+{
+        const char *e = getenv("KILN_QEMU");
+        return e && *e ? e : "qemu-system-x86_64";
+}
+
+static void push(char ***argv, const char *fmt, ...) _printf_(2, 3);
+static void push(char ***argv, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        *argv = strv_push(*argv, xvasprintf(fmt, ap));
+        va_end(ap);
+}
+
+static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
+{
+        const struct kiln_guest_config *c = &g->cfg;
+        char **a = NULL;
+        push(&a, "%s", qemu_binary());
+        push(&a, "-name");
+        push(&a, "kiln-%s", c->name);
+        push(&a, "-nodefaults");
+        push(&a, "-no-user-config");
+        push(&a, "-display");
+        push(&a, "none");
+        push(&a, "-no-reboot");
+        /* seccomp: no obsolete syscalls, no resource control. elevateprivileges=deny would also
+         * forbid setsid(), which libslirp calls in the child it forks for a guestfwd command: the
+         * proxy relay would die on its first connection (measured with QEMU 7.2). */
+        push(&a, "-sandbox");
+        push(&a, "on,obsolete=deny,resourcecontrol=deny");
+        push(&a, "-machine");
+        push(&a, "q35,accel=%s", c->accel);
+        push(&a, "-cpu");
+        push(&a, "%s", STREQ(c->accel, "kvm") ? "host" : "max");
+        push(&a, "-m");
+        push(&a, "%" PRIu64 "M", c->memory >> 20);
+        push(&a, "-smp");
+        push(&a, "%u", c->cpus);
+        if (c->kernel) {
+                push(&a, "-kernel");
+                push(&a, "%s", c->kernel);
+                push(&a, "-initrd");
+                push(&a, "%s", c->initrd);
+                push(&a, "-append");
+                push(&a, "%s", c->cmdline ? c->cmdline : "");
+        }
+        if (c->disk) {
+                push(&a, "-drive");
+                push(&a, "file=%s,if=virtio,format=%s,cache=unsafe,discard=unmap%s", c->disk, c->disk_format,
+                     c->snapshot ? ",snapshot=on" : "");
+        }
+        if (c->proxy_port) {
+                /* restrict=on: the guest reaches nothing outside; the one guestfwd starts a relay per
+                 * connection (a chardev guestfwd would serve only one). */
+                _cleanup_free_ char *q = shell_quote(c->relay);
+                push(&a, "-netdev");
+                push(&a, "user,id=n0,restrict=on,guestfwd=tcp:%s:%u-cmd:%s proxy-relay %u", KILN_QEMU_PROXY_ADDR,
+                     KILN_GUEST_PROXY_PORT, q, c->proxy_port);
+                push(&a, "-device");
+                push(&a, "virtio-net-pci,netdev=n0");
+        }
+        push(&a, "-chardev");
+        push(&a, "file,id=console,path=%s", c->console_log);
+        push(&a, "-serial");
+        push(&a, "chardev:console");
+        if (c->syslog_log) {
+                push(&a, "-chardev");
+                push(&a, "file,id=syslog,path=%s", c->syslog_log);
+                push(&a, "-serial");
+                push(&a, "chardev:syslog");
+        }
+        push(&a, "-qmp");
+        push(&a, "unix:%s/qmp.sock,server=on,wait=off", c->run_dir);
+        push(&a, "-device");
+        push(&a, "virtio-rng-pci");
+        /* A QEMU option value containing ',' must double it; paths from kiln never do, but say so. */
+        for (size_t i = 0; a[i]; i++)
+                if ((str_has_prefix(a[i], "file=") && strstr(a[i] + 5, ",,")))
+                        return kiln_error_set(reterr, EINVAL, "path with ',,' not supported: %s", a[i]);
+        g->argv = a;
+        return 0;
+}
+
+static int qemu_start(struct kiln_guest *g, struct kiln_error **reterr)
+{
+        _cleanup_free_ char *err_path = xasprintf("%s/qemu.stderr", g->cfg.run_dir);
+        _cleanup_close_ int err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = err_fd};
+        return kiln_command_spawn(g->argv, &o, &g->pid, reterr);
+}
+
+static int qemu_wait(struct kiln_guest *g, unsigned timeout_ms, bool *ret_gone, struct kiln_error **reterr)
+{
+        for (unsigned waited = 0;; waited += 50) {
+                int status;
+                pid_t r = waitpid(g->pid, &status, WNOHANG);
+                if (r == g->pid) {
+                        g->exited = true;
+                        g->exit_status = status;
+                        g->pid = 0;
+                        *ret_gone = true;
+                        return 0;
+                }
+                if (r < 0 && errno != EINTR)
+                        return kiln_error_set(reterr, errno, "waitpid: %s", strerror(errno));
+                if (waited >= timeout_ms) {
+                        *ret_gone = false;
+                        return 0;
+                }
+                struct timespec ts = {0, 50 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
+}
+
+/* One QMP command on a fresh connection: the greeting, qmp_capabilities, then cmd. */
+static int qmp(const char *run_dir, const char *cmd)
+{
+        _cleanup_free_ char *path = xasprintf("%s/qmp.sock", run_dir);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        _cleanup_free_ char *msg = xasprintf("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"%s\"}\n", cmd);
+        if (write(fd, msg, strlen(msg)) < 0)
+                return -errno;
+        char buf[4096];
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        while (poll(&pfd, 1, 2000) > 0 && read(fd, buf, sizeof(buf)) > 0)
+                ;
+        return 0;
+}
+
+static void qemu_stop(struct kiln_guest *g, unsigned grace_sec)
+{
+        if (!g->pid)
+                return;
+        /* The guest's ACPI power button first, then QEMU's own quit, then signals. */
+        qmp(g->cfg.run_dir, "system_powerdown");
+        bool gone = false;
+        qemu_wait(g, grace_sec * 1000, &gone, NULL);
+        if (!gone) {
+                qmp(g->cfg.run_dir, "quit");
+                qemu_wait(g, 3000, &gone, NULL);
+        }
+        if (!gone) {
+                g->exit_status = kiln_command_stop(g->pid, 5);
+                g->exited = true;
+                g->pid = 0;
+        }
+}
+
+static void qemu_cleanup(struct kiln_guest *g)
+{
+        if (g->pid)
+                qemu_stop(g, 0);
+        _cleanup_free_ char *qmp_path = xasprintf("%s/qmp.sock", g->cfg.run_dir);
+        unlink(qmp_path);
+}
+
+const struct kiln_hv_ops kiln_hv_qemu = {
+        .name = "qemu",
+        .prepare = qemu_prepare,
+        .start = qemu_start,
+        .wait = qemu_wait,
+        .stop = qemu_stop,
+        .cleanup = qemu_cleanup,
+};
+
+int kiln_qemu_probe_kvm(const char *kernel, unsigned timeout_sec, char **ret_why)
+{
+        if (access("/dev/kvm", R_OK | W_OK) < 0) {
+                *ret_why = xasprintf("/dev/kvm is not usable: %s", strerror(errno));
+                return -ENODEV;
+        }
+        /* Boot the kernel itself with no initrd: it prints its banner and, at the end of its own
+         * boot, "Freeing unused kernel image"; then it panics for want of a root, and -no-reboot
+         * with panic=-1 makes QEMU exit. Either marker within the timeout proves KVM runs it. */
+        char dir[] = "/tmp/kiln-kvm-probe-XXXXXX";
+        if (!mkdtemp(dir)) {
+                *ret_why = xasprintf("cannot create a temporary folder: %s", strerror(errno));
+                return -errno;
+        }
+        _cleanup_free_ char *log = xasprintf("%s/console", dir);
+        _cleanup_free_ char *serial = xasprintf("file:%s", log);
+        char *argv[] = {(char *) qemu_binary(), "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+                        "-machine", "q35,accel=kvm", "-cpu", "host", "-m", "256M", "-kernel", (char *) kernel,
+                        "-append", "console=ttyS0 panic=-1 loglevel=6", "-serial", serial, NULL};
+        struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2, .timeout_sec = timeout_sec};
+        _cleanup_free_ char *errs = NULL;
+        struct kiln_error *err = NULL;
+        int r = kiln_command_run(argv, &o, NULL, &errs, &err);
+        _cleanup_free_ char *console = NULL;
+        size_t len;
+        read_file_max(log, 16 << 20, &console, &len);
+        unlink(log);
+        rmdir(dir);
+        bool marker = console && (strstr(console, "Freeing unused kernel") || strstr(console, "Kernel panic"));
+        if (marker) {
+                kiln_error_free(err);
+                return 0;
+        }
+        if (r < 0) {
+                if (err->errnum == ETIMEDOUT)
+                        *ret_why = xasprintf("KVM did not boot the installer's kernel within %u s", timeout_sec);
+                else
+                        *ret_why = xasprintf("KVM did not boot the installer's kernel: %s", err->msg);
+                kiln_error_free(err);
+                return -EIO;
+        }
+        if (errs && *errs) {
+                errs[strcspn(errs, "\n")] = '\0';
+                *ret_why = xasprintf("KVM cannot run this kernel: qemu exited %d (%s)", r, errs);
+        } else {
+                *ret_why = xasprintf("KVM cannot run this kernel: qemu exited %d before the kernel finished booting", r);
+        }
+        return -EIO;
+}

@@ -68,7 +68,7 @@ static void on_notice(void *userdata, const char *msg)
 int kiln_cmd_install(int argc, char **argv)
 {
         enum { OPT_CACHE = 0x100, OPT_BUILD_DIR, OPT_ACCEL, OPT_HV, OPT_TIMEOUT, OPT_WATCHDOG, OPT_EVENTS,
-               OPT_NO_PREFLIGHT, OPT_OFFLINE };
+               OPT_NO_PREFLIGHT, OPT_OFFLINE, OPT_XEN_BRIDGE };
         static const struct option opts[] = {
                 {"output", required_argument, NULL, 'o'},
                 {"cache", required_argument, NULL, OPT_CACHE},
@@ -80,9 +80,10 @@ int kiln_cmd_install(int argc, char **argv)
                 {"events", required_argument, NULL, OPT_EVENTS},
                 {"no-preflight", no_argument, NULL, OPT_NO_PREFLIGHT},
                 {"offline", no_argument, NULL, OPT_OFFLINE},
+                {"xen-bridge", required_argument, NULL, OPT_XEN_BRIDGE},
                 {0},
         };
-        const char *output = NULL, *cache_dir = NULL, *build_dir = NULL, *accel = NULL, *hv = NULL;
+        const char *output = NULL, *cache_dir = NULL, *build_dir = NULL, *accel = NULL, *hv = NULL, *bridge = NULL;
         unsigned timeout_min = 0, watchdog_sec = 0;
         bool json = false, no_preflight = false, offline = false;
         int c;
@@ -118,6 +119,7 @@ int kiln_cmd_install(int argc, char **argv)
                         break;
                 case OPT_NO_PREFLIGHT: no_preflight = true; break;
                 case OPT_OFFLINE: offline = true; break;
+                case OPT_XEN_BRIDGE: bridge = optarg; break;
                 default: return cli_usage_error("install", "run 'kiln install --help' for usage");
                 }
         }
@@ -165,7 +167,7 @@ int kiln_cmd_install(int argc, char **argv)
         struct kiln_install_opts io = {
                 .profile = p, .preseed = preseed, .media = m, .cache = cache, .output = output, .build_dir = bdir,
                 .accel = accel ? accel : p->vm.accel, .hypervisor = hv ? hv : p->vm.hypervisor,
-                .timeout_sec = timeout_min * 60, .watchdog_sec = watchdog_sec, .self = self,
+                .timeout_sec = timeout_min * 60, .watchdog_sec = watchdog_sec, .self = self, .xen_bridge = bridge,
                 .event = on_event, .notice = on_notice, .userdata = &d, .interrupted = &interrupted};
         if (kiln_install_run(&io, &res, &err) < 0)
                 goto out;

@@ -56,7 +56,7 @@ int kiln_cmd_proxy(int argc, char **argv)
         sigaddset(&set, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &set, NULL); /* before the proxy's threads start, so they inherit it */
         struct kiln_proxy *proxy = NULL;
-        if (kiln_proxy_start(&pol, cache, log, (uint16_t) port, &proxy, &err) < 0) {
+        if (kiln_proxy_start(&pol, cache, log, NULL, (uint16_t) port, &proxy, &err) < 0) {
                 cli_print_errors(err);
                 kiln_proxy_policy_clear(&pol);
                 kiln_cache_free(cache);

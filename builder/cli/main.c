@@ -68,6 +68,9 @@ const struct kiln_command kiln_commands[] = {
          "  --events json         JSON lines on stdout: time, step, percent, message\n"
          "  --timeout MIN         give up after MIN minutes (default 180 TCG, 60 KVM)\n"
          "  --watchdog MIN        stop a guest silent for MIN minutes (default 10 TCG, 5 KVM)\n"
+         "  --xen-bridge BR       Xen: the host-only bridge (default kilnbr0); the guest\n"
+         "                        gets the bridge's address plus one, the proxy listens\n"
+         "                        on the bridge's address\n"
          "  --cache DIR, --offline, --no-preflight   as for 'kiln fetch'\n"
          "\n"
          "Exit status: 0 installed, 1 the install failed, 2 bad profile or usage.\n"},

@@ -4,8 +4,11 @@
  * interrupted; then stop everything, in reverse, on every path. */
 #include "install.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
@@ -33,14 +36,47 @@ _printf_(2, 3) static void notice(const struct kiln_install_opts *o, const char 
         o->notice(o->userdata, m);
 }
 
-char *kiln_install_cmdline(const struct kiln_profile *p, const char *hypervisor, const char *proxy_url)
+int kiln_xen_net_plan(const char *bridge, struct kiln_xen_net *ret, struct kiln_error **reterr)
+{
+        struct ifaddrs *ifs = NULL;
+        if (getifaddrs(&ifs) < 0)
+                return kiln_error_set(reterr, errno, "getifaddrs: %s", strerror(errno));
+        int r = -ENODEV;
+        for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !STREQ(i->ifa_name, bridge))
+                        continue;
+                struct in_addr a = ((struct sockaddr_in *) i->ifa_addr)->sin_addr;
+                struct in_addr m = ((struct sockaddr_in *) i->ifa_netmask)->sin_addr;
+                struct in_addr g = {.s_addr = htonl(ntohl(a.s_addr) + 1)};
+                if ((g.s_addr & m.s_addr) != (a.s_addr & m.s_addr) || (g.s_addr | m.s_addr) == 0xffffffffu)
+                        break; /* no room for the guest after the bridge's address */
+                inet_ntop(AF_INET, &a, ret->bridge_ip, sizeof(ret->bridge_ip));
+                inet_ntop(AF_INET, &m, ret->netmask, sizeof(ret->netmask));
+                inet_ntop(AF_INET, &g, ret->guest_ip, sizeof(ret->guest_ip));
+                r = 0;
+                break;
+        }
+        freeifaddrs(ifs);
+        if (r < 0)
+                return kiln_error_set(reterr, ENODEV,
+                                      "Xen needs a host-only bridge '%s' with an IPv4 address and room for the guest "
+                                      "after it (see the README: 'Running on a Xen dom0')",
+                                      bridge);
+        return 0;
+}
+
+char *kiln_install_cmdline(const struct kiln_profile *p, const char *proxy_url, const struct kiln_xen_net *xen)
 {
         struct kiln_buf b = {0};
         /* auto + critical: only unanswered critical questions could stop it, and kiln watches for
          * those; DEBCONF_DEBUG=developer puts every question debconf shows into the syslog. */
         buf_printf(&b, "auto=true priority=critical DEBCONF_DEBUG=developer fb=false console=ttyS0,115200n8");
         buf_printf(&b, " mirror/http/proxy=%s", proxy_url);
-        buf_printf(&b, " partman-auto/disk=%s", STREQ(hypervisor, "xen") ? "/dev/xvda" : "/dev/vda");
+        buf_printf(&b, " partman-auto/disk=%s", xen ? "/dev/xvda" : "/dev/vda");
+        if (xen) /* a static address on the host-only bridge; no gateway, no name server */
+                buf_printf(&b, " netcfg/disable_autoconfig=true netcfg/get_ipaddress=%s netcfg/get_netmask=%s "
+                               "netcfg/get_gateway=none netcfg/confirm_static=true",
+                           xen->guest_ip, xen->netmask);
         for (size_t i = 0; p->installer.extra_args[i]; i++)
                 buf_printf(&b, " %s", p->installer.extra_args[i]);
         return buf_steal(&b);
@@ -184,22 +220,33 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         if (r < 0)
                 goto out;
 
+        bool xen = STREQ(o->hypervisor, "xen");
+        struct kiln_xen_net xn = {0};
+        const char *bridge = o->xen_bridge ? o->xen_bridge : "kilnbr0";
+        if (xen && (r = kiln_xen_net_plan(bridge, &xn, reterr)) < 0)
+                goto out;
         struct kiln_proxy_policy pol;
         kiln_proxy_policy_for(p, &pol);
-        r = kiln_proxy_start(&pol, o->cache, proxy_log, 0, &proxy, reterr);
+        /* QEMU: loopback, reached through guestfwd; Xen: the bridge's address, reached directly. */
+        r = kiln_proxy_start(&pol, o->cache, proxy_log, xen ? xn.bridge_ip : NULL, 0, &proxy, reterr);
         kiln_proxy_policy_clear(&pol);
         if (r < 0)
                 goto out;
 
-        proxy_url = xasprintf("http://%s:%u/", KILN_QEMU_PROXY_ADDR, KILN_GUEST_PROXY_PORT);
-        cmdline = kiln_install_cmdline(p, o->hypervisor, proxy_url);
+        if (xen)
+                proxy_url = xasprintf("http://%s:%u/", xn.bridge_ip, kiln_proxy_port(proxy));
+        else
+                proxy_url = xasprintf("http://%s:%u/", KILN_QEMU_PROXY_ADDR, KILN_GUEST_PROXY_PORT);
+        cmdline = kiln_install_cmdline(p, proxy_url, xen ? &xn : NULL);
         g = xcalloc(1, sizeof(*g));
         g->ops = ops;
         g->cfg = (struct kiln_guest_config){
                 .name = p->name, .kernel = o->media->kernel, .initrd = initrd, .cmdline = cmdline, .disk = disk,
                 .disk_format = format, .memory = p->vm.memory, .cpus = p->vm.cpus, .accel = accel,
                 .console_log = console, .syslog_log = syslog, .run_dir = run,
-                .proxy_port = kiln_proxy_port(proxy), .relay = o->self};
+                .proxy_port = kiln_proxy_port(proxy), .relay = o->self,
+                .xen_bridge = xen ? bridge : NULL, .xen_guest_ip = xen ? xn.guest_ip : NULL,
+                .xen_proxy_ip = xen ? xn.bridge_ip : NULL};
         r = ops->prepare(g, reterr);
         if (r < 0)
                 goto out;

@@ -20,6 +20,7 @@ struct kiln_install_opts {
         unsigned timeout_sec;   /* 0: 3 h under TCG, 1 h under KVM */
         unsigned watchdog_sec;  /* 0: 10 min under TCG, 5 under KVM */
         const char *self;       /* kiln's own path, for QEMU's guestfwd helper */
+        const char *xen_bridge; /* Xen: the host-only bridge (default kilnbr0) */
         kiln_install_event_fn event;
         void *userdata;
         void (*notice)(void *userdata, const char *msg);
@@ -33,8 +34,16 @@ struct kiln_install_result {
 
 int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_result *ret, struct kiln_error **reterr);
 
-/* The installer's kernel command line for this run: what depends on the run, never the preseed. */
-char *kiln_install_cmdline(const struct kiln_profile *p, const char *hypervisor, const char *proxy_url);
+/* Xen's network plan: the bridge's own IPv4 address (where the proxy listens), its netmask, and
+ * the guest's static address (the bridge's plus one). */
+struct kiln_xen_net {
+        char bridge_ip[16], netmask[16], guest_ip[16];
+};
+int kiln_xen_net_plan(const char *bridge, struct kiln_xen_net *ret, struct kiln_error **reterr);
+
+/* The installer's kernel command line for this run: what depends on the run, never the preseed.
+ * xen is NULL for QEMU. */
+char *kiln_install_cmdline(const struct kiln_profile *p, const char *proxy_url, const struct kiln_xen_net *xen);
 
 /* "auto" probes KVM for real; returns "kvm" or "tcg", or fails for a forced kvm that cannot work. */
 int kiln_install_accel(const char *want, const char *kernel, void (*notice)(void *, const char *), void *userdata,

@@ -322,10 +322,10 @@ static void *accept_main(void *arg)
 }
 
 int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cache, const char *log_path,
-                     uint16_t port, struct kiln_proxy **ret, struct kiln_error **reterr)
+                     const char *addr, uint16_t port, struct kiln_proxy **ret, struct kiln_error **reterr)
 {
         struct kiln_proxy *p = xcalloc(1, sizeof(*p));
-        p->policy.allow = NULL;
+        p->listen_fd = -1;
         for (size_t i = 0; pol->allow && pol->allow[i]; i++)
                 p->policy.allow = strv_push(p->policy.allow, xstrdup(pol->allow[i]));
         for (size_t i = 0; pol->connect && pol->connect[i]; i++)
@@ -340,11 +340,16 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
         p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (addr && inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+                r = kiln_error_set(reterr, EINVAL, "'%s' is not an IPv4 address", addr);
+                goto fail;
+        }
         int one = 1;
         setsockopt(p->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
             listen(p->listen_fd, 64) < 0) {
-                r = kiln_error_set(reterr, errno, "cannot listen on 127.0.0.1:%u: %s", port, strerror(errno));
+                r = kiln_error_set(reterr, errno, "cannot listen on %s:%u: %s", addr ? addr : "127.0.0.1", port,
+                                   strerror(errno));
                 goto fail;
         }
         socklen_t sl = sizeof(sa);
@@ -366,7 +371,7 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
 fail:
         if (p->mhd)
                 MHD_stop_daemon(p->mhd);
-        if (p->listen_fd > 0)
+        if (p->listen_fd >= 0)
                 close(p->listen_fd);
         if (p->log)
                 fclose(p->log);

@@ -30,9 +30,10 @@ struct kiln_proxy_served {
 };
 
 struct kiln_proxy;
-/* Listen on 127.0.0.1 (port 0: any free one). log_path (may be NULL) gets one line per request. */
+/* Listen on addr (an IPv4 address; NULL: 127.0.0.1) and port (0: any free one). log_path (may be
+ * NULL) gets one line per request. */
 int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cache, const char *log_path,
-                     uint16_t port, struct kiln_proxy **ret, struct kiln_error **reterr);
+                     const char *addr, uint16_t port, struct kiln_proxy **ret, struct kiln_error **reterr);
 uint16_t kiln_proxy_port(const struct kiln_proxy *p);
 /* Stop serving and wait for every connection's thread. */
 void kiln_proxy_stop(struct kiln_proxy *p);

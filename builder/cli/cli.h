@@ -40,6 +40,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 bool cli_wants_help(int argc, char **argv);
 int cli_print_help(const char *cmd);
 
+/* Load a profile with the global options, build its preseed (ret_preseed may be NULL to only
+ * check it), print its errors or warnings. Returns 0, or KILN_EXIT_USAGE after printing. */
+int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_preseed);
+
 /* Write data to path atomically: a temporary file in the same folder, renamed on success. */
 int cli_write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr);
 

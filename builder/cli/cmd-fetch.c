@@ -42,16 +42,12 @@ int kiln_cmd_fetch(int argc, char **argv)
         if (argc - optind != 1)
                 return cli_usage_error("fetch", "give exactly one profile; usage: kiln fetch [OPTIONS] PROFILE");
 
-        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir};
         _cleanup_profile_ struct kiln_profile *p = NULL;
         _cleanup_error_ struct kiln_error *err = NULL;
         _cleanup_free_ char *preseed = NULL;
-        if (kiln_profile_load(argv[optind], &po, &p, &err) < 0 ||
-            kiln_preseed_generate(p, KILN_VERSION, &preseed, &err) < 0) {
-                cli_print_errors(err);
-                return KILN_EXIT_USAGE;
-        }
-        cli_print_warnings(p->warnings);
+        int r = cli_load_profile(argv[optind], &p, &preseed);
+        if (r != 0)
+                return r;
 
         struct kiln_cache *cache = NULL;
         if (kiln_cache_open(cache_dir, offline, &cache, &err) < 0) {
@@ -87,10 +83,10 @@ int kiln_cmd_fetch(int argc, char **argv)
                 _cleanup_free_ char *linux_path = xasprintf("%s/linux", out_dir);
                 _cleanup_free_ char *kdata = NULL;
                 size_t klen;
-                int r = read_file_max(m->kernel, 256 << 20, &kdata, &klen);
-                if (r < 0)
-                        kiln_error_set(&err, -r, "cannot read '%s': %s", m->kernel, strerror(-r));
-                if (r < 0 || cli_write_file_atomic(linux_path, kdata, klen, &err) < 0 ||
+                int k = read_file_max(m->kernel, 256 << 20, &kdata, &klen);
+                if (k < 0)
+                        kiln_error_set(&err, -k, "cannot read '%s': %s", m->kernel, strerror(-k));
+                if (k < 0 || cli_write_file_atomic(linux_path, kdata, klen, &err) < 0 ||
                     kiln_media_inject(p, m, preseed, initrd, &err) < 0) {
                         cli_print_errors(err);
                         unlink(linux_path);

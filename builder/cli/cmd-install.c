@@ -128,16 +128,12 @@ int kiln_cmd_install(int argc, char **argv)
         if (access(output, F_OK) == 0)
                 return cli_usage_error("install", "'%s' exists; kiln does not overwrite a disk", output);
 
-        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir};
         _cleanup_profile_ struct kiln_profile *p = NULL;
         _cleanup_error_ struct kiln_error *err = NULL;
         _cleanup_free_ char *preseed = NULL;
-        if (kiln_profile_load(argv[optind], &po, &p, &err) < 0 ||
-            kiln_preseed_generate(p, KILN_VERSION, &preseed, &err) < 0) {
-                cli_print_errors(err);
-                return KILN_EXIT_USAGE;
-        }
-        cli_print_warnings(p->warnings);
+        int r = cli_load_profile(argv[optind], &p, &preseed);
+        if (r != 0)
+                return r;
 
         struct sigaction sa = {.sa_handler = on_signal};
         sigaction(SIGINT, &sa, NULL);

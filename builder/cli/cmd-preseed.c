@@ -21,16 +21,12 @@ int kiln_cmd_preseed(int argc, char **argv)
         if (argc - optind != 1)
                 return cli_usage_error("preseed", "give exactly one profile; usage: kiln preseed [-o FILE] PROFILE");
 
-        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir};
         _cleanup_profile_ struct kiln_profile *p = NULL;
         _cleanup_error_ struct kiln_error *err = NULL;
         _cleanup_free_ char *text = NULL;
-        if (kiln_profile_load(argv[optind], &po, &p, &err) < 0 ||
-            kiln_preseed_generate(p, KILN_VERSION, &text, &err) < 0) {
-                cli_print_errors(err);
-                return KILN_EXIT_USAGE;
-        }
-        cli_print_warnings(p->warnings);
+        int r = cli_load_profile(argv[optind], &p, &text);
+        if (r != 0)
+                return r;
         if (output) {
                 if (cli_write_file_atomic(output, text, strlen(text), &err) < 0) {
                         cli_print_errors(err);

@@ -36,13 +36,11 @@ int kiln_cmd_proxy(int argc, char **argv)
         if (argc - optind != 1)
                 return cli_usage_error("proxy", "give exactly one profile; usage: kiln proxy [OPTIONS] PROFILE");
 
-        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir};
         _cleanup_profile_ struct kiln_profile *p = NULL;
         _cleanup_error_ struct kiln_error *err = NULL;
-        if (kiln_profile_load(argv[optind], &po, &p, &err) < 0) {
-                cli_print_errors(err);
-                return KILN_EXIT_USAGE;
-        }
+        int r = cli_load_profile(argv[optind], &p, NULL);
+        if (r != 0)
+                return r;
         struct kiln_cache *cache = NULL;
         if (kiln_cache_open(cache_dir, false, &cache, &err) < 0) {
                 cli_print_errors(err);

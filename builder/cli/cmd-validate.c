@@ -21,19 +21,13 @@ int kiln_cmd_validate(int argc, char **argv)
         if (optind >= argc)
                 return cli_usage_error("validate", "no profile given; usage: kiln validate PROFILE...");
 
-        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir};
         int status = KILN_EXIT_OK;
         for (int i = optind; i < argc; i++) {
                 _cleanup_profile_ struct kiln_profile *p = NULL;
-                _cleanup_error_ struct kiln_error *err = NULL;
-                _cleanup_free_ char *text = NULL;
-                if (kiln_profile_load(argv[i], &po, &p, &err) < 0 ||
-                    kiln_preseed_generate(p, KILN_VERSION, &text, &err) < 0) {
-                        cli_print_errors(err);
+                if (cli_load_profile(argv[i], &p, NULL) != 0) {
                         status = KILN_EXIT_USAGE;
                         continue;
                 }
-                cli_print_warnings(p->warnings);
                 if (!quiet)
                         printf("%s: ok (profile '%s', debian %s/%s)\n", argv[i], p->name, p->release, p->arch);
         }

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <sys/stat.h>
 
+#include "../../preseed-gen/preseed.h"
 #include "cli.h"
 
 struct kiln_globals kiln_globals;
@@ -170,6 +171,23 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
         else
                 fprintf(stderr, "kiln: %s\n", msg);
         return KILN_EXIT_USAGE;
+}
+
+int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_preseed)
+{
+        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir};
+        _cleanup_profile_ struct kiln_profile *p = NULL;
+        _cleanup_error_ struct kiln_error *err = NULL;
+        _cleanup_free_ char *text = NULL;
+        if (kiln_profile_load(path, &po, &p, &err) < 0 || kiln_preseed_generate(p, KILN_VERSION, &text, &err) < 0) {
+                cli_print_errors(err);
+                return KILN_EXIT_USAGE;
+        }
+        cli_print_warnings(p->warnings);
+        if (ret_preseed)
+                *ret_preseed = TAKE_PTR(text);
+        *ret = TAKE_PTR(p);
+        return 0;
 }
 
 int cli_write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr)

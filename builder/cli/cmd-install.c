@@ -37,10 +37,14 @@ static void on_event(void *userdata, const char *step, int percent, const char *
                 json_object_put(o);
                 return;
         }
-        if (d->last_step && STREQ(d->last_step, step))
+        bool same_step = d->last_step && STREQ(d->last_step, step);
+        if (same_step && (!d->tty || percent == d->last_percent))
                 return;
-        free(d->last_step);
-        d->last_step = xstrdup(step);
+        d->last_percent = percent;
+        if (!same_step) {
+                free(d->last_step);
+                d->last_step = xstrdup(step);
+        }
         if (d->tty) {
                 int fill = percent * 30 / 100;
                 fprintf(stderr, "\r\033[K[%.*s%*s] %3d%% %s", fill, "##############################", 30 - fill, "",

@@ -29,6 +29,17 @@ static const struct {
         {"finish-install", 95, "finishing the installation"},
 };
 
+/* Where the step after this one starts (how far a step's own progress bar may take the total). */
+static int next_percent(const char *step)
+{
+        for (size_t i = 0; i + 1 < ELEMENTSOF(steps); i++)
+                if (STREQ(steps[i].step, step))
+                        for (size_t k = i + 1; k < ELEMENTSOF(steps); k++)
+                                if (steps[k].percent > steps[i].percent)
+                                        return steps[k].percent;
+        return 99;
+}
+
 int kiln_install_step_percent(const char *step, const char **ret_title)
 {
         for (size_t i = 0; i < ELEMENTSOF(steps); i++)
@@ -83,6 +94,9 @@ static void syslog_line(struct kiln_install_log *l, const char *line, kiln_insta
                 int pct = kiln_install_step_percent(v, &title);
                 if (pct > l->percent)
                         l->percent = pct;
+                l->step_from = pct >= 0 ? pct : l->percent;
+                l->step_to = pct >= 0 ? next_percent(v) : l->percent;
+                l->bar_max = 0;
                 if (STREQ(v, "finish-install"))
                         l->finish_seen = true;
                 if (ev)
@@ -91,6 +105,32 @@ static void syslog_line(struct kiln_install_log *l, const char *line, kiln_insta
         }
         /* pkgsel and base-installer report their own progress through debconf. */
 
+        /* A step's own progress bar moves the total within the step's range. */
+        long a, b;
+        const char *prog = strstr(line, "debconf: --> PROGRESS ");
+        if (prog) {
+                prog += strlen("debconf: --> PROGRESS ");
+                if (sscanf(prog, "START %ld %ld", &a, &b) == 2 && b > a)
+                        l->bar_min = a, l->bar_max = b, l->bar_now = a;
+                else if (sscanf(prog, "SET %ld", &a) == 1)
+                        l->bar_now = a;
+                else if (sscanf(prog, "STEP %ld", &a) == 1)
+                        l->bar_now += a;
+                if (l->bar_max > l->bar_min && l->step && l->step_to > l->step_from) {
+                        long done = l->bar_now < l->bar_min ? 0 : l->bar_now > l->bar_max ? l->bar_max - l->bar_min
+                                                                                            : l->bar_now - l->bar_min;
+                        int pct = l->step_from +
+                                  (int) ((long) (l->step_to - l->step_from - 1) * done / (l->bar_max - l->bar_min));
+                        if (pct > l->percent) {
+                                l->percent = pct;
+                                const char *title = l->step;
+                                kiln_install_step_percent(l->step, &title);
+                                if (ev)
+                                        ev(userdata, l->step, l->percent, title);
+                        }
+                }
+                return;
+        }
         if (capture("main-menu\\[[0-9]+\\]: WARNING \\*\\*: Configuring '([^']+)' failed", line, v, sizeof(v))) {
                 if (l->last_url)
                         fail(l, "the installer's step '%s' failed (last URL: %s)", v, l->last_url);

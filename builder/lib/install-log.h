@@ -12,6 +12,8 @@ struct kiln_install_log {
         bool finish_seen;    /* finish-install ran: a power-off after this is success */
         char *pending_input; /* a debconf INPUT waiting for its answer line */
         bool dialog_generic; /* failure is "a dialog nobody will answer"; its text may sharpen it */
+        long bar_min, bar_max, bar_now; /* the installer's current progress bar (debconf PROGRESS) */
+        int step_from, step_to;         /* the percent range the current step covers */
         struct kiln_buf syslog_part, console_part; /* an unfinished last line */
         char *console_tail;  /* the last ~4 KiB of console text, escape sequences removed */
 };

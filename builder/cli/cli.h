@@ -55,5 +55,6 @@ int kiln_cmd_validate(int argc, char **argv);
 int kiln_cmd_fetch(int argc, char **argv);
 int kiln_cmd_proxy(int argc, char **argv);
 int kiln_cmd_install(int argc, char **argv);
+int kiln_cmd_boot_test(int argc, char **argv);
 int kiln_cmd_proxy_relay(int argc, char **argv);
 int kiln_cmd_preseed(int argc, char **argv);

@@ -75,6 +75,19 @@ const struct kiln_command kiln_commands[] = {
          "  --cache DIR, --offline, --no-preflight   as for 'kiln fetch'\n"
          "\n"
          "Exit status: 0 installed, 1 the install failed, 2 bad profile or usage.\n"},
+        {"boot-test", kiln_cmd_boot_test, "boot an image (snapshot, no network) and wait for a login prompt",
+         "Usage: kiln boot-test [OPTIONS] IMAGE\n"
+         "\n"
+         "Boot IMAGE under QEMU with snapshot=on (nothing is written to it) and no network\n"
+         "device, and pass when its serial console shows a login prompt. On failure the\n"
+         "reason and the console's last lines are printed.\n"
+         "\n"
+         "  --accel kvm|tcg       the accelerator (default tcg)\n"
+         "  --timeout MIN         give up after MIN minutes, or 'Ns' seconds (default 10\n"
+         "                        minutes under TCG, 3 under KVM)\n"
+         "  -l, --console-log F   keep the console in F (default IMAGE.boot-console.log)\n"
+         "\n"
+         "Exit status: 0 passed, 1 failed, 2 usage.\n"},
         {"proxy", kiln_cmd_proxy, "run a profile's mirror proxy in the foreground (for debugging)",
          "Usage: kiln proxy [--port N] [--cache DIR] [--log FILE] PROFILE\n"
          "\n"

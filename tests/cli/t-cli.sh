@@ -7,7 +7,7 @@ cd "$TOP"
 grep -q '^  validate ' "$TMP/out" && grep -q '^  preseed ' "$TMP/out" &&
         ok "--help lists the commands" || not_ok "--help lists the commands" "$(cat "$TMP/out")"
 check_eq "kiln --version" "kiln $(sed -n 's/^VERSION *:= *//p' Makefile)" "$("$KILN" --version)"
-for cmd in validate preseed fetch install proxy; do
+for cmd in validate preseed fetch install boot-test proxy; do
         "$KILN" "$cmd" --help > "$TMP/out" 2>&1
         rc=$?
         [ "$rc" -eq 0 ] && grep -q "^Usage: kiln $cmd" "$TMP/out" && ok "kiln $cmd --help" || not_ok "kiln $cmd --help" "exit $rc"

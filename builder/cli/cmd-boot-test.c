@@ -1,0 +1,66 @@
+/* kiln boot-test: does the image boot to a login prompt? */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+
+#include "../lib/boot-test.h"
+#include "cli.h"
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { interrupted = sig; }
+
+int kiln_cmd_boot_test(int argc, char **argv)
+{
+        enum { OPT_ACCEL = 0x100, OPT_TIMEOUT, OPT_KERNEL };
+        static const struct option opts[] = {
+                {"accel", required_argument, NULL, OPT_ACCEL},
+                {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                {"console-log", required_argument, NULL, 'l'},
+                {0},
+        };
+        const char *accel = "tcg", *log = NULL;
+        unsigned timeout_sec = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, "l:", opts, NULL)) != -1) {
+                switch (c) {
+                case OPT_ACCEL:
+                        if (!STREQ(optarg, "kvm") && !STREQ(optarg, "tcg"))
+                                return cli_usage_error("boot-test", "--accel takes kvm or tcg (got '%s')", optarg);
+                        accel = optarg;
+                        break;
+                case OPT_TIMEOUT: {
+                        char *end;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (end == optarg || (*end && !STREQ(end, "s")) || v == 0)
+                                return cli_usage_error("boot-test", "--timeout takes minutes, or seconds as 'Ns' (got '%s')",
+                                                       optarg);
+                        timeout_sec = (unsigned) (*end ? v : v * 60);
+                        break;
+                }
+                case 'l': log = optarg; break;
+                default: return cli_usage_error("boot-test", "run 'kiln boot-test --help' for usage");
+                }
+        }
+        if (argc - optind != 1)
+                return cli_usage_error("boot-test", "usage: kiln boot-test [OPTIONS] IMAGE");
+        const char *image = argv[optind];
+        if (access(image, R_OK) < 0)
+                return cli_usage_error("boot-test", "cannot read '%s': %s", image, strerror(errno));
+        _cleanup_free_ char *log_path = log ? xstrdup(log) : xasprintf("%s.boot-console.log", image);
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        struct kiln_boot_test_opts o = {.image = image, .console_log = log_path, .accel = accel,
+                                        .timeout_sec = timeout_sec, .notice = cli_notice,
+                                        .interrupted = &interrupted};
+        _cleanup_error_ struct kiln_error *err = NULL;
+        double secs = 0;
+        fprintf(stderr, "kiln: booting '%s' (snapshot, no network) until a login prompt...\n", image);
+        if (kiln_boot_test(&o, &secs, &err) < 0) {
+                cli_print_errors(err);
+                fprintf(stderr, "kiln: the console is in '%s'\n", log_path);
+                return KILN_EXIT_FAILED;
+        }
+        printf("boot-test passed: login prompt after %.0f s (%s)\n", secs, accel);
+        return KILN_EXIT_OK;
+}

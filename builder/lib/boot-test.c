@@ -1,0 +1,132 @@
+/* Boot tests: the image under QEMU with snapshot=on (nothing is written back), no network device
+ * at all, the first serial port to a log; success is a login prompt there. */
+#include "boot-test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <time.h>
+
+#include "../../hypervisors/hv.h"
+#include "command.h"
+#include "install.h"
+
+int kiln_image_format(const char *path, char **ret, struct kiln_error **reterr)
+{
+        char *argv[] = {"qemu-img", "info", "--output=json", (char *) path, NULL};
+        _cleanup_free_ char *out = NULL, *errs = NULL;
+        struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -2, .stderr_fd = -2, .timeout_sec = 60};
+        int r = kiln_command_run(argv, &o, &out, &errs, reterr);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                if (errs)
+                        errs[strcspn(errs, "\n")] = '\0';
+                return kiln_error_set(reterr, EINVAL, "'%s' is not a disk image qemu-img can read: %s", path,
+                                      errs ? errs : "");
+        }
+        struct json_object *j = json_tokener_parse(out), *f = NULL;
+        if (!j || !json_object_object_get_ex(j, "format", &f)) {
+                json_object_put(j);
+                return kiln_error_set(reterr, EINVAL, "qemu-img info gave no format for '%s'", path);
+        }
+        *ret = xstrdup(json_object_get_string(f));
+        json_object_put(j);
+        return 0;
+}
+
+static double now_sec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static char *console_tail(const char *path)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        if (read_file_max(path, 64 << 20, &data, &len) < 0 || len == 0)
+                return xstrdup("(the console printed nothing)");
+        /* The last few lines, without escape sequences or other control bytes. */
+        struct kiln_buf b = {0};
+        size_t start = len > 1500 ? len - 1500 : 0;
+        for (size_t i = start; i < len; i++) {
+                unsigned char c = (unsigned char) data[i];
+                if (c == 0x1b) {
+                        while (i + 1 < len && !((data[i + 1] >= '@' && data[i + 1] <= '~') && data[i + 1] != '['))
+                                i++;
+                        i++;
+                        continue;
+                }
+                if (c == '\n' || (c >= 0x20 && c != 0x7f))
+                        buf_append(&b, (char *) &data[i], 1);
+        }
+        return buf_steal(&b);
+}
+
+int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, struct kiln_error **reterr)
+{
+        _cleanup_free_ char *format = NULL, *accel = NULL;
+        int r = kiln_image_format(o->image, &format, reterr);
+        if (r < 0)
+                return r;
+        if (o->kernel || STREQ(o->accel, "tcg") || STREQ(o->accel, "kvm")) {
+                r = kiln_install_accel(o->accel, o->kernel ? o->kernel : "/nonexistent", o->notice, o->userdata, &accel,
+                                       reterr);
+                if (r < 0)
+                        return r;
+        } else {
+                accel = xstrdup("tcg");
+        }
+        bool tcg = STREQ(accel, "tcg");
+        unsigned timeout = o->timeout_sec ? o->timeout_sec : tcg ? 600 : 180;
+
+        const char *tmpdir = getenv("TMPDIR");
+        _cleanup_free_ char *run = xasprintf("%s/kiln-boot-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+        if (!mkdtemp(run))
+                return kiln_error_set(reterr, errno, "cannot create a temporary folder: %s", strerror(errno));
+        unlink(o->console_log);
+        struct kiln_guest g = {.ops = &kiln_hv_qemu};
+        g.cfg = (struct kiln_guest_config){.name = "boot-test", .disk = o->image, .disk_format = format,
+                                           .snapshot = true, .memory = o->memory ? o->memory : 1ULL << 30,
+                                           .cpus = 2, .accel = accel, .console_log = o->console_log, .run_dir = run};
+        double start = now_sec();
+        r = g.ops->prepare(&g, reterr);
+        if (r == 0)
+                r = g.ops->start(&g, reterr);
+        bool login = false;
+        while (r == 0) {
+                bool gone = false;
+                r = g.ops->wait(&g, 1000, &gone, reterr);
+                if (r < 0)
+                        break;
+                _cleanup_free_ char *text = NULL;
+                size_t len;
+                if (read_file_max(o->console_log, 64 << 20, &text, &len) == 0 && strstr(text, "login:")) {
+                        login = true;
+                        break;
+                }
+                _cleanup_free_ char *tail = NULL;
+                if (gone) {
+                        tail = console_tail(o->console_log);
+                        r = kiln_error_set(reterr, EIO, "the image stopped before a login prompt; console:\n%s", tail);
+                } else if (o->interrupted && *o->interrupted) {
+                        r = kiln_error_set(reterr, EINTR, "interrupted");
+                } else if (now_sec() - start > timeout) {
+                        tail = console_tail(o->console_log);
+                        r = kiln_error_set(reterr, ETIMEDOUT, "no login prompt on the serial console within %u s; console:\n%s",
+                                           timeout, tail);
+                }
+        }
+        g.ops->stop(&g, 0);
+        g.ops->cleanup(&g);
+        strv_free(g.argv);
+        _cleanup_free_ char *qerr = xasprintf("%s/qemu.stderr", run);
+        unlink(qerr);
+        rmdir(run);
+        if (r < 0)
+                return r;
+        *ret_seconds = now_sec() - start;
+        return login ? 0 : -EIO;
+}

@@ -56,5 +56,6 @@ int kiln_cmd_fetch(int argc, char **argv);
 int kiln_cmd_proxy(int argc, char **argv);
 int kiln_cmd_install(int argc, char **argv);
 int kiln_cmd_boot_test(int argc, char **argv);
+int kiln_cmd_inspect(int argc, char **argv);
 int kiln_cmd_proxy_relay(int argc, char **argv);
 int kiln_cmd_preseed(int argc, char **argv);

@@ -88,6 +88,18 @@ const struct kiln_command kiln_commands[] = {
          "  -l, --console-log F   keep the console in F (default IMAGE.boot-console.log)\n"
          "\n"
          "Exit status: 0 passed, 1 failed, 2 usage.\n"},
+        {"inspect", kiln_cmd_inspect, "inspect an image read-only through libguestfs",
+         "Usage: kiln inspect [OPTIONS] IMAGE\n"
+         "\n"
+         "Open IMAGE read-only in the libguestfs appliance (a small VM; the image is never\n"
+         "mounted on the host's kernel and nothing in it runs). Report the OS, the host\n"
+         "name, whether the installer finished, the installed packages; copy the\n"
+         "installer's logs out. Exits 1 when the image has a problem a finished kiln image\n"
+         "must not have (e.g. the build's proxy left in apt's configuration).\n"
+         "\n"
+         "  -d, --build-dir DIR   where installer/ and packages.txt go (default IMAGE.d)\n"
+         "  --accel auto|kvm|tcg  for the libguestfs appliance (auto: probe KVM, cached)\n"
+         "  --cache DIR           where the KVM probe's verdict is kept\n"},
         {"proxy", kiln_cmd_proxy, "run a profile's mirror proxy in the foreground (for debugging)",
          "Usage: kiln proxy [--port N] [--cache DIR] [--log FILE] PROFILE\n"
          "\n"

@@ -72,8 +72,8 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
         if (r < 0)
                 return r;
         if (o->kernel || STREQ(o->accel, "tcg") || STREQ(o->accel, "kvm")) {
-                r = kiln_install_accel(o->accel, o->kernel ? o->kernel : "/nonexistent", o->notice, o->userdata, &accel,
-                                       reterr);
+                r = kiln_install_accel(o->accel, o->kernel ? o->kernel : "/nonexistent", NULL, o->notice, o->userdata,
+                                       &accel, reterr);
                 if (r < 0)
                         return r;
         } else {

@@ -16,6 +16,7 @@
 
 #include "../../hypervisors/hv.h"
 #include "command.h"
+#include "hash.h"
 #include "proxy.h"
 
 static double now_sec(void)
@@ -82,15 +83,42 @@ char *kiln_install_cmdline(const struct kiln_profile *p, const char *proxy_url, 
         return buf_steal(&b);
 }
 
-int kiln_install_accel(const char *want, const char *kernel, void (*notice_fn)(void *, const char *), void *userdata,
-                       char **ret, struct kiln_error **reterr)
+static char *probe_key(const char *kernel)
+{
+        struct stat k, q;
+        const char *qemu = getenv("KILN_QEMU") ? getenv("KILN_QEMU") : "/usr/bin/qemu-system-x86_64";
+        if (stat(kernel, &k) < 0 || stat(qemu, &q) < 0)
+                return NULL;
+        _cleanup_free_ char *id = xasprintf("%s %lld %lld %s %lld %lld", kernel, (long long) k.st_size,
+                                            (long long) k.st_mtime, qemu, (long long) q.st_size, (long long) q.st_mtime);
+        char hex[KILN_SHA256_HEX];
+        kiln_sha256_buf(id, strlen(id), hex);
+        return xasprintf("kvm-probe-%s", hex);
+}
+
+int kiln_install_accel(const char *want, const char *kernel, const struct kiln_cache *cache,
+                       void (*notice_fn)(void *, const char *), void *userdata, char **ret, struct kiln_error **reterr)
 {
         if (STREQ(want, "tcg")) {
                 *ret = xstrdup("tcg");
                 return 0;
         }
-        _cleanup_free_ char *why = NULL;
-        if (kiln_qemu_probe_kvm(kernel, 30, &why) == 0) {
+        _cleanup_free_ char *why = NULL, *key = cache ? probe_key(kernel) : NULL;
+        _cleanup_free_ char *seen = key ? kiln_cache_record_read(cache, key) : NULL;
+        bool kvm;
+        if (seen && str_has_prefix(seen, "kvm")) {
+                kvm = true;
+        } else if (seen && str_has_prefix(seen, "tcg ")) {
+                kvm = false;
+                why = xstrdup(seen + 4);
+        } else {
+                kvm = kiln_qemu_probe_kvm(kernel, 30, &why) == 0;
+                if (key) {
+                        _cleanup_free_ char *rec = kvm ? xstrdup("kvm") : xasprintf("tcg %s", why);
+                        kiln_cache_record_write(cache, key, rec, NULL);
+                }
+        }
+        if (kvm) {
                 *ret = xstrdup("kvm");
                 return 0;
         }
@@ -176,7 +204,9 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
 
         _cleanup_free_ char *accel = NULL;
         if (STREQ(o->hypervisor, "qemu")) {
-                r = kiln_install_accel(o->accel, o->media->kernel, o->notice, o->userdata, &accel, reterr);
+                /* A forced kvm is always probed afresh: it must fail before the install, clearly. */
+                r = kiln_install_accel(o->accel, o->media->kernel, STREQ(o->accel, "auto") ? o->cache : NULL,
+                                       o->notice, o->userdata, &accel, reterr);
                 if (r < 0)
                         return r;
         } else {

@@ -45,6 +45,7 @@ int kiln_xen_net_plan(const char *bridge, struct kiln_xen_net *ret, struct kiln_
  * xen is NULL for QEMU. */
 char *kiln_install_cmdline(const struct kiln_profile *p, const char *proxy_url, const struct kiln_xen_net *xen);
 
-/* "auto" probes KVM for real; returns "kvm" or "tcg", or fails for a forced kvm that cannot work. */
-int kiln_install_accel(const char *want, const char *kernel, void (*notice)(void *, const char *), void *userdata,
-                       char **ret, struct kiln_error **reterr);
+/* "auto" probes KVM for real; returns "kvm" or "tcg", or fails for a forced kvm that cannot work.
+ * With a cache, the verdict is kept per kernel file and QEMU binary, so one probe serves a batch. */
+int kiln_install_accel(const char *want, const char *kernel, const struct kiln_cache *cache,
+                       void (*notice)(void *, const char *), void *userdata, char **ret, struct kiln_error **reterr);

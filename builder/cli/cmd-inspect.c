@@ -1,0 +1,109 @@
+/* kiln inspect: what an image holds, read through libguestfs without mounting it on the host. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/stat.h>
+
+#include "../lib/boot-test.h"
+#include "../lib/cache.h"
+#include "../lib/inspect.h"
+#include "../lib/install.h"
+#include "cli.h"
+
+/* The newest /boot/vmlinuz-*: the kernel supermin gives the libguestfs appliance. */
+static char *host_kernel(void)
+{
+        DIR *d = opendir("/boot");
+        if (!d)
+                return NULL;
+        char *best = NULL;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (str_has_prefix(de->d_name, "vmlinuz-") && (!best || strverscmp(de->d_name, best) > 0)) {
+                        free(best);
+                        best = xstrdup(de->d_name);
+                }
+        closedir(d);
+        char *r = best ? xasprintf("/boot/%s", best) : NULL;
+        free(best);
+        return r;
+}
+
+/* libguestfs boots the host's kernel under KVM unless told force_tcg; where KVM cannot run it,
+ * kiln tells it (the same probe as the install's, cached). */
+static bool force_tcg(const char *accel, const struct kiln_cache *cache)
+{
+        const char *env = getenv("LIBGUESTFS_BACKEND_SETTINGS");
+        if (env && *env)
+                return false; /* the user decided */
+        if (!STREQ(accel, "auto"))
+                return STREQ(accel, "tcg");
+        _cleanup_free_ char *kernel = host_kernel(), *got = NULL;
+        if (!kernel)
+                return true;
+        kiln_install_accel("auto", kernel, cache, cli_notice, NULL, &got, NULL);
+        return !got || STREQ(got, "tcg");
+}
+
+int kiln_cmd_inspect(int argc, char **argv)
+{
+        enum { OPT_ACCEL = 0x100, OPT_CACHE };
+        static const struct option opts[] = {
+                {"build-dir", required_argument, NULL, 'd'},
+                {"accel", required_argument, NULL, OPT_ACCEL},
+                {"cache", required_argument, NULL, OPT_CACHE},
+                {0},
+        };
+        const char *dir = NULL, *accel = "auto", *cache_dir = NULL;
+        int c;
+        while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+                if (c == 'd')
+                        dir = optarg;
+                else if (c == OPT_ACCEL && (STREQ(optarg, "auto") || STREQ(optarg, "kvm") || STREQ(optarg, "tcg")))
+                        accel = optarg;
+                else if (c == OPT_CACHE)
+                        cache_dir = optarg;
+                else
+                        return cli_usage_error("inspect", "run 'kiln inspect --help' for usage");
+        }
+        if (argc - optind != 1)
+                return cli_usage_error("inspect", "usage: kiln inspect [-d DIR] IMAGE");
+        const char *image = argv[optind];
+        if (access(image, R_OK) < 0)
+                return cli_usage_error("inspect", "cannot read '%s': %s", image, strerror(errno));
+        _cleanup_free_ char *bdir = dir ? xstrdup(dir) : xasprintf("%s.d", image);
+        _cleanup_error_ struct kiln_error *err = NULL;
+        _cleanup_free_ char *format = NULL, *logs = NULL, *pkgs = NULL, *pkg_path = NULL, *pkg_text = NULL;
+        struct kiln_cache *cache = NULL;
+        struct kiln_inspection *in = NULL;
+        int status = KILN_EXIT_FAILED;
+        if (kiln_image_format(image, &format, &err) < 0 || kiln_cache_open(cache_dir, false, &cache, &err) < 0)
+                goto out;
+        if (mkdir(bdir, 0755) < 0 && errno != EEXIST) {
+                kiln_error_set(&err, errno, "cannot create '%s': %s", bdir, strerror(errno));
+                goto out;
+        }
+        logs = xasprintf("%s/installer", bdir);
+        if (kiln_inspect(image, format, force_tcg(accel, cache), logs, &in, &err) < 0)
+                goto out;
+        pkgs = strv_join(in->packages, "\n");
+        pkg_path = xasprintf("%s/packages.txt", bdir);
+        pkg_text = xasprintf("%s\n", pkgs);
+        if (cli_write_file_atomic(pkg_path, pkg_text, strlen(pkg_text), &err) < 0)
+                goto out;
+        printf("os         %s (%s %d.%d)\n", in->product ? in->product : "?", in->distro ? in->distro : "?", in->major,
+               in->minor);
+        printf("hostname   %s\n", in->hostname ? in->hostname : "?");
+        printf("installer  %s\n", in->installer_finished ? "finished (logs copied to the build folder)" : "did not finish");
+        printf("packages   %zu installed (list in %s)\n", strv_length(in->packages), pkg_path);
+        for (size_t i = 0; in->problems[i]; i++)
+                printf("problem    %s\n", in->problems[i]);
+        status = in->problems[0] ? KILN_EXIT_FAILED : KILN_EXIT_OK;
+out:
+        if (err)
+                cli_print_errors(err);
+        kiln_inspection_free(in);
+        kiln_cache_free(cache);
+        return status;
+}

@@ -1,0 +1,20 @@
+/* Inspecting an installed image without trusting it: libguestfs opens it read-only inside its own
+ * appliance (a VM), never on the host's kernel. */
+#pragma once
+
+#include "error.h"
+
+struct kiln_inspection {
+        char *product;      /* "Debian GNU/Linux 13 (trixie)" */
+        char *distro;       /* "debian" */
+        int major, minor;
+        char *hostname;
+        bool installer_finished; /* /var/log/installer exists */
+        char **packages;    /* "name=version", installed ones */
+        char **problems;    /* things a finished kiln image must not have, one line each */
+};
+
+/* copy_logs_to (may be NULL): a folder that receives var/log/installer as "installer/". */
+int kiln_inspect(const char *image, const char *format, bool force_tcg, const char *copy_logs_to,
+                 struct kiln_inspection **ret, struct kiln_error **reterr);
+void kiln_inspection_free(struct kiln_inspection *i);

@@ -205,6 +205,60 @@ static int attach(struct parse_state *s, struct kiln_node *n, const char *anchor
         return 0;
 }
 
+/* YAML 1.1 merge keys ("<<: *base" or "<<: [*a, *b]"), which libyaml leaves to the application:
+ * the map's own keys win, then earlier sources over later ones. */
+static int resolve_merge(struct parse_state *s, struct kiln_node *m)
+{
+        bool any = false;
+        for (size_t i = 0; i < m->n; i++)
+                any |= !m->keys[i]->quoted && STREQ(m->keys[i]->scalar, "<<");
+        if (!any)
+                return 0;
+        struct kiln_node **keys = kiln_arena_alloc(s->arena, (m->n + 1) * sizeof(*keys));
+        struct kiln_node **vals = kiln_arena_alloc(s->arena, (m->n + 1) * sizeof(*vals));
+        size_t n = 0, cap = m->n + 1;
+        for (size_t i = 0; i < m->n; i++)
+                if (m->keys[i]->quoted || !STREQ(m->keys[i]->scalar, "<<"))
+                        keys[n] = m->keys[i], vals[n++] = m->values[i];
+        for (size_t i = 0; i < m->n; i++) {
+                if (m->keys[i]->quoted || !STREQ(m->keys[i]->scalar, "<<"))
+                        continue;
+                struct kiln_node *v = m->values[i];
+                size_t nsrc = v->type == KILN_NODE_SEQ ? v->n : 1;
+                for (size_t k = 0; k < nsrc; k++) {
+                        struct kiln_node *src = v->type == KILN_NODE_SEQ ? v->values[k] : v;
+                        if (src->type == KILN_NODE_NULL && s->failed)
+                                continue; /* an unknown anchor, already reported */
+                        if (src->type != KILN_NODE_MAP) {
+                                s->failed = true;
+                                return kiln_error_at(s->err, EINVAL, s->file, src->line, src->column,
+                                                     "a merge key '<<' takes a map or a list of maps, not %s",
+                                                     kiln_node_type_name(src));
+                        }
+                        for (size_t j = 0; j < src->n; j++) {
+                                bool seen = false;
+                                for (size_t q = 0; q < n && !seen; q++)
+                                        seen = STREQ(keys[q]->scalar, src->keys[j]->scalar);
+                                if (seen)
+                                        continue;
+                                if (n == cap) {
+                                        cap *= 2;
+                                        struct kiln_node **nk = kiln_arena_alloc(s->arena, cap * sizeof(*nk));
+                                        struct kiln_node **nv = kiln_arena_alloc(s->arena, cap * sizeof(*nv));
+                                        memcpy(nk, keys, n * sizeof(*nk));
+                                        memcpy(nv, vals, n * sizeof(*nv));
+                                        keys = nk, vals = nv;
+                                }
+                                keys[n] = src->keys[j], vals[n++] = src->values[j];
+                        }
+                }
+        }
+        m->keys = keys;
+        m->values = vals;
+        m->n = n;
+        return 0;
+}
+
 static int handle_event(struct parse_state *s, yaml_event_t *ev)
 {
         const yaml_mark_t *m = &ev->start_mark;
@@ -268,6 +322,8 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                 if (f.pending_key) /* cannot happen with a well-formed event stream */
                         return kiln_error_at(s->err, EINVAL, s->file, f.node->line, f.node->column,
                                              "map key without a value");
+                if (f.node->type == KILN_NODE_MAP && resolve_merge(s, f.node) < 0)
+                        return -EINVAL;
                 return attach(s, f.node, anchor);
         }
 
@@ -281,8 +337,9 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                         }
                 if (!target) {
                         s->failed = true;
-                        return kiln_error_at(s->err, EINVAL, s->file, (unsigned) m->line + 1,
-                                             (unsigned) m->column + 1, "unknown YAML anchor '%s'", name);
+                        kiln_error_at(s->err, EINVAL, s->file, (unsigned) m->line + 1, (unsigned) m->column + 1,
+                                      "unknown YAML anchor '%s'", name);
+                        return attach(s, node_new(s, KILN_NODE_NULL, m), NULL); /* keep the structure whole */
                 }
                 s->total += target->weight;
                 if (s->total > KILN_YAML_MAX_NODES) {

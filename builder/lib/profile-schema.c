@@ -120,7 +120,8 @@ static bool check_label(struct walk *w, const struct kiln_node *n, const char *p
 static bool check_domain(struct walk *w, const struct kiln_node *n, const char *path)
 {
         if (strlen(n->scalar) <= 253 &&
-            match("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", n->scalar))
+            match("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+                  n->scalar))
                 return true;
         fail(w, n, "'%s' must be a DNS domain like 'example.org' (got '%s')", path, n->scalar);
         return false;
@@ -177,7 +178,7 @@ static bool check_udeb(struct walk *w, const struct kiln_node *n, const char *pa
 
 static bool check_locale(struct walk *w, const struct kiln_node *n, const char *path)
 {
-        if (match("^[a-z]{2,3}(_[A-Z]{2})?(\\.[A-Za-z0-9-]+)?(@[A-Za-z]+)?$", n->scalar))
+        if (match("^([a-z]{2,3}(_[A-Z]{2})?|C)(\\.[A-Za-z0-9-]+)?(@[A-Za-z]+)?$", n->scalar))
                 return true;
         fail(w, n, "'%s' must be a locale like 'en_US.UTF-8' (got '%s')", path, n->scalar);
         return false;
@@ -333,7 +334,8 @@ static bool check_command(struct walk *w, const struct kiln_node *n, const char 
 static bool check_swap(struct walk *w, const struct kiln_node *n, const char *path)
 {
         uint64_t v;
-        if (STREQ(n->scalar, "none") || kiln_parse_size(n->scalar, &v) == 0)
+        if (STREQ(n->scalar, "none") || STREQ(n->scalar, "0") || STREQ(n->scalar, "false") ||
+            kiln_parse_size(n->scalar, &v) == 0)
                 return true;
         fail(w, n, "'%s' must be a size like '1G' or 'none' (got '%s')", path, n->scalar);
         return false;
@@ -644,6 +646,9 @@ static void check_map(struct walk *w, const struct kiln_node *n, const struct fi
                         fail(w, k, "empty key");
                         continue;
                 }
+                /* "x-..." at the top: a place for YAML anchors (x-base: &base ...), as compose files do. */
+                if (!path && str_has_prefix(k->scalar, "x-"))
+                        continue;
                 const struct field *f = fields;
                 while (f->key && !STREQ(f->key, k->scalar))
                         f++;

@@ -439,7 +439,7 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
         const struct kiln_node *swap = at(t, "disk.swap");
         if (swap) {
                 p->disk.swap_set = true;
-                if (!STREQ(swap->scalar, "none"))
+                if (!STREQ(swap->scalar, "none") && !STREQ(swap->scalar, "0") && !STREQ(swap->scalar, "false"))
                         kiln_parse_size(swap->scalar, &p->disk.swap);
         }
 

@@ -55,7 +55,9 @@ name: alias
 release: trixie
 x-keys: &keys ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPcSSn+y1dzPgc4EPdUW/uFUfU1NaQZTxx0c0GTe5lyl a@b"]
 X
-"$KILN" validate alias.yaml 2> err; check_eq "unknown top-level key even with an anchor" 2 $?
+"$KILN" validate -q alias.yaml 2> err; check_eq "x- keys at the top hold anchors" 0 $?
+printf 'name: a\nrelease: trixie\ndisk: {x-note: 1}\n' > alias2.yaml
+"$KILN" validate alias2.yaml 2> err; check_eq "x- keys only at the top" 2 $?
 cat > alias.yaml <<'X'
 name: alias
 release: trixie
@@ -66,4 +68,17 @@ users:
   - {name: b, ssh_keys: *keys}
 X
 "$KILN" preseed alias.yaml > p.cfg 2>/dev/null; check_eq "aliases expand" 3 "$(grep -o 'AAAAC3NzaC1lZDI1NTE5AAAAIPcSSn' p.cfg | wc -l)"
+# YAML merge keys and x- keys for anchors: own keys win, then earlier sources; '<<' replaces, never deep-merges
+cat > merge.yaml <<'X'
+x-base: &base {release: trixie, timezone: Europe/Berlin, disk: {size: 30G}}
+x-extra: &extra {timezone: Asia/Tokyo, locale: de_DE.UTF-8}
+name: merged
+<<: [*base, *extra]
+locale: C.UTF-8
+X
+"$KILN" preseed merge.yaml > m.cfg 2>/dev/null; check_eq "merge keys build" 0 $?
+check_eq "earlier merge source wins" "Europe/Berlin" "$(sed -n 's/^d-i time\/zone string //p' m.cfg)"
+check_eq "own key wins over merged" "C.UTF-8" "$(sed -n 's/^d-i debian-installer\/locale string //p' m.cfg)"
+printf 'name: m\nrelease: trixie\ndisk: {swap: 0}\ndomain: Example.ORG\n' > z.yaml
+"$KILN" preseed z.yaml 2>/dev/null | grep -q 'no_swap boolean false' && ok "swap: 0 means none" || not_ok "swap: 0 means none"
 finish

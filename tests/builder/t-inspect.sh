@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# kiln inspect on a real disk image made at test time with guestfish (a partition, ext4, the files
+# that make it a Debian system to libguestfs's inspection): OS, host name, packages, the installer's
+# logs copied out, and a leftover build proxy in apt.conf reported as a problem.
+. "$(dirname "$0")/../lib.sh"
+command -v guestfish > /dev/null || { skip "kiln inspect" "guestfish (libguestfs-tools) is not installed"; finish; exit 0; }
+[ -n "$(ls /boot/vmlinuz-* 2>/dev/null)" ] || { skip "kiln inspect" "no host kernel for the libguestfs appliance"; finish; exit 0; }
+export LIBGUESTFS_BACKEND=direct
+# TCG for the appliance, always: where KVM cannot run the host kernel it hangs rather than fails,
+# and a test must not depend on that probe (kiln's own --accel auto path is the install's).
+export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+cat > "$TMP/status" <<'X'
+Package: base-files
+Status: install ok installed
+Version: 13.8+deb13u9
+
+Package: openssh-server
+Status: install ok installed
+Version: 1:10.0p1-7
+
+Package: removed-one
+Status: deinstall ok config-files
+Version: 1.0
+X
+printf 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\nID=debian\n' > "$TMP/os-release"
+printf 'UUID=x / ext4 defaults 0 1\n' > "$TMP/fstab"
+printf 'Nov 22 05:00:00 main-menu: INFO: Menu item finish-install selected\n' > "$TMP/installer-syslog"
+printf 'Acquire::http::Proxy "http://10.0.2.100:3128/";\n' > "$TMP/apt.conf"
+# Both images in one guestfish session: each appliance start costs ~30 s under TCG.
+fs() { # DEVICE
+        echo "part-disk $1 mbr : mkfs ext4 ${1}1 : mount ${1}1 / :"
+        echo "mkdir-p /etc/apt : mkdir-p /var/lib/dpkg : mkdir-p /var/log/installer : mkdir-p /usr/bin : mkdir-p /usr/lib :"
+        echo "ln-s usr/bin /bin : ln-s usr/lib /lib : write /etc/debian_version 13.9 :"
+        echo "upload $TMP/os-release /etc/os-release : write /etc/hostname fixture-host : upload $TMP/fstab /etc/fstab :"
+        echo "upload $TMP/status /var/lib/dpkg/status : upload $TMP/installer-syslog /var/log/installer/syslog :"
+}
+cmds="$(fs /dev/sda) umount-all : $(fs /dev/sdb) upload $TMP/apt.conf /etc/apt/apt.conf"
+# shellcheck disable=SC2086
+guestfish -N "$TMP/good.raw"=disk:256M -N "$TMP/proxy.raw"=disk:256M -- $cmds > "$TMP/gf.log" 2>&1 ||
+        { not_ok "make test images with guestfish" "$(tail -5 "$TMP/gf.log")"; finish; exit; }
+before=$(sha256sum "$TMP/good.raw")
+"$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/good.d" "$TMP/good.raw" > "$TMP/out" 2> "$TMP/err"
+check_eq "inspect a good image exits 0" 0 $?
+grep -q '^os         .* (debian 13.9)$' "$TMP/out" && ok "OS recognised" || not_ok "OS recognised" "$(cat "$TMP/out" "$TMP/err")"
+grep -q '^hostname   fixture-host$' "$TMP/out" && ok "host name read" || not_ok "host name read"
+check_eq "installed packages only" "base-files=13.8+deb13u9
+openssh-server=1:10.0p1-7" "$(cat "$TMP/good.d/packages.txt")"
+[ -f "$TMP/good.d/installer/installer/syslog" ] || [ -f "$TMP/good.d/installer/syslog" ] && ok "installer logs copied out" || not_ok "installer logs copied out" "$(find "$TMP/good.d")"
+check_eq "image untouched (read-only)" "$before" "$(sha256sum "$TMP/good.raw")"
+
+"$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/proxy.d" "$TMP/proxy.raw" > "$TMP/out" 2> "$TMP/err"
+check_eq "an image keeping the build proxy fails inspection" 1 $?
+grep -q "^problem    /etc/apt/apt.conf still names the build's proxy$" "$TMP/out" && ok "the problem is named" || not_ok "the problem is named" "$(cat "$TMP/out")"
+finish

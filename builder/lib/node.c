@@ -339,7 +339,10 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                         s->failed = true;
                         kiln_error_at(s->err, EINVAL, s->file, (unsigned) m->line + 1, (unsigned) m->column + 1,
                                       "unknown YAML anchor '%s'", name);
-                        return attach(s, node_new(s, KILN_NODE_NULL, m), NULL); /* keep the structure whole */
+                        /* keep the structure whole with an empty value, which may also stand as a key */
+                        struct kiln_node *ph = node_new(s, KILN_NODE_NULL, m);
+                        ph->scalar = kiln_arena_strdup(s->arena, "");
+                        return attach(s, ph, NULL);
                 }
                 s->total += target->weight;
                 if (s->total > KILN_YAML_MAX_NODES) {

@@ -139,11 +139,13 @@ static void syslog_line(struct kiln_install_log *l, const char *line, kiln_insta
                 return;
         }
         /* cdebconf's DEBCONF_DEBUG=developer: "-->" is the command, "<--" the answer. */
-        if (capture("debconf[^:]*: --> INPUT [a-z]+ ([^ ]+)", line, v, sizeof(v))) {
+        /* Only the installer's own cdebconf ("debconf: "); the target's debconf, passed through by
+         * in-target, logs "in-target: debconf (developer): ..." with its own conventions. */
+        if (capture(" debconf: --> INPUT [a-z]+ ([^ ]+)", line, v, sizeof(v))) {
                 set_str(&l->pending_input, v);
                 return;
         }
-        if (l->pending_input && strstr(line, "debconf") && strstr(line, ": <-- ")) {
+        if (l->pending_input && strstr(line, " debconf: <-- ")) {
                 if (strstr(line, "<-- 0 question will be asked")) {
                         const char *q = l->pending_input;
                         bool error = strstr(q, "error") || strstr(q, "failed") || strstr(q, "/fail");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "../lib/error.h"
+#include <signal.h>
 #include <stdint.h>
 
 #include "../lib/profile.h"
@@ -43,6 +44,13 @@ int cli_print_help(const char *cmd);
 /* Load a profile with the global options, build its preseed (ret_preseed may be NULL to only
  * check it), print its errors or warnings. Returns 0, or KILN_EXIT_USAGE after printing. */
 int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_preseed);
+
+/* "MIN" minutes or "Ns" seconds, more than zero; a usage error naming cmd and opt otherwise. */
+int cli_parse_duration(const char *cmd, const char *opt, const char *arg, unsigned *ret_sec);
+
+/* SIGINT, SIGTERM and SIGHUP set *flag (to the signal) instead of killing kiln, so that what
+ * kiln started is stopped and cleaned up. */
+void cli_catch_signals(volatile sig_atomic_t *flag);
 
 /* Write data to path atomically: a temporary file in the same folder, renamed on success. */
 int cli_write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr);

@@ -7,7 +7,6 @@
 #include "cli.h"
 
 static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { interrupted = sig; }
 
 int kiln_cmd_boot_test(int argc, char **argv)
 {
@@ -28,15 +27,10 @@ int kiln_cmd_boot_test(int argc, char **argv)
                                 return cli_usage_error("boot-test", "--accel takes kvm or tcg (got '%s')", optarg);
                         accel = optarg;
                         break;
-                case OPT_TIMEOUT: {
-                        char *end;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        if (end == optarg || (*end && !STREQ(end, "s")) || v == 0)
-                                return cli_usage_error("boot-test", "--timeout takes minutes, or seconds as 'Ns' (got '%s')",
-                                                       optarg);
-                        timeout_sec = (unsigned) (*end ? v : v * 60);
+                case OPT_TIMEOUT:
+                        if (cli_parse_duration("boot-test", "--timeout", optarg, &timeout_sec) != 0)
+                                return KILN_EXIT_USAGE;
                         break;
-                }
                 case 'l': log = optarg; break;
                 default: return cli_usage_error("boot-test", "run 'kiln boot-test --help' for usage");
                 }
@@ -47,9 +41,7 @@ int kiln_cmd_boot_test(int argc, char **argv)
         if (access(image, R_OK) < 0)
                 return cli_usage_error("boot-test", "cannot read '%s': %s", image, strerror(errno));
         _cleanup_free_ char *log_path = log ? xstrdup(log) : xasprintf("%s.boot-console.log", image);
-        struct sigaction sa = {.sa_handler = on_signal};
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        cli_catch_signals(&interrupted);
         struct kiln_boot_test_opts o = {.image = image, .console_log = log_path, .accel = accel,
                                         .timeout_sec = timeout_sec, .notice = cli_notice,
                                         .interrupted = &interrupted};

@@ -12,8 +12,6 @@
 
 static volatile sig_atomic_t interrupted;
 
-static void on_signal(int sig) { interrupted = sig; }
-
 struct display {
         bool json, tty;
         int last_percent;
@@ -88,7 +86,7 @@ int kiln_cmd_install(int argc, char **argv)
                 {0},
         };
         const char *output = NULL, *cache_dir = NULL, *build_dir = NULL, *accel = NULL, *hv = NULL, *bridge = NULL;
-        unsigned timeout_min = 0, watchdog_sec = 0;
+        unsigned timeout_sec = 0, watchdog_sec = 0;
         bool json = false, no_preflight = false, offline = false;
         int c;
         while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -106,16 +104,14 @@ int kiln_cmd_install(int argc, char **argv)
                                 return cli_usage_error("install", "--hypervisor takes qemu or xen (got '%s')", optarg);
                         hv = optarg;
                         break;
-                case OPT_TIMEOUT: timeout_min = (unsigned) strtoul(optarg, NULL, 10); break;
-                case OPT_WATCHDOG: {
-                        char *end;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        if (end == optarg || (*end && !STREQ(end, "s")) || v == 0)
-                                return cli_usage_error("install", "--watchdog takes minutes, or seconds as 'Ns' (got '%s')",
-                                                       optarg);
-                        watchdog_sec = (unsigned) (*end ? v : v * 60);
+                case OPT_TIMEOUT:
+                        if (cli_parse_duration("install", "--timeout", optarg, &timeout_sec) != 0)
+                                return KILN_EXIT_USAGE;
                         break;
-                }
+                case OPT_WATCHDOG:
+                        if (cli_parse_duration("install", "--watchdog", optarg, &watchdog_sec) != 0)
+                                return KILN_EXIT_USAGE;
+                        break;
                 case OPT_EVENTS:
                         if (!STREQ(optarg, "json"))
                                 return cli_usage_error("install", "--events takes json (got '%s')", optarg);
@@ -139,10 +135,7 @@ int kiln_cmd_install(int argc, char **argv)
         if (r != 0)
                 return r;
 
-        struct sigaction sa = {.sa_handler = on_signal};
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
+        cli_catch_signals(&interrupted);
 
         struct display d = {.json = json, .tty = !json && isatty(STDERR_FILENO)};
         struct kiln_cache *cache = NULL;
@@ -167,7 +160,7 @@ int kiln_cmd_install(int argc, char **argv)
         struct kiln_install_opts io = {
                 .profile = p, .preseed = preseed, .media = m, .cache = cache, .output = output, .build_dir = bdir,
                 .accel = accel ? accel : p->vm.accel, .hypervisor = hv ? hv : p->vm.hypervisor,
-                .timeout_sec = timeout_min * 60, .watchdog_sec = watchdog_sec, .self = self, .xen_bridge = bridge,
+                .timeout_sec = timeout_sec, .watchdog_sec = watchdog_sec, .self = self, .xen_bridge = bridge,
                 .event = on_event, .notice = on_notice, .userdata = &d, .interrupted = &interrupted};
         if (kiln_install_run(&io, &res, &err) < 0)
                 goto out;

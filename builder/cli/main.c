@@ -67,7 +67,8 @@ const struct kiln_command kiln_commands[] = {
          "  --accel auto|kvm|tcg  override the profile's vm.accel; auto probes KVM for real\n"
          "  --hypervisor qemu|xen override the profile's vm.hypervisor\n"
          "  --events json         JSON lines on stdout: time, step, percent, message\n"
-         "  --timeout MIN         give up after MIN minutes (default 180 TCG, 60 KVM)\n"
+         "  --timeout MIN         give up after MIN minutes, or 'Ns' seconds (default 180\n"
+         "                        minutes under TCG, 60 under KVM)\n"
          "  --watchdog MIN        stop a guest silent for MIN minutes (default 10 TCG, 5 KVM)\n"
          "  --xen-bridge BR       Xen: the host-only bridge (default kilnbr0); the guest\n"
          "                        gets the bridge's address plus one, the proxy listens\n"
@@ -213,6 +214,29 @@ int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_pre
                 *ret_preseed = TAKE_PTR(text);
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+int cli_parse_duration(const char *cmd, const char *opt, const char *arg, unsigned *ret_sec)
+{
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(arg, &end, 10);
+        if (errno || end == arg || (*end && !STREQ(end, "s")) || v == 0 || v > 7 * 24 * 3600)
+                return cli_usage_error(cmd, "%s takes minutes, or seconds as 'Ns' (got '%s')", opt, arg);
+        *ret_sec = (unsigned) (*end ? v : v * 60);
+        return 0;
+}
+
+static volatile sig_atomic_t *signal_flag;
+static void on_signal(int sig) { *signal_flag = sig; }
+
+void cli_catch_signals(volatile sig_atomic_t *flag)
+{
+        signal_flag = flag;
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
 }
 
 int cli_write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr)

@@ -26,17 +26,6 @@ static double now_sec(void)
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-_printf_(2, 3) static void notice(const struct kiln_install_opts *o, const char *fmt, ...)
-{
-        if (!o->notice)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        _cleanup_free_ char *m = xvasprintf(fmt, ap);
-        va_end(ap);
-        o->notice(o->userdata, m);
-}
-
 int kiln_xen_net_plan(const char *bridge, struct kiln_xen_net *ret, struct kiln_error **reterr)
 {
         struct ifaddrs *ifs = NULL;
@@ -290,7 +279,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         r = ops->start(g, reterr);
         if (r < 0)
                 goto out;
-        notice(o, "installing '%s' (debian %s/%s) under %s%s; logs in %s", p->name, p->release, p->arch,
+        kiln_notify(o->notice, o->userdata, "installing '%s' (debian %s/%s) under %s%s; logs in %s", p->name, p->release, p->arch,
                o->hypervisor, STREQ(o->hypervisor, "qemu") ? (tcg ? " TCG" : " KVM") : "", o->build_dir);
 
         off_t con_off = 0, sys_off = 0;

@@ -29,17 +29,6 @@ void kiln_media_free(struct kiln_media *m)
         free(m);
 }
 
-_printf_(2, 3) static void notice(const struct kiln_media_opts *o, const char *fmt, ...)
-{
-        if (!o->notice)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        _cleanup_free_ char *msg = xvasprintf(fmt, ap);
-        va_end(ap);
-        o->notice(o->userdata, msg);
-}
-
 static int local_files(const struct kiln_profile *p, const struct kiln_media_opts *o, struct kiln_media *m,
                        struct kiln_error **reterr)
 {
@@ -217,7 +206,7 @@ static int netboot(const struct kiln_profile *p, const struct kiln_media_opts *o
                 size = 0;
                 m->version = xstrdup(want);
                 m->trust = xasprintf("the profile's installer.sha256 (the signed index lists only %s)", version);
-                notice(o, "installer %s %s is trusted by the profile's sha256, not by the signed index (which lists %s)",
+                kiln_notify(o->notice, o->userdata, "installer %s %s is trusted by the profile's sha256, not by the signed index (which lists %s)",
                        m->package, want, version);
         } else {
                 if (p->installer.sha256 && !STREQ(p->installer.sha256, sha))
@@ -282,7 +271,7 @@ int kiln_media_fetch(const struct kiln_profile *p, const struct kiln_media_opts 
                 _cleanup_free_ char *summary = NULL;
                 r = kiln_preflight(p, m, rel, o, &summary, reterr);
                 if (r == 0)
-                        notice(o, "%s", summary);
+                        kiln_notify(o->notice, o->userdata, "%s", summary);
         }
         kiln_release_free(rel);
         if (r < 0) {

@@ -141,6 +141,17 @@ char *buf_steal(struct kiln_buf *b)
         return r;
 }
 
+void kiln_notify(kiln_notice_fn fn, void *userdata, const char *fmt, ...)
+{
+        if (!fn)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *m = xvasprintf(fmt, ap);
+        va_end(ap);
+        fn(userdata, m);
+}
+
 char *shell_quote(const char *s)
 {
         struct kiln_buf b = {0};

@@ -67,6 +67,10 @@ void buf_puts(struct kiln_buf *b, const char *s);
 void buf_printf(struct kiln_buf *b, const char *fmt, ...) _printf_(2, 3);
 char *buf_steal(struct kiln_buf *b);
 
+/* Format a message and hand it to a notice callback (library code never prints); fn may be NULL. */
+typedef void (*kiln_notice_fn)(void *userdata, const char *msg);
+void kiln_notify(kiln_notice_fn fn, void *userdata, const char *fmt, ...) _printf_(3, 4);
+
 /* Quote s for a POSIX shell as one word: 'it'\''s'. */
 char *shell_quote(const char *s);
 

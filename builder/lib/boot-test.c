@@ -30,6 +30,13 @@ int kiln_image_format(const char *path, char **ret, struct kiln_error **reterr)
                 json_object_put(j);
                 return kiln_error_set(reterr, EINVAL, "qemu-img info gave no format for '%s'", path);
         }
+        struct json_object *bf = NULL;
+        if (json_object_object_get_ex(j, "backing-filename", &bf)) {
+                int e = kiln_error_set(reterr, EPERM, "'%s' has a backing file ('%s'); kiln works on self-contained "
+                                                      "images only", path, json_object_get_string(bf));
+                json_object_put(j);
+                return e;
+        }
         *ret = xstrdup(json_object_get_string(f));
         json_object_put(j);
         return 0;
@@ -67,12 +74,12 @@ static char *console_tail(const char *path)
 
 int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, struct kiln_error **reterr)
 {
-        _cleanup_free_ char *format = NULL, *accel = NULL;
-        int r = kiln_image_format(o->image, &format, reterr);
+        _cleanup_free_ char *format = o->format ? xstrdup(o->format) : NULL, *accel = NULL;
+        int r = format ? 0 : kiln_image_format(o->image, &format, reterr);
         if (r < 0)
                 return r;
         if (o->kernel || STREQ(o->accel, "tcg") || STREQ(o->accel, "kvm")) {
-                r = kiln_install_accel(o->accel, o->kernel ? o->kernel : "/nonexistent", NULL, o->notice, o->userdata,
+                r = kiln_install_accel(o->accel, o->kernel ? o->kernel : "/nonexistent", o->cache, o->notice, o->userdata,
                                        &accel, reterr);
                 if (r < 0)
                         return r;

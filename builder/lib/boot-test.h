@@ -5,13 +5,16 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "cache.h"
 #include "error.h"
 
 struct kiln_boot_test_opts {
         const char *image;
+        const char *format;      /* NULL: ask qemu-img (refusing backing files) */
         const char *console_log; /* where the serial console goes (kept) */
         const char *accel;       /* auto, kvm or tcg */
         const char *kernel;      /* for the KVM probe under auto; NULL: no probe, TCG */
+        const struct kiln_cache *cache; /* keeps the probe's verdict; may be NULL */
         uint64_t memory;
         unsigned timeout_sec;    /* 0: 10 minutes under TCG, 3 under KVM */
         void (*notice)(void *userdata, const char *msg);
@@ -23,5 +26,6 @@ struct kiln_boot_test_opts {
  * console's last lines. */
 int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, struct kiln_error **reterr);
 
-/* The image's format as qemu-img reads it (qcow2, raw, vmdk, vhdx). */
+/* The image's format as qemu-img reads it (qcow2, raw, vmdk, vhdx). An image with a backing file
+ * is refused: a finished image has none, and one could point QEMU at a host file. */
 int kiln_image_format(const char *path, char **ret, struct kiln_error **reterr);

@@ -71,6 +71,16 @@ int kiln_inspect(const char *image, const char *format, bool force_tcg, const ch
 
         mps = guestfs_inspect_get_mountpoints(g, root); /* pairs: mountpoint, device */
         size_t n = strv_length(mps) / 2;
+        for (size_t i = 0; i < n; i++) {
+                bool is_root = STREQ(mps[2 * i], "/"), boot = STREQ(mps[2 * i], "/boot");
+                int num = (is_root || boot) && str_has_prefix(mps[2 * i + 1], "/dev/sd")
+                                  ? guestfs_part_to_partnum(g, mps[2 * i + 1])
+                                  : -1;
+                if (num > 0 && is_root)
+                        in->root_part = (unsigned) num;
+                else if (num > 0)
+                        in->boot_part = (unsigned) num;
+        }
         char **order = xcalloc(n + 1, sizeof(char *));
         for (size_t i = 0; i < n; i++)
                 order[i] = mps[2 * i];

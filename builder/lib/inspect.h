@@ -11,6 +11,8 @@ struct kiln_inspection {
         char *hostname;
         bool installer_finished; /* /var/log/installer exists */
         char **packages;    /* "name=version", installed ones */
+        unsigned root_part, boot_part; /* partition numbers of / and a separate /boot; 0: not a plain
+                                         * partition (LVM) or no separate /boot */
         char **problems;    /* things a finished kiln image must not have, one line each */
 };
 

@@ -181,6 +181,13 @@ static void copy_tail(const char *from, const char *to)
                 (void) !write(fd, data, len);
 }
 
+void kiln_install_result_clear(struct kiln_install_result *r)
+{
+        free(r->accel);
+        kiln_proxy_served_free(r->served, r->n_served);
+        *r = (struct kiln_install_result){0};
+}
+
 int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_result *ret, struct kiln_error **reterr)
 {
         const struct kiln_profile *p = o->profile;
@@ -358,6 +365,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                 o->event(o->userdata, "done", 100, "the installer finished and powered off");
         ret->seconds = now_sec() - start;
         ret->accel = xstrdup(accel);
+        ret->n_served = kiln_proxy_served(proxy, &ret->served);
         r = 0;
 out:
         if (g) {

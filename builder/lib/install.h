@@ -7,6 +7,7 @@
 #include "install-log.h"
 #include "media.h"
 #include "profile.h"
+#include "proxy.h"
 
 struct kiln_install_opts {
         const struct kiln_profile *profile;
@@ -30,7 +31,10 @@ struct kiln_install_opts {
 struct kiln_install_result {
         double seconds;
         char *accel; /* what ran: kvm or tcg */
+        struct kiln_proxy_served *served; /* what the proxy served, for the manifest */
+        size_t n_served;
 };
+void kiln_install_result_clear(struct kiln_install_result *r);
 
 int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_result *ret, struct kiln_error **reterr);
 

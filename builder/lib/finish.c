@@ -1,0 +1,280 @@
+/* GRUB from the host side through libguestfs, output conversion and the libvirt domain.
+ *
+ * The libguestfs backend never runs anything from the image on the host: grub-install and
+ * update-grub are the image's own, run by the libguestfs daemon inside its appliance (a small VM),
+ * chrooted into the image's filesystems with /dev, /proc and /sys bound in. Debian's appliance has
+ * no grub-pc-bin, and the image's own GRUB is the one that matches its grub.cfg and modules. */
+#include "finish.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <guestfs.h>
+#include <libxml/xmlwriter.h>
+#include <sys/stat.h>
+
+#include "command.h"
+
+const char *kiln_output_format(const char *path)
+{
+        static const struct {
+                const char *ext, *fmt;
+        } map[] = {{".qcow2", "qcow2"}, {".raw", "raw"}, {".img", "raw"}, {".vmdk", "vmdk"}, {".vhdx", "vhdx"}};
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                if (str_has_suffix(path, map[i].ext) && strlen(path) > strlen(map[i].ext))
+                        return map[i].fmt;
+        return NULL;
+}
+
+/* A value for a double-quoted shell assignment (the file is sourced by grub-mkconfig). */
+static void shell_dq(struct kiln_buf *b, const char *s)
+{
+        for (; *s; s++) {
+                if (strchr("\"\\$`", *s))
+                        buf_append(b, "\\", 1);
+                buf_append(b, s, 1);
+        }
+}
+
+char *kiln_grub_defaults(const struct kiln_profile *p)
+{
+        _cleanup_free_ char *args = strv_join(p->kernel_args, " ");
+        struct kiln_buf b = {0};
+        buf_puts(&b, "# Written by kiln: the installed system's kernel command line and a serial console.\n"
+                     "GRUB_CMDLINE_LINUX=\"");
+        shell_dq(&b, args);
+        buf_puts(&b, "\"\nGRUB_TERMINAL=\"console serial\"\n"
+                     "GRUB_SERIAL_COMMAND=\"serial --unit=0 --speed=115200\"\n"
+                     "GRUB_TIMEOUT=1\n");
+        return buf_steal(&b);
+}
+
+static int gerr(guestfs_h *g, struct kiln_error **reterr, const char *what)
+{
+        const char *e = guestfs_last_error(g);
+        _cleanup_free_ char *msg = xstrdup(e ? e : "failed");
+        /* guestfs_command's errors carry the command's whole output; keep the last lines. */
+        size_t len = strlen(msg);
+        if (len > 2000)
+                memmove(msg, msg + len - 2000, 2001);
+        return kiln_error_set(reterr, EIO, "%s: %s", what, msg);
+}
+
+static int cmp_len(const void *a, const void *b)
+{
+        size_t x = strlen(*(char *const *) a), y = strlen(*(char *const *) b);
+        return x < y ? -1 : x > y;
+}
+
+/* Mount every filesystem the inspection found, "/" first. */
+static int mount_all(guestfs_h *g, const char *root, bool ro, struct kiln_error **reterr)
+{
+        char **mps = guestfs_inspect_get_mountpoints(g, root); /* pairs: mountpoint, device */
+        if (!mps)
+                return gerr(g, reterr, "libguestfs: read the image's mount points");
+        size_t n = strv_length(mps) / 2;
+        char **order = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                order[i] = mps[2 * i];
+        qsort(order, n, sizeof(char *), cmp_len);
+        int r = 0;
+        for (size_t i = 0; i < n && r == 0; i++)
+                for (size_t k = 0; k < n; k++) {
+                        if (mps[2 * k] != order[i])
+                                continue;
+                        int m = ro ? guestfs_mount_ro(g, mps[2 * k + 1], mps[2 * k])
+                                   : guestfs_mount(g, mps[2 * k + 1], mps[2 * k]);
+                        if (m < 0 && STREQ(mps[2 * k], "/"))
+                                r = gerr(g, reterr, "libguestfs: mount the root filesystem");
+                }
+        free(order);
+        strv_free(mps);
+        return r;
+}
+
+int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, const struct kiln_profile *p,
+                      char **ret_log, struct kiln_error **reterr)
+{
+        guestfs_h *g = guestfs_create();
+        if (!g)
+                return kiln_error_set(reterr, ENOMEM, "cannot create a libguestfs handle");
+        guestfs_set_error_handler(g, NULL, NULL);
+        if (force_tcg) {
+                char *settings[] = {"force_tcg", NULL};
+                guestfs_set_backend_settings(g, settings);
+        }
+        char **roots = NULL, **devs = NULL;
+        _cleanup_free_ char *defaults = kiln_grub_defaults(p);
+        struct kiln_buf log = {0};
+        int r = 0;
+        if (guestfs_add_drive_opts(g, image, GUESTFS_ADD_DRIVE_OPTS_FORMAT, format, -1) < 0) {
+                r = gerr(g, reterr, "libguestfs: add the image");
+                goto out;
+        }
+        if (guestfs_launch(g) < 0) {
+                r = gerr(g, reterr, "libguestfs: launch the appliance");
+                goto out;
+        }
+        roots = guestfs_inspect_os(g);
+        if (!roots || !roots[0]) {
+                r = kiln_error_set(reterr, ENOENT, "no operating system found in '%s'", image);
+                goto out;
+        }
+        if ((r = mount_all(g, roots[0], false, reterr)) < 0)
+                goto out;
+        if (guestfs_is_file_opts(g, "/usr/sbin/grub-install", GUESTFS_IS_FILE_OPTS_FOLLOWSYMLINKS, 1, -1) <= 0 ||
+            guestfs_is_dir(g, "/usr/lib/grub/i386-pc") <= 0) {
+                r = kiln_error_set(reterr, ENOENT,
+                                   "the image has no grub-install for BIOS (package grub-pc); 'bootloader: host' "
+                                   "installs it through the preseed, so the install did not finish as planned");
+                goto out;
+        }
+        devs = guestfs_list_devices(g);
+        if (!devs || !devs[0]) {
+                r = gerr(g, reterr, "libguestfs: list the appliance's disks");
+                goto out;
+        }
+        if (guestfs_mkdir_p(g, "/etc/default/grub.d") < 0 ||
+            guestfs_write(g, "/etc/default/grub.d/kiln.cfg", defaults, strlen(defaults)) < 0) {
+                r = gerr(g, reterr, "libguestfs: write /etc/default/grub.d/kiln.cfg");
+                goto out;
+        }
+        /* The image's GRUB, run in the appliance on the appliance's name for the disk. */
+        char *install[] = {"grub-install", "--target=i386-pc", "--recheck", devs[0], NULL};
+        char *update[] = {"update-grub", NULL};
+        char **steps[] = {install, update};
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                char *out = guestfs_command(g, steps[i]);
+                if (!out) {
+                        _cleanup_free_ char *what = xasprintf("the image's %s (in the libguestfs appliance) failed",
+                                                              steps[i][0]);
+                        r = gerr(g, reterr, what);
+                        goto out;
+                }
+                buf_printf(&log, "$ %s\n%s", steps[i][0], out);
+                free(out);
+        }
+        if (guestfs_is_file(g, "/boot/grub/grub.cfg") <= 0 || guestfs_is_file(g, "/boot/grub/i386-pc/core.img") <= 0) {
+                r = kiln_error_set(reterr, EIO, "grub-install and update-grub ran but left no /boot/grub/grub.cfg "
+                                                "or core.img in the image");
+                goto out;
+        }
+        size_t sz = 0;
+        char *cfg = guestfs_read_file(g, "/boot/grub/grub.cfg", &sz);
+        bool has_linux = cfg && memmem(cfg, sz, "\tlinux\t", 7) && memmem(cfg, sz, "root=", 5);
+        if (cfg)
+                buf_printf(&log, "$ cat /boot/grub/grub.cfg\n%.*s", (int) sz, cfg);
+        free(cfg);
+        if (!has_linux) {
+                r = kiln_error_set(reterr, EIO, "update-grub wrote a grub.cfg with no Linux entry: is a kernel "
+                                                "installed in the image's /boot?");
+                goto out;
+        }
+        sz = 0;
+        char *mbr = guestfs_pread_device(g, devs[0], 512, 0, &sz);
+        bool boot_sector = mbr && sz == 512 && (unsigned char) mbr[510] == 0x55 && (unsigned char) mbr[511] == 0xaa &&
+                           memmem(mbr, 512, "GRUB", 4);
+        free(mbr);
+        if (!boot_sector) {
+                r = kiln_error_set(reterr, EIO, "grub-install ran but the disk's boot sector is not GRUB's");
+                goto out;
+        }
+        if (guestfs_umount_all(g) < 0 || guestfs_shutdown(g) < 0)
+                r = gerr(g, reterr, "libguestfs: write the image back and shut the appliance down");
+out:
+        strv_free(roots);
+        strv_free(devs);
+        guestfs_close(g);
+        if (r == 0 && ret_log)
+                *ret_log = buf_steal(&log);
+        else
+                free(log.data);
+        return r;
+}
+
+int kiln_image_convert(const char *src, const char *src_format, const char *dst, const char *dst_format,
+                       bool compress, volatile sig_atomic_t *interrupted, struct kiln_error **reterr)
+{
+        /* -f and -O always: a format is never guessed from an image's contents. A qcow2 to ship gets
+         * compressed clusters. convert skips zeroes: the output is sparse. */
+        bool qcow2 = compress && STREQ(dst_format, "qcow2");
+        char *argv[] = {"qemu-img", "convert", "-q", "-f", (char *) src_format, "-O", (char *) dst_format,
+                        qcow2 ? "-c" : (char *) src, qcow2 ? (char *) src : (char *) dst, qcow2 ? (char *) dst : NULL,
+                        NULL};
+        _cleanup_free_ char *errs = NULL;
+        struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2, .timeout_sec = 3600};
+        int r = kiln_command_run(argv, &o, NULL, &errs, reterr);
+        if (r == 0 && interrupted && *interrupted)
+                r = kiln_error_set(reterr, EINTR, "interrupted");
+        else if (r > 0)
+                r = kiln_error_set(reterr, EIO, "qemu-img convert to %s failed: %s", dst_format,
+                                   errs ? errs : "(no message)");
+        if (r != 0)
+                unlink(dst);
+        return r;
+}
+
+char *kiln_libvirt_xml(const struct kiln_profile *p, const char *image_abs, const char *format)
+{
+        xmlBufferPtr buf = xmlBufferCreate();
+        xmlTextWriterPtr w = xmlNewTextWriterMemory(buf, 0);
+        xmlTextWriterSetIndent(w, 1);
+        xmlTextWriterSetIndentString(w, BAD_CAST "  ");
+        xmlTextWriterStartElement(w, BAD_CAST "domain");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "kvm");
+        xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST p->name);
+        xmlTextWriterStartElement(w, BAD_CAST "memory");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "KiB");
+        xmlTextWriterWriteFormatString(w, "%llu", (unsigned long long) (p->vm.memory / 1024));
+        xmlTextWriterEndElement(w);
+        xmlTextWriterWriteFormatElement(w, BAD_CAST "vcpu", "%u", p->vm.cpus);
+        xmlTextWriterStartElement(w, BAD_CAST "os");
+        xmlTextWriterStartElement(w, BAD_CAST "type");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "arch", BAD_CAST(STREQ(p->arch, "arm64") ? "aarch64" : "x86_64"));
+        xmlTextWriterWriteString(w, BAD_CAST "hvm");
+        xmlTextWriterEndElement(w);
+        xmlTextWriterStartElement(w, BAD_CAST "boot");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST "hd");
+        xmlTextWriterEndElement(w);
+        xmlTextWriterEndElement(w); /* os */
+        xmlTextWriterStartElement(w, BAD_CAST "features");
+        xmlTextWriterWriteElement(w, BAD_CAST "acpi", BAD_CAST "");
+        xmlTextWriterEndElement(w);
+        xmlTextWriterStartElement(w, BAD_CAST "devices");
+        xmlTextWriterStartElement(w, BAD_CAST "disk");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "device", BAD_CAST "disk");
+        xmlTextWriterStartElement(w, BAD_CAST "driver");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "qemu");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST format);
+        xmlTextWriterEndElement(w);
+        xmlTextWriterStartElement(w, BAD_CAST "source");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST image_abs);
+        xmlTextWriterEndElement(w);
+        xmlTextWriterStartElement(w, BAD_CAST "target");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST "vda");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "bus", BAD_CAST "virtio");
+        xmlTextWriterEndElement(w);
+        xmlTextWriterEndElement(w); /* disk */
+        xmlTextWriterStartElement(w, BAD_CAST "interface");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "network");
+        xmlTextWriterStartElement(w, BAD_CAST "source");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "network", BAD_CAST "default");
+        xmlTextWriterEndElement(w);
+        xmlTextWriterStartElement(w, BAD_CAST "model");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "virtio");
+        xmlTextWriterEndElement(w);
+        xmlTextWriterEndElement(w); /* interface */
+        xmlTextWriterStartElement(w, BAD_CAST "serial");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty");
+        xmlTextWriterEndElement(w);
+        xmlTextWriterStartElement(w, BAD_CAST "console");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty");
+        xmlTextWriterEndElement(w);
+        xmlTextWriterEndElement(w); /* devices */
+        xmlTextWriterEndElement(w); /* domain */
+        xmlTextWriterEndDocument(w);
+        xmlFreeTextWriter(w);
+        char *s = xstrdup((const char *) xmlBufferContent(buf));
+        xmlBufferFree(buf);
+        return s;
+}

@@ -8,7 +8,7 @@ MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 BUILD      ?= build
 
-PKGS       := yaml-0.1 libarchive libcurl libguestfs libcrypto libmicrohttpd json-c
+PKGS       := yaml-0.1 libarchive libcurl libguestfs libcrypto libmicrohttpd json-c libxml-2.0
 CC         ?= cc
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
               -Wno-unused-parameter -Wno-missing-field-initializers
@@ -30,7 +30,7 @@ FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%)
 .SECONDARY:
 .PHONY: all deps demo check check-unit check-asan check-net check-e2e fuzz bench install uninstall clean format
 
-TEST_BIN   := $(BUILD)/tests/builder/test-install-log
+TEST_BIN   := $(BUILD)/tests/builder/test-install-log $(BUILD)/tests/builder/test-dm-plan
 # Xen's own config parser, where libxen-dev is installed.
 XEN_LIBS   := $(shell pkg-config --libs xlutil xenlight 2>/dev/null)
 ifneq ($(XEN_LIBS),)
@@ -57,11 +57,12 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LI
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) $(LDFLAGS)
 
 # Debian packages kiln needs to build and test; idempotent.
-DEB_RUN    := qemu-system-x86 qemu-utils gpgv
+DEB_RUN    := qemu-system-x86 qemu-utils gpgv dmsetup kpartx grub-pc-bin
 DEB_BUILD  := build-essential pkg-config libyaml-dev libarchive-dev libcurl4-openssl-dev \
-              libguestfs-dev libjson-c-dev libmicrohttpd-dev libssl-dev
+              libguestfs-dev libjson-c-dev libmicrohttpd-dev libssl-dev libxml2-dev
 DEB_TEST   := debconf-utils clang python3 gpg gpgv cpio dpkg-dev libarchive-tools man-db \
-              qemu-system-x86 qemu-utils busybox-static linux-image-amd64 libxen-dev curl
+              qemu-system-x86 qemu-utils busybox-static linux-image-amd64 libxen-dev curl \
+              mmdebstrap libguestfs-tools libxml2-utils
 deps:
 	@missing=$$(for p in $(DEB_RUN) $(DEB_BUILD) $(DEB_TEST); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -83,15 +84,18 @@ check-unit: all
 check-net: all
 	KILN=$(abspath $(BUILD)/kiln) bash tests/net/check-net.sh
 
-# The main job: install profiles/minimal.yaml into build/minimal.qcow2 (KVM where it works, else TCG).
-# Where the mirror lacks files it stops within seconds at the preflight, with the list.
+# The main job: build profiles/minimal.yaml into build/minimal.qcow2 (KVM where it works, else TCG):
+# install, finish, boot-test, manifest. Where the mirror lacks files it stops within seconds at the
+# preflight, with the list. DEMO_PROFILE to build another profile.
 DEMO_OUT ?= build/minimal.qcow2
+DEMO_PROFILE ?= profiles/minimal.yaml
 demo: deps
 	$(MAKE) all
 	@if [ -e $(DEMO_OUT) ]; then echo "make demo: $(DEMO_OUT) exists; remove it to build again"; exit 0; fi; \
-	$(BUILD)/kiln install -o $(DEMO_OUT) profiles/minimal.yaml
+	$(BUILD)/kiln build --libvirt-xml -o $(DEMO_OUT) $(DEMO_PROFILE)
 
-# A real install under QEMU through the mirror fixture (about 40 minutes under TCG).
+# kiln build from real installs under QEMU through the mirror fixture, bootloader guest and host
+# (about 45 minutes each under TCG).
 check-e2e: all
 	KILN=$(abspath $(BUILD)/kiln) bash tests/e2e/check-e2e.sh
 
@@ -100,7 +104,7 @@ check-asan:
 	$(MAKE) BUILD=build-asan CC=clang \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" all
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 KILN_TEST_QUICK=1 \
 	    KILN=$(abspath build-asan/kiln) FUZZ_DIR=$(abspath build-asan/tests/fuzz) tests/run-tests.sh
 
 # libFuzzer, 10 minutes per target (FUZZ_SECONDS to change).

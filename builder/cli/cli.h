@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "../lib/cache.h"
 #include "../lib/profile.h"
 
 #ifndef KILN_VERSION
@@ -59,11 +60,31 @@ int cli_write_file_atomic(const char *path, const char *data, size_t len, struct
 void cli_progress(void *userdata, const char *label, uint64_t now, uint64_t total, bool done);
 void cli_notice(void *userdata, const char *msg);
 
+/* The build's display: the installer's steps (a bar on a terminal, lines in a pipe, or JSON lines
+ * on stdout with --events json), the pipeline's stages, notices and the final error. */
+struct cli_display {
+        bool json, tty;
+        int last_percent;
+        char *last_step;
+};
+void cli_display_event(void *userdata, const char *step, int percent, const char *message);
+void cli_display_notice(void *userdata, const char *msg);
+void cli_display_stage(struct cli_display *d, unsigned n, unsigned total, const char *stage, const char *what);
+void cli_display_error(struct cli_display *d, const struct kiln_error *err, const char *build_dir);
+
+/* Should libguestfs be told force_tcg? accel auto probes KVM (cached) with the host's kernel;
+ * LIBGUESTFS_BACKEND_SETTINGS set by the user wins. */
+bool cli_guestfs_force_tcg(const char *accel, const struct kiln_cache *cache);
+/* The host's newest /boot/vmlinuz-* (what supermin gives the appliance), or NULL. */
+char *cli_host_kernel(void);
+
 int kiln_cmd_validate(int argc, char **argv);
 int kiln_cmd_fetch(int argc, char **argv);
 int kiln_cmd_proxy(int argc, char **argv);
 int kiln_cmd_install(int argc, char **argv);
 int kiln_cmd_boot_test(int argc, char **argv);
 int kiln_cmd_inspect(int argc, char **argv);
+int kiln_cmd_build(int argc, char **argv);
+int kiln_cmd_finish(int argc, char **argv);
 int kiln_cmd_proxy_relay(int argc, char **argv);
 int kiln_cmd_preseed(int argc, char **argv);

@@ -12,7 +12,7 @@
 #include "cli.h"
 
 /* The newest /boot/vmlinuz-*: the kernel supermin gives the libguestfs appliance. */
-static char *host_kernel(void)
+char *cli_host_kernel(void)
 {
         DIR *d = opendir("/boot");
         if (!d)
@@ -32,14 +32,14 @@ static char *host_kernel(void)
 
 /* libguestfs boots the host's kernel under KVM unless told force_tcg; where KVM cannot run it,
  * kiln tells it (the same probe as the install's, cached). */
-static bool force_tcg(const char *accel, const struct kiln_cache *cache)
+bool cli_guestfs_force_tcg(const char *accel, const struct kiln_cache *cache)
 {
         const char *env = getenv("LIBGUESTFS_BACKEND_SETTINGS");
         if (env && *env)
                 return false; /* the user decided */
         if (!STREQ(accel, "auto"))
                 return STREQ(accel, "tcg");
-        _cleanup_free_ char *kernel = host_kernel(), *got = NULL;
+        _cleanup_free_ char *kernel = cli_host_kernel(), *got = NULL;
         if (!kernel)
                 return true;
         kiln_install_accel("auto", kernel, cache, cli_notice, NULL, &got, NULL);
@@ -85,7 +85,7 @@ int kiln_cmd_inspect(int argc, char **argv)
                 goto out;
         }
         logs = xasprintf("%s/installer", bdir);
-        if (kiln_inspect(image, format, force_tcg(accel, cache), logs, &in, &err) < 0)
+        if (kiln_inspect(image, format, cli_guestfs_force_tcg(accel, cache), logs, &in, &err) < 0)
                 goto out;
         pkgs = strv_join(in->packages, "\n");
         pkg_path = xasprintf("%s/packages.txt", bdir);

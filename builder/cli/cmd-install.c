@@ -1,7 +1,6 @@
 /* kiln install: preseed, media and the guest; leaves the installed disk, or nothing. */
 #include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
 #include <time.h>
@@ -11,61 +10,6 @@
 #include "cli.h"
 
 static volatile sig_atomic_t interrupted;
-
-struct display {
-        bool json, tty;
-        int last_percent;
-        char *last_step;
-};
-
-static void on_event(void *userdata, const char *step, int percent, const char *message)
-{
-        struct display *d = userdata;
-        if (d->json) {
-                struct json_object *o = json_object_new_object();
-                char ts[32];
-                time_t t = time(NULL);
-                strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-                json_object_object_add(o, "time", json_object_new_string(ts));
-                json_object_object_add(o, "step", json_object_new_string(step));
-                json_object_object_add(o, "percent", json_object_new_int(percent));
-                json_object_object_add(o, "message", json_object_new_string(message));
-                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-                fflush(stdout);
-                json_object_put(o);
-                return;
-        }
-        bool same_step = d->last_step && STREQ(d->last_step, step);
-        if (same_step && (!d->tty || percent == d->last_percent))
-                return;
-        d->last_percent = percent;
-        if (!same_step) {
-                free(d->last_step);
-                d->last_step = xstrdup(step);
-        }
-        if (d->tty) {
-                int fill = percent * 30 / 100;
-                fprintf(stderr, "\r\033[K[%.*s%*s] %3d%% %s", fill, "##############################", 30 - fill, "",
-                        percent, message);
-                if (STREQ(step, "done"))
-                        fputc('\n', stderr);
-        } else {
-                fprintf(stderr, "kiln: [%3d%%] %s (%s)\n", percent, message, step);
-        }
-}
-
-static void on_notice(void *userdata, const char *msg)
-{
-        struct display *d = userdata;
-        if (d->json) {
-                struct json_object *o = json_object_new_object();
-                json_object_object_add(o, "notice", json_object_new_string(msg));
-                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-                fflush(stdout);
-                json_object_put(o);
-        }
-        fprintf(stderr, "%skiln: %s\n", d->tty && d->last_step ? "\n" : "", msg);
-}
 
 int kiln_cmd_install(int argc, char **argv)
 {
@@ -137,7 +81,7 @@ int kiln_cmd_install(int argc, char **argv)
 
         cli_catch_signals(&interrupted);
 
-        struct display d = {.json = json, .tty = !json && isatty(STDERR_FILENO)};
+        struct cli_display d = {.json = json, .tty = !json && isatty(STDERR_FILENO)};
         struct kiln_cache *cache = NULL;
         struct kiln_media *m = NULL;
         struct kiln_install_result res = {0};
@@ -149,7 +93,7 @@ int kiln_cmd_install(int argc, char **argv)
 
         if (kiln_cache_open(cache_dir, offline, &cache, &err) < 0)
                 goto out;
-        struct kiln_media_opts mo = {.cache = cache, .progress = json ? NULL : cli_progress, .notice = on_notice,
+        struct kiln_media_opts mo = {.cache = cache, .progress = json ? NULL : cli_progress, .notice = cli_display_notice,
                                      .userdata = &d, .skip_preflight = no_preflight};
         if (kiln_media_fetch(p, &mo, &m, &err) < 0)
                 goto out;
@@ -161,7 +105,7 @@ int kiln_cmd_install(int argc, char **argv)
                 .profile = p, .preseed = preseed, .media = m, .cache = cache, .output = output, .build_dir = bdir,
                 .accel = accel ? accel : p->vm.accel, .hypervisor = hv ? hv : p->vm.hypervisor,
                 .timeout_sec = timeout_sec, .watchdog_sec = watchdog_sec, .self = self, .xen_bridge = bridge,
-                .event = on_event, .notice = on_notice, .userdata = &d, .interrupted = &interrupted};
+                .event = cli_display_event, .notice = cli_display_notice, .userdata = &d, .interrupted = &interrupted};
         if (kiln_install_run(&io, &res, &err) < 0)
                 goto out;
         if (d.tty)
@@ -170,23 +114,13 @@ int kiln_cmd_install(int argc, char **argv)
         status = KILN_EXIT_OK;
 out:
         if (status != KILN_EXIT_OK) {
-                if (d.tty && d.last_step)
-                        fputc('\n', stderr);
-                if (json && err) {
-                        struct json_object *o = json_object_new_object();
-                        _cleanup_free_ char *msg = kiln_error_format(err);
-                        json_object_object_add(o, "error", json_object_new_string(msg));
-                        json_object_object_add(o, "build_dir", json_object_new_string(bdir));
-                        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-                        fflush(stdout);
-                        json_object_put(o);
-                }
+                cli_display_error(&d, err, bdir);
                 cli_print_errors(err);
                 if (access(bdir, F_OK) == 0)
                         fprintf(stderr, "kiln: the installer's logs are in '%s' (syslog.log, console.log, proxy.log)\n",
                                 bdir);
         }
-        free(res.accel);
+        kiln_install_result_clear(&res);
         free(d.last_step);
         kiln_media_free(m);
         kiln_cache_free(cache);

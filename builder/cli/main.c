@@ -52,6 +52,49 @@ const struct kiln_command kiln_commands[] = {
          "\n"
          "Exit status: 0 on success, 1 when fetching or the preflight fails, 2 for a bad\n"
          "profile.\n"},
+        {"build", kiln_cmd_build, "build a finished, boot-tested image from a profile, end to end",
+         "Usage: kiln build [OPTIONS] PROFILE -o OUTPUT\n"
+         "\n"
+         "Every stage with one progress display: fetch and verify the installer, run it\n"
+         "in an isolated guest (as 'kiln install'), inspect the installed disk read-only\n"
+         "(libguestfs), install GRUB from the host side for 'bootloader: host', convert to\n"
+         "OUTPUT's format, boot-test it, and write OUTPUT.manifest.json. OUTPUT and its\n"
+         "manifest appear together, only when every stage passed; on failure or Ctrl-C\n"
+         "nothing is written but the logs in the build folder.\n"
+         "\n"
+         "  -o, --output FILE     .qcow2 (compressed), .raw/.img, .vmdk or .vhdx\n"
+         "  --build-dir DIR       logs, installer/, packages.txt, the work disk (default\n"
+         "                        OUTPUT.d)\n"
+         "  --finalize=guestfs|dm how 'bootloader: host' is done:\n"
+         "                        guestfs (default) runs the image's own grub-install and\n"
+         "                        update-grub inside the libguestfs appliance, a VM; no root,\n"
+         "                        the image is never mounted on the host.\n"
+         "                        dm maps the image through a loop device and device-mapper\n"
+         "                        (named hda), MOUNTS ITS FILESYSTEM ON THE HOST'S KERNEL and\n"
+         "                        runs the host's grub-install. Needs root and device-mapper;\n"
+         "                        only for images and hosts that accept that.\n"
+         "  --libvirt-xml         also write OUTPUT.xml, a libvirt domain for the image\n"
+         "  --no-boot-test        skip the boot test\n"
+         "  --boot-timeout MIN    the boot test's limit (default 10 minutes TCG, 3 KVM)\n"
+         "  --keep-work           keep the work disk in the build folder after a failure\n"
+         "  --force               replace an existing OUTPUT (only once the new one is done)\n"
+         "  --events json         JSON lines on stdout: stages, installer steps, the error\n"
+         "  --accel, --hypervisor, --timeout, --watchdog, --xen-bridge, --cache,\n"
+         "  --offline, --no-preflight   as for 'kiln install'\n"
+         "\n"
+         "Exit status: 0 built, 1 a stage failed, 2 bad profile or usage.\n"},
+        {"finish", kiln_cmd_finish, "finish an installed disk: inspect, GRUB, convert, boot-test, manifest",
+         "Usage: kiln finish [OPTIONS] PROFILE DISK -o OUTPUT\n"
+         "\n"
+         "The stages of 'kiln build' after the install, for DISK installed earlier (by\n"
+         "'kiln install', or any Debian disk the profile describes). DISK is not changed:\n"
+         "kiln works on a copy in the build folder.\n"
+         "\n"
+         "Options as for 'kiln build' (-o, --build-dir, --finalize, --libvirt-xml,\n"
+         "--no-boot-test, --boot-timeout, --keep-work, --force, --events, --accel,\n"
+         "--cache).\n"
+         "\n"
+         "Exit status: 0 finished, 1 a stage failed, 2 bad profile or usage.\n"},
         {"install", kiln_cmd_install, "run the real installer in an isolated guest; leave the installed disk",
          "Usage: kiln install [OPTIONS] PROFILE -o DISK\n"
          "\n"
@@ -313,6 +356,6 @@ int main(int argc, char **argv)
         /* Commands parse with getopt from their own argv. */
         char **sub = argv + optind - 1;
         int subc = argc - optind + 1;
-        optind = 1;
+        optind = 0; /* 0, not 1: glibc then forgets the "+" (stop at the first non-option) of the global scan */
         return cmd->run(subc, sub);
 }

@@ -1,0 +1,415 @@
+/* kiln build: every stage, end to end, with one display. kiln finish: the stages after the
+ * install, for a disk installed earlier (or elsewhere).
+ *
+ *   fetch -> install -> inspect -> bootloader (host) -> convert -> boot-test -> manifest
+ *
+ * The output and its manifest appear together and only when every stage passed; the work disk
+ * lives in the build folder and is removed at the end (kept on failure with --keep-work). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../../preseed-gen/preseed.h"
+#include "../lib/boot-test.h"
+#include "../lib/finish.h"
+#include "../lib/hash.h"
+#include "../lib/inspect.h"
+#include "../lib/install.h"
+#include "../lib/manifest.h"
+#include "cli.h"
+
+static volatile sig_atomic_t interrupted;
+
+struct build {
+        const char *cmd;
+        struct kiln_profile *p;
+        char *preseed;
+        const char *output, *out_format;
+        char *bdir;
+        const char *accel, *hypervisor, *xen_bridge, *finalize, *cache_dir;
+        unsigned timeout_sec, watchdog_sec, boot_timeout_sec;
+        bool boot_test, libvirt_xml, keep_work, force, offline, no_preflight;
+        struct cli_display d;
+        struct kiln_cache *cache;
+        struct kiln_media *media;
+        struct kiln_install_result res;
+        struct kiln_inspection *in;
+        struct kiln_stage_time times[8];
+        size_t n_times;
+        unsigned stage, total;
+        char *work;              /* the disk kiln works on, in the build folder */
+        const char *work_format;
+        char *tmp_out, *manifest, *xml;
+        bool output_done;
+        const char *bootloader;
+};
+
+static double now_sec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static double stage_start;
+
+static void stage(struct build *b, const char *name, const char *what)
+{
+        stage_start = now_sec();
+        cli_display_stage(&b->d, ++b->stage, b->total, name, what);
+}
+
+static void stage_done(struct build *b, const char *name)
+{
+        b->times[b->n_times++] = (struct kiln_stage_time){.stage = name, .seconds = now_sec() - stage_start};
+}
+
+static int check_interrupted(struct kiln_error **err)
+{
+        return interrupted ? kiln_error_set(err, EINTR, "interrupted") : 0;
+}
+
+/* inspect -> bootloader -> convert -> boot-test -> manifest, on b->work. */
+static int finish_stages(struct build *b, struct kiln_error **err)
+{
+        /* One verdict on KVM for the libguestfs appliance and the boot test (probed once, cached). */
+        const char *want = b->accel ? b->accel : b->p->vm.accel;
+        if (!STREQ(want, "tcg") && !(b->accel && STREQ(b->accel, "kvm"))) {
+                _cleanup_free_ char *k = b->media ? xstrdup(b->media->kernel) : cli_host_kernel(), *got = NULL;
+                if (k && kiln_install_accel("auto", k, b->cache, cli_display_notice, &b->d, &got, NULL) == 0)
+                        b->accel = STREQ(got, "kvm") ? "kvm" : "tcg";
+                else
+                        b->accel = "tcg";
+        }
+        bool force_tcg = cli_guestfs_force_tcg(b->accel ? b->accel : "tcg", b->cache);
+        _cleanup_free_ char *logs = xasprintf("%s/installer", b->bdir);
+        stage(b, "inspect", "inspecting the installed disk read-only (libguestfs appliance)");
+        if (kiln_inspect(b->work, b->work_format, force_tcg, logs, &b->in, err) < 0)
+                return -EIO;
+        _cleanup_free_ char *pkgs = strv_join(b->in->packages, "\n"), *pkg_path = xasprintf("%s/packages.txt", b->bdir);
+        _cleanup_free_ char *pkg_text = xasprintf("%s\n", pkgs);
+        if (cli_write_file_atomic(pkg_path, pkg_text, strlen(pkg_text), err) < 0)
+                return -EIO;
+        for (size_t i = 0; b->in->problems[i]; i++)
+                kiln_error_set(err, EINVAL, "the installed image: %s", b->in->problems[i]);
+        if (b->in->problems[0])
+                return -EINVAL;
+        stage_done(b, "inspect");
+        if (check_interrupted(err) < 0)
+                return -EINTR;
+
+        b->bootloader = "guest";
+        if (b->p->bootloader == KILN_BOOTLOADER_HOST) {
+                if (STREQ(b->finalize, "dm")) {
+                        stage(b, "bootloader", "installing GRUB from the host side (device-mapper, host grub-install)");
+                        if (!b->in->root_part)
+                                return kiln_error_set(err, ENOTSUP, "--finalize=dm needs the root filesystem on a plain "
+                                                                    "partition; this image's is not (LVM?); use the "
+                                                                    "default backend");
+                        if (kiln_grub_dm(b->work, b->p, b->in->root_part, b->in->boot_part, &interrupted,
+                                         cli_display_notice, &b->d, err) < 0)
+                                return -EIO;
+                        b->bootloader = "host (device-mapper)";
+                } else {
+                        stage(b, "bootloader", "installing GRUB from the host side (the image's grub-install in the "
+                                               "libguestfs appliance)");
+                        _cleanup_free_ char *glog = NULL, *glog_path = xasprintf("%s/grub-install.log", b->bdir);
+                        if (kiln_grub_guestfs(b->work, b->work_format, force_tcg, b->p, &glog, err) < 0)
+                                return -EIO;
+                        cli_write_file_atomic(glog_path, glog, strlen(glog), NULL);
+                        b->bootloader = "host (libguestfs)";
+                }
+                stage_done(b, "bootloader");
+        }
+        if (check_interrupted(err) < 0)
+                return -EINTR;
+
+        stage(b, "convert", "writing the output image");
+        _cleanup_free_ char *dir = xstrdup(b->output);
+        char *slash = strrchr(dir, '/');
+        const char *base = slash ? slash + 1 : b->output;
+        if (slash)
+                *slash = '\0';
+        b->tmp_out = xasprintf("%s/.%s.kiln-partial", slash ? dir : ".", base);
+        unlink(b->tmp_out);
+        if (kiln_image_convert(b->work, b->work_format, b->tmp_out, b->out_format, true, &interrupted, err) < 0)
+                return -EIO;
+        stage_done(b, "convert");
+
+        if (b->boot_test) {
+                stage(b, "boot-test", "boot-testing the output (snapshot, no network) until a login prompt");
+                _cleanup_free_ char *console = xasprintf("%s/boot-console.log", b->bdir);
+                const char *accel = b->accel ? b->accel : "tcg";
+                struct kiln_boot_test_opts bo = {
+                        .image = b->tmp_out, .format = b->out_format, .console_log = console, .accel = accel,
+                        .cache = b->cache, .timeout_sec = b->boot_timeout_sec, .notice = cli_display_notice,
+                        .userdata = &b->d, .interrupted = &interrupted};
+                double secs = 0;
+                if (kiln_boot_test(&bo, &secs, err) < 0) {
+                        kiln_error_set(err, EIO, "the console is in '%s'", console);
+                        return -EIO;
+                }
+                cli_display_notice(&b->d, "boot-test passed: login prompt on the serial console");
+                stage_done(b, "boot-test");
+        }
+
+        stage(b, "manifest", "hashing the image and writing the manifest");
+        char hex[KILN_SHA256_HEX];
+        if (kiln_sha256_file(b->tmp_out, hex, NULL, err) < 0)
+                return -EIO;
+        stage_done(b, "manifest");
+        struct kiln_manifest_in mi = {.profile = b->p, .media = b->media, .served = b->res.served,
+                                      .n_served = b->res.n_served, .inspection = b->in, .image = base,
+                                      .format = b->out_format, .image_sha256 = hex, .bootloader = b->bootloader,
+                                      .timings = b->times, .n_timings = b->n_times};
+        _cleanup_free_ char *json = kiln_manifest_json(&mi);
+        b->manifest = xasprintf("%s.manifest.json", b->output);
+        if (b->libvirt_xml) {
+                char abs[PATH_MAX];
+                b->xml = xasprintf("%s.xml", b->output);
+                if (!realpath(slash ? dir : ".", abs))
+                        return kiln_error_set(err, errno, "cannot resolve '%s': %s", dir, strerror(errno));
+                _cleanup_free_ char *img = xasprintf("%s/%s", abs, base);
+                _cleanup_free_ char *xml = kiln_libvirt_xml(b->p, img, b->out_format);
+                if (cli_write_file_atomic(b->xml, xml, strlen(xml), err) < 0)
+                        return -EIO;
+        }
+        if (cli_write_file_atomic(b->manifest, json, strlen(json), err) < 0)
+                return -EIO;
+        if (rename(b->tmp_out, b->output) < 0)
+                return kiln_error_set(err, errno, "cannot rename the image to '%s': %s", b->output, strerror(errno));
+        b->output_done = true;
+        return 0;
+}
+
+static void cleanup_build(struct build *b, bool ok)
+{
+        if (!ok) {
+                if (b->tmp_out)
+                        unlink(b->tmp_out);
+                if (b->manifest)
+                        unlink(b->manifest);
+                if (b->xml)
+                        unlink(b->xml);
+        }
+        if (b->work && (ok || !b->keep_work))
+                unlink(b->work);
+        else if (b->work && access(b->work, F_OK) == 0)
+                fprintf(stderr, "kiln: the work disk is kept in '%s' (--keep-work)\n", b->work);
+        free(b->work);
+        free(b->tmp_out);
+        free(b->manifest);
+        free(b->xml);
+        free(b->bdir);
+        free(b->preseed);
+        free(b->d.last_step);
+        kiln_inspection_free(b->in);
+        kiln_install_result_clear(&b->res);
+        kiln_media_free(b->media);
+        kiln_cache_free(b->cache);
+        kiln_profile_free(b->p);
+}
+
+enum { OPT_CACHE = 0x100, OPT_BUILD_DIR, OPT_ACCEL, OPT_HV, OPT_TIMEOUT, OPT_WATCHDOG, OPT_EVENTS,
+       OPT_NO_PREFLIGHT, OPT_OFFLINE, OPT_XEN_BRIDGE, OPT_FINALIZE, OPT_LIBVIRT, OPT_NO_BOOT_TEST, OPT_BOOT_TIMEOUT,
+       OPT_KEEP_WORK, OPT_FORCE };
+
+static const struct option build_opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"cache", required_argument, NULL, OPT_CACHE},
+        {"build-dir", required_argument, NULL, OPT_BUILD_DIR},
+        {"accel", required_argument, NULL, OPT_ACCEL},
+        {"hypervisor", required_argument, NULL, OPT_HV},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"watchdog", required_argument, NULL, OPT_WATCHDOG},
+        {"events", required_argument, NULL, OPT_EVENTS},
+        {"no-preflight", no_argument, NULL, OPT_NO_PREFLIGHT},
+        {"offline", no_argument, NULL, OPT_OFFLINE},
+        {"xen-bridge", required_argument, NULL, OPT_XEN_BRIDGE},
+        {"finalize", required_argument, NULL, OPT_FINALIZE},
+        {"libvirt-xml", no_argument, NULL, OPT_LIBVIRT},
+        {"no-boot-test", no_argument, NULL, OPT_NO_BOOT_TEST},
+        {"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
+        {"keep-work", no_argument, NULL, OPT_KEEP_WORK},
+        {"force", no_argument, NULL, OPT_FORCE},
+        {0},
+};
+
+/* Options both commands take; returns 0, or the usage exit status. */
+static int parse(struct build *b, int argc, char **argv)
+{
+        int c;
+        while ((c = getopt_long(argc, argv, "o:", build_opts, NULL)) != -1) {
+                switch (c) {
+                case 'o': b->output = optarg; break;
+                case OPT_CACHE: b->cache_dir = optarg; break;
+                case OPT_BUILD_DIR: b->bdir = xstrdup(optarg); break;
+                case OPT_ACCEL:
+                        if (!STREQ(optarg, "auto") && !STREQ(optarg, "kvm") && !STREQ(optarg, "tcg"))
+                                return cli_usage_error(b->cmd, "--accel takes auto, kvm or tcg (got '%s')", optarg);
+                        b->accel = optarg;
+                        break;
+                case OPT_HV:
+                        if (!STREQ(optarg, "qemu") && !STREQ(optarg, "xen"))
+                                return cli_usage_error(b->cmd, "--hypervisor takes qemu or xen (got '%s')", optarg);
+                        b->hypervisor = optarg;
+                        break;
+                case OPT_TIMEOUT:
+                        if (cli_parse_duration(b->cmd, "--timeout", optarg, &b->timeout_sec) != 0)
+                                return KILN_EXIT_USAGE;
+                        break;
+                case OPT_WATCHDOG:
+                        if (cli_parse_duration(b->cmd, "--watchdog", optarg, &b->watchdog_sec) != 0)
+                                return KILN_EXIT_USAGE;
+                        break;
+                case OPT_BOOT_TIMEOUT:
+                        if (cli_parse_duration(b->cmd, "--boot-timeout", optarg, &b->boot_timeout_sec) != 0)
+                                return KILN_EXIT_USAGE;
+                        break;
+                case OPT_EVENTS:
+                        if (!STREQ(optarg, "json"))
+                                return cli_usage_error(b->cmd, "--events takes json (got '%s')", optarg);
+                        b->d.json = true;
+                        break;
+                case OPT_FINALIZE:
+                        if (!STREQ(optarg, "guestfs") && !STREQ(optarg, "dm"))
+                                return cli_usage_error(b->cmd, "--finalize takes guestfs or dm (got '%s')", optarg);
+                        b->finalize = optarg;
+                        break;
+                case OPT_NO_PREFLIGHT: b->no_preflight = true; break;
+                case OPT_OFFLINE: b->offline = true; break;
+                case OPT_XEN_BRIDGE: b->xen_bridge = optarg; break;
+                case OPT_LIBVIRT: b->libvirt_xml = true; break;
+                case OPT_NO_BOOT_TEST: b->boot_test = false; break;
+                case OPT_KEEP_WORK: b->keep_work = true; break;
+                case OPT_FORCE: b->force = true; break;
+                default: return cli_usage_error(b->cmd, "run 'kiln %s --help' for usage", b->cmd);
+                }
+        }
+        if (!b->output)
+                return cli_usage_error(b->cmd, "-o OUTPUT is required (.qcow2, .raw, .img, .vmdk or .vhdx)");
+        b->out_format = kiln_output_format(b->output);
+        if (!b->out_format)
+                return cli_usage_error(b->cmd, "'%s': the output's extension names its format: .qcow2, .raw, .img, "
+                                               ".vmdk or .vhdx", b->output);
+        if (!b->force && access(b->output, F_OK) == 0)
+                return cli_usage_error(b->cmd, "'%s' exists; kiln does not overwrite an image (--force replaces it "
+                                               "when the new one is complete)", b->output);
+        return 0;
+}
+
+static int prepare(struct build *b, const char *profile, struct kiln_error **err)
+{
+        int r = cli_load_profile(profile, &b->p, &b->preseed);
+        if (r != 0)
+                return r;
+        if (b->p->bootloader == KILN_BOOTLOADER_HOST && STREQ(b->finalize, "dm") && kiln_dm_probe(err) < 0)
+                return KILN_EXIT_FAILED; /* refuse before hours of work */
+        if (!b->bdir)
+                b->bdir = xasprintf("%s.d", b->output);
+        if (mkdir(b->bdir, 0755) < 0 && errno != EEXIST) {
+                kiln_error_set(err, errno, "cannot create '%s': %s", b->bdir, strerror(errno));
+                return KILN_EXIT_FAILED;
+        }
+        b->d.tty = !b->d.json && isatty(STDERR_FILENO);
+        cli_catch_signals(&interrupted);
+        if (kiln_cache_open(b->cache_dir, b->offline, &b->cache, err) < 0)
+                return KILN_EXIT_FAILED;
+        /* dm maps the disk through a loop device: the work disk is raw then. */
+        b->work_format = STREQ(b->finalize, "dm") ? "raw" : "qcow2";
+        b->work = xasprintf("%s/work.%s", b->bdir, b->work_format);
+        return 0;
+}
+
+static int report(struct build *b, int r, struct kiln_error *err)
+{
+        bool ok = r == 0 && b->output_done;
+        if (!ok) {
+                cli_display_error(&b->d, err, b->bdir);
+                cli_print_errors(err);
+                if (b->bdir && access(b->bdir, F_OK) == 0)
+                        fprintf(stderr, "kiln: %s failed; nothing was written to '%s'; logs are in '%s'\n", b->cmd,
+                                b->output, b->bdir);
+        } else {
+                fprintf(stderr, "kiln: built '%s' (%s, bootloader %s); manifest '%s'\n", b->output, b->out_format,
+                        b->bootloader, b->manifest);
+        }
+        cleanup_build(b, ok);
+        return ok ? KILN_EXIT_OK : r > 0 ? r : KILN_EXIT_FAILED;
+}
+
+int kiln_cmd_build(int argc, char **argv)
+{
+        struct build b = {.cmd = "build", .boot_test = true, .finalize = "guestfs"};
+        int r = parse(&b, argc, argv);
+        if (r != 0)
+                return r;
+        if (argc - optind != 1)
+                return cli_usage_error("build", "usage: kiln build [OPTIONS] PROFILE -o OUTPUT");
+        _cleanup_error_ struct kiln_error *err = NULL;
+        r = prepare(&b, argv[optind], &err);
+        if (r != 0)
+                return report(&b, r, err);
+        b.total = 5 + (b.p->bootloader == KILN_BOOTLOADER_HOST) + b.boot_test;
+
+        stage(&b, "fetch", "fetching and verifying the installer; checking the mirror");
+        struct kiln_media_opts mo = {.cache = b.cache, .progress = b.d.json ? NULL : cli_progress,
+                                     .notice = cli_display_notice, .userdata = &b.d, .skip_preflight = b.no_preflight};
+        if (kiln_media_fetch(b.p, &mo, &b.media, &err) < 0 || check_interrupted(&err) < 0)
+                return report(&b, -EIO, err);
+        stage_done(&b, "fetch");
+
+        stage(&b, "install", "running the installer in an isolated guest");
+        char self[PATH_MAX];
+        ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        self[sl > 0 ? sl : 0] = '\0';
+        unlink(b.work);
+        struct kiln_install_opts io = {
+                .profile = b.p, .preseed = b.preseed, .media = b.media, .cache = b.cache, .output = b.work,
+                .build_dir = b.bdir, .accel = b.accel ? b.accel : b.p->vm.accel,
+                .hypervisor = b.hypervisor ? b.hypervisor : b.p->vm.hypervisor, .timeout_sec = b.timeout_sec,
+                .watchdog_sec = b.watchdog_sec, .self = self, .xen_bridge = b.xen_bridge, .event = cli_display_event,
+                .notice = cli_display_notice, .userdata = &b.d, .interrupted = &interrupted};
+        if (kiln_install_run(&io, &b.res, &err) < 0)
+                return report(&b, -EIO, err);
+        stage_done(&b, "install");
+        if (!b.accel && STREQ(io.accel, "auto"))
+                b.accel = STREQ(b.res.accel, "kvm") ? "kvm" : "tcg"; /* probed once, used again below */
+        else if (!b.accel)
+                b.accel = io.accel;
+        r = check_interrupted(&err);
+        if (r == 0)
+                r = finish_stages(&b, &err);
+        return report(&b, r, err);
+}
+
+int kiln_cmd_finish(int argc, char **argv)
+{
+        struct build b = {.cmd = "finish", .boot_test = true, .finalize = "guestfs"};
+        int r = parse(&b, argc, argv);
+        if (r != 0)
+                return r;
+        if (argc - optind != 2)
+                return cli_usage_error("finish", "usage: kiln finish [OPTIONS] PROFILE DISK -o OUTPUT");
+        const char *disk = argv[optind + 1];
+        if (access(disk, R_OK) < 0)
+                return cli_usage_error("finish", "cannot read '%s': %s", disk, strerror(errno));
+        _cleanup_error_ struct kiln_error *err = NULL;
+        _cleanup_free_ char *format = NULL;
+        r = prepare(&b, argv[optind], &err);
+        if (r != 0)
+                return report(&b, r, err);
+        b.total = 4 + (b.p->bootloader == KILN_BOOTLOADER_HOST) + b.boot_test;
+        /* The given disk is never changed: kiln works on a copy in the build folder. */
+        stage(&b, "copy", "copying the installed disk into the build folder");
+        unlink(b.work);
+        if (kiln_image_format(disk, &format, &err) < 0 ||
+            kiln_image_convert(disk, format, b.work, b.work_format, false, &interrupted, &err) < 0)
+                return report(&b, -EIO, err);
+        stage_done(&b, "copy");
+        r = finish_stages(&b, &err);
+        return report(&b, r, err);
+}

@@ -85,9 +85,8 @@ static int finish_stages(struct build *b, struct kiln_error **err)
                         b->accel = "tcg";
         }
         bool force_tcg = cli_guestfs_force_tcg(b->accel ? b->accel : "tcg", b->cache);
-        _cleanup_free_ char *logs = xasprintf("%s/installer", b->bdir);
         stage(b, "inspect", "inspecting the installed disk read-only (libguestfs appliance)");
-        if (kiln_inspect(b->work, b->work_format, force_tcg, logs, &b->in, err) < 0)
+        if (kiln_inspect(b->work, b->work_format, force_tcg, b->bdir, &b->in, err) < 0)
                 return -EIO;
         _cleanup_free_ char *pkgs = strv_join(b->in->packages, "\n"), *pkg_path = xasprintf("%s/packages.txt", b->bdir);
         _cleanup_free_ char *pkg_text = xasprintf("%s\n", pkgs);

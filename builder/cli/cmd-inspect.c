@@ -74,7 +74,7 @@ int kiln_cmd_inspect(int argc, char **argv)
                 return cli_usage_error("inspect", "cannot read '%s': %s", image, strerror(errno));
         _cleanup_free_ char *bdir = dir ? xstrdup(dir) : xasprintf("%s.d", image);
         _cleanup_error_ struct kiln_error *err = NULL;
-        _cleanup_free_ char *format = NULL, *logs = NULL, *pkgs = NULL, *pkg_path = NULL, *pkg_text = NULL;
+        _cleanup_free_ char *format = NULL, *pkgs = NULL, *pkg_path = NULL, *pkg_text = NULL;
         struct kiln_cache *cache = NULL;
         struct kiln_inspection *in = NULL;
         int status = KILN_EXIT_FAILED;
@@ -84,8 +84,7 @@ int kiln_cmd_inspect(int argc, char **argv)
                 kiln_error_set(&err, errno, "cannot create '%s': %s", bdir, strerror(errno));
                 goto out;
         }
-        logs = xasprintf("%s/installer", bdir);
-        if (kiln_inspect(image, format, cli_guestfs_force_tcg(accel, cache), logs, &in, &err) < 0)
+        if (kiln_inspect(image, format, cli_guestfs_force_tcg(accel, cache), bdir, &in, &err) < 0)
                 goto out;
         pkgs = strv_join(in->packages, "\n");
         pkg_path = xasprintf("%s/packages.txt", bdir);

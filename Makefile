@@ -28,7 +28,7 @@ FUZZ_NAMES := fuzz-profile fuzz-index
 FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%)
 
 .SECONDARY:
-.PHONY: all deps demo check check-unit check-asan check-net check-e2e fuzz bench install uninstall clean format
+.PHONY: all deps demo check check-unit check-asan check-net check-e2e fuzz bench bench-build install uninstall clean format
 
 TEST_BIN   := $(BUILD)/tests/builder/test-install-log $(BUILD)/tests/builder/test-dm-plan
 # Xen's own config parser, where libxen-dev is installed.
@@ -126,6 +126,10 @@ $(BUILD)/bench/inject: $(BUILD)/bench/inject.o $(LIB_OBJ)
 # Benchmarks print numbers side by side; they are not tests.
 bench: all $(BUILD)/bench/inject
 	KILN=$(abspath $(BUILD)/kiln) bench/inject.sh
+
+# One profile built cold, warm (proxy cache hot) and as bare QEMU + preseed: three full installs.
+bench-build: all
+	KILN=$(abspath $(BUILD)/kiln) bench/build.sh $(BENCH_PROFILE)
 
 install: $(BUILD)/kiln
 	install -D -m 0755 $(BUILD)/kiln $(DESTDIR)$(BINDIR)/kiln

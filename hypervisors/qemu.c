@@ -215,15 +215,16 @@ int kiln_qemu_probe_kvm(const char *kernel, unsigned timeout_sec, char **ret_why
         unlink(log);
         rmdir(dir);
         bool marker = console && (strstr(console, "Freeing unused kernel") || strstr(console, "Kernel panic"));
+        const char *base = strrchr(kernel, '/') ? strrchr(kernel, '/') + 1 : kernel;
         if (marker) {
                 kiln_error_free(err);
                 return 0;
         }
         if (r < 0) {
                 if (err->errnum == ETIMEDOUT)
-                        *ret_why = xasprintf("KVM did not boot the installer's kernel within %u s", timeout_sec);
+                        *ret_why = xasprintf("KVM did not boot a stock kernel (%s) within %u s", base, timeout_sec);
                 else
-                        *ret_why = xasprintf("KVM did not boot the installer's kernel: %s", err->msg);
+                        *ret_why = xasprintf("KVM did not boot a stock kernel (%s): %s", base, err->msg);
                 kiln_error_free(err);
                 return -EIO;
         }

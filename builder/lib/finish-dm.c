@@ -215,6 +215,66 @@ static int write_in(int rootfd, const char *path, const char *text, struct kiln_
         return 0;
 }
 
+/* grub-install, as root, writes into /boot/grub: a symbolic link anywhere below it (planted by a
+ * package inside the guest) would send those writes into the host. Refuse any. */
+static int no_symlinks_below(int dirfd, const char *shown, unsigned depth, struct kiln_error **reterr)
+{
+        if (depth > 16)
+                return kiln_error_set(reterr, ELOOP, "the image's %s is nested too deeply", shown);
+        int fd = dup(dirfd);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d)
+                return kiln_error_set(reterr, errno, "cannot read the image's %s: %s", shown, strerror(errno));
+        int r = 0;
+        struct dirent *de;
+        while (r == 0 && (de = readdir(d))) {
+                if (STREQ(de->d_name, ".") || STREQ(de->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = kiln_error_set(reterr, errno, "cannot stat the image's %s/%s", shown, de->d_name);
+                } else if (S_ISLNK(st.st_mode)) {
+                        r = kiln_error_set(reterr, EPERM, "the image's %s/%s is a symbolic link; the host's grub-install "
+                                                          "would follow it, so kiln refuses (use the default --finalize)",
+                                           shown, de->d_name);
+                } else if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        _cleanup_free_ char *name = xasprintf("%s/%s", shown, de->d_name);
+                        r = sub < 0 ? kiln_error_set(reterr, errno, "cannot open the image's %s", name)
+                                    : no_symlinks_below(sub, name, depth + 1, reterr);
+                }
+        }
+        closedir(d);
+        return r;
+}
+
+int kiln_dm_check_tree(const char *mountdir, bool grub, int *ret_rootfd, int *ret_bootfd, struct kiln_error **reterr)
+{
+        _cleanup_close_ int rootfd = open(mountdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return kiln_error_set(reterr, errno, "cannot open '%s': %s", mountdir, strerror(errno));
+        _cleanup_close_ int bootfd = openat2_in(rootfd, "boot", O_RDONLY | O_DIRECTORY, 0);
+        if (bootfd < 0)
+                return kiln_error_set(reterr, errno, "the image's /boot is not a plain folder (%s); kiln will not "
+                                                     "mount on it or hand it to grub-install", strerror(errno));
+        if (grub) {
+                if (mkdirat(bootfd, "grub", 0755) < 0 && errno != EEXIST)
+                        return kiln_error_set(reterr, errno, "cannot create /boot/grub in the image: %s", strerror(errno));
+                _cleanup_close_ int grubfd = openat2_in(rootfd, "boot/grub", O_RDONLY | O_DIRECTORY, 0);
+                if (grubfd < 0)
+                        return kiln_error_set(reterr, errno, "the image's /boot/grub is not a plain folder (%s)",
+                                              strerror(errno));
+                int r = no_symlinks_below(grubfd, "/boot/grub", 0, reterr);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_rootfd)
+                *ret_rootfd = TAKE_FD(rootfd);
+        if (ret_bootfd)
+                *ret_bootfd = TAKE_FD(bootfd);
+        return 0;
+}
+
 /* Before a /boot mount and before grub-install: /boot (and /boot/grub) must be real folders, and
  * kiln's own files (device.map, grub.cfg, the GRUB defaults) are written confined to the mount. */
 static int dm_before(void *userdata, size_t k, struct kiln_error **reterr)
@@ -224,21 +284,11 @@ static int dm_before(void *userdata, size_t k, struct kiln_error **reterr)
         if (!STREQ(s->argv[0], "grub-install") && !(STREQ(s->argv[0], "mount") && c->l->boot_part &&
                                                     str_has_suffix(s->argv[strv_length(s->argv) - 1], "/boot")))
                 return 0;
-        _cleanup_close_ int rootfd = open(c->l->mountdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (rootfd < 0)
-                return kiln_error_set(reterr, errno, "cannot open '%s': %s", c->l->mountdir, strerror(errno));
-        _cleanup_close_ int bootfd = openat2_in(rootfd, "boot", O_RDONLY | O_DIRECTORY, 0);
-        if (bootfd < 0)
-                return kiln_error_set(reterr, errno, "the image's /boot is not a plain folder (%s); kiln will not "
-                                                     "mount on it or hand it to grub-install", strerror(errno));
-        if (STREQ(s->argv[0], "mount"))
-                return 0;
-        if (mkdirat(bootfd, "grub", 0755) < 0 && errno != EEXIST)
-                return kiln_error_set(reterr, errno, "cannot create /boot/grub in the image: %s", strerror(errno));
-        _cleanup_close_ int grubfd = openat2_in(rootfd, "boot/grub", O_RDONLY | O_DIRECTORY, 0);
-        if (grubfd < 0)
-                return kiln_error_set(reterr, errno, "the image's /boot/grub is not a plain folder (%s)", strerror(errno));
-
+        bool for_mount = STREQ(s->argv[0], "mount");
+        _cleanup_close_ int rootfd = -1, bootfd = -1;
+        int r = kiln_dm_check_tree(c->l->mountdir, !for_mount, &rootfd, &bootfd, reterr);
+        if (r < 0 || for_mount)
+                return r;
         _cleanup_free_ char *version = newest_kernel(bootfd);
         if (!version)
                 return kiln_error_set(reterr, ENOENT, "no /boot/vmlinuz-* in the image: nothing for GRUB to boot");
@@ -267,7 +317,7 @@ static int dm_before(void *userdata, size_t k, struct kiln_error **reterr)
                 boot_uuid, version, prefix, version, root_uuid, args, prefix, version);
         _cleanup_free_ char *map = xasprintf("(hd0) /dev/mapper/%s\n", c->l->name);
         _cleanup_free_ char *defaults = kiln_grub_defaults(c->p);
-        int r = write_in(rootfd, "boot/grub/device.map", map, reterr);
+        r = write_in(rootfd, "boot/grub/device.map", map, reterr);
         if (r == 0)
                 r = write_in(rootfd, "boot/grub/grub.cfg", cfg, reterr);
         _cleanup_close_ int etcfd = r == 0 ? openat2_in(rootfd, "etc/default", O_RDONLY | O_DIRECTORY, 0) : -1;

@@ -78,6 +78,11 @@ int kiln_dm_execute(const struct kiln_dm_plan *plan, kiln_dm_run_fn run, int (*b
 int kiln_dm_unwind(const struct kiln_dm_plan *plan, size_t done, kiln_dm_run_fn run, void *userdata,
                    struct kiln_error **reterr);
 
+/* The checks before kiln mounts on the image's /boot or hands it to the host's grub-install:
+ * /boot a plain folder (no symbolic link on the way), and with grub, /boot/grub created if
+ * missing and holding no symbolic link anywhere below it. Returns open fds when asked. */
+int kiln_dm_check_tree(const char *mountdir, bool grub, int *ret_rootfd, int *ret_bootfd, struct kiln_error **reterr);
+
 /* The whole --finalize=dm backend on a raw image: probe, losetup, plan, device.map, grub.cfg,
  * host grub-install, unwind (also on failure and interruption). root_part/boot_part from the
  * inspection. */

@@ -37,6 +37,13 @@ static inline void closep(int *fd)
                 _p;                          \
         })
 
+#define TAKE_FD(fd)                          \
+        ({                                   \
+                int _fd = (fd);              \
+                (fd) = -1;                   \
+                _fd;                         \
+        })
+
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 #define STREQ(a, b) (strcmp((a), (b)) == 0)
 

@@ -1,6 +1,9 @@
-/* The --finalize=dm plan and its unwinding, run with a recording runner: prints every command the
- * real backend would run, in order, with step FAIL failing (0: none), and the interruption case.
- * The real commands need device-mapper, which t-finish.sh uses where the kernel has it. */
+/* Pieces of the finish stages that can be exercised without an appliance or device-mapper:
+ *   test-finish BOOT_PART FAIL_AT|interrupt2   the --finalize=dm plan run with a recording
+ *       runner: every command in order, step FAIL_AT failing (0: none), or Ctrl-C during step 2
+ *   test-finish check-tree DIR 0|1             the checks on a mounted image's /boot (and /boot/grub)
+ *   test-finish convert SRC SRC_FMT DST        kiln_image_convert to the format DST's extension names
+ * The real dm commands need device-mapper, which t-finish.sh uses where the kernel has it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +43,20 @@ int main(int argc, char **argv)
                 kiln_error_free(err);
                 return r < 0;
         }
+        if (argc == 5 && STREQ(argv[1], "convert")) {
+                struct kiln_error *err = NULL;
+                const char *fmt = kiln_output_format(argv[4]);
+                int r = fmt ? kiln_image_convert(argv[2], argv[3], argv[4], fmt, STREQ(fmt, "qcow2"), NULL, &err) : -EINVAL;
+                printf("%s\n", r == 0 ? fmt : "failed");
+                for (struct kiln_error *e = err; e; e = e->next) {
+                        _cleanup_free_ char *m = kiln_error_format(e);
+                        printf("error: %s\n", m);
+                }
+                kiln_error_free(err);
+                return r < 0;
+        }
         if (argc != 3) {
-                fprintf(stderr, "usage: test-dm-plan BOOT_PART FAIL_AT|interrupt2\n");
+                fprintf(stderr, "usage: test-finish BOOT_PART FAIL_AT|interrupt2\n");
                 return 2;
         }
         struct kiln_dm_layout l = {.loop = "/dev/loop7", .sectors = 16777216, .name = "hda", .root_part = 1,

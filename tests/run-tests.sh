@@ -7,9 +7,11 @@ pass=0 fail=0 skipped=0
 for t in $(find "$here" -name 't-*.sh' | sort); do
         name=${t#"$here"/}
         echo "# $name"
+        start=$SECONDS
         out=$(bash "$t" 2>&1)
         rc=$?
         printf '%s\n' "$out"
+        echo "# $name: $((SECONDS - start)) s"
         p=$(grep -c '^ok - ' <<<"$out" || true)
         s=$(grep -c '^ok - .* # SKIP ' <<<"$out" || true)
         f=$(grep -c '^not ok - ' <<<"$out" || true)

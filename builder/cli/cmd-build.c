@@ -116,9 +116,11 @@ static int finish_stages(struct build *b, struct kiln_error **err)
                         stage(b, "bootloader", "installing GRUB from the host side (the image's grub-install in the "
                                                "libguestfs appliance)");
                         _cleanup_free_ char *glog = NULL, *glog_path = xasprintf("%s/grub-install.log", b->bdir);
-                        if (kiln_grub_guestfs(b->work, b->work_format, force_tcg, b->p, &glog, err) < 0)
+                        int g = kiln_grub_guestfs(b->work, b->work_format, force_tcg, b->p, &glog, err);
+                        if (glog)
+                                cli_write_file_atomic(glog_path, glog, strlen(glog), NULL);
+                        if (g < 0)
                                 return -EIO;
-                        cli_write_file_atomic(glog_path, glog, strlen(glog), NULL);
                         b->bootloader = "host (libguestfs)";
                 }
                 stage_done(b, "bootloader");

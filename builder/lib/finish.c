@@ -144,6 +144,22 @@ int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, con
         char **steps[] = {install, update};
         for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
                 char *out = guestfs_command(g, steps[i]);
+                /* Seen once in a few dozen runs under TCG: grub-install failing with "embedding is
+                 * not possible, but this is required for cross-disk install" on an image where the
+                 * next run succeeds (the appliance's udev still settling the disk, as far as can be
+                 * told). One more try after a pause; the failed attempt stays in the log. */
+                for (unsigned attempt = 1; !out && i == 0 && attempt < 3; attempt++) {
+                        const char *e = guestfs_last_error(g);
+                        buf_printf(&log, "$ %s (attempt %u failed)\n%s\n", steps[i][0], attempt, e ? e : "");
+                        /* What GRUB thought, for whoever reads the log. */
+                        char *probe[] = {"grub-probe", "--target=disk", "/boot/grub", NULL};
+                        char *p_out = guestfs_command(g, probe);
+                        buf_printf(&log, "$ grub-probe /boot/grub\n%s\n", p_out ? p_out : guestfs_last_error(g));
+                        free(p_out);
+                        guestfs_sync(g);
+                        sleep(3);
+                        out = guestfs_command(g, steps[i]);
+                }
                 if (!out) {
                         _cleanup_free_ char *what = xasprintf("the image's %s (in the libguestfs appliance) failed",
                                                               steps[i][0]);
@@ -184,7 +200,7 @@ out:
         strv_free(roots);
         strv_free(devs);
         guestfs_close(g);
-        if (r == 0 && ret_log)
+        if (ret_log)
                 *ret_log = buf_steal(&log);
         else
                 free(log.data);

@@ -17,7 +17,8 @@ const char *kiln_output_format(const char *path);
 /* bootloader: host, default backend. Opens the image read-write in the libguestfs appliance,
  * writes /etc/default/grub.d/kiln.cfg from the profile (serial console, kernel_args), runs the
  * image's own grub-install on the appliance's first disk and update-grub, and checks that
- * /boot/grub/grub.cfg and the boot sector are there. format is never probed. */
+ * /boot/grub/grub.cfg and the boot sector are there. format is never probed. *ret_log (also on
+ * failure) gets what the commands printed. */
 int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, const struct kiln_profile *p,
                       char **ret_log, struct kiln_error **reterr);
 

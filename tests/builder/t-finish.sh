@@ -87,13 +87,15 @@ root:
 X
 
 # A disk with no operating system: the stage says so, and nothing is left.
-qemu-img create -q -f qcow2 "$TMP/blank.qcow2" 64M
-"$KILN" finish --no-boot-test -o "$TMP/blank-out.qcow2" "$TMP/host.yaml" "$TMP/blank.qcow2" > /dev/null 2> "$TMP/blank.err"; rc=$?
-[ $rc -eq 1 ] && grep -q "no operating system" "$TMP/blank.err" && ok "a disk without an OS fails at inspection" ||
-        not_ok "a disk without an OS fails" "rc=$rc" "$(tail -3 "$TMP/blank.err")"
-left=$(ls -A "$TMP" | grep -E '^blank-out|kiln-partial' | grep -v '^blank-out.qcow2.d$')
-leftd=$(ls -A "$TMP/blank-out.qcow2.d" | grep -E '^work\.')
-[ -z "$left$leftd" ] && ok "a failed finish leaves no image, manifest, partial or work disk" || not_ok "failed finish leaves nothing" "$left $leftd"
+if [ -z "$quick" ]; then
+        qemu-img create -q -f qcow2 "$TMP/blank.qcow2" 64M
+        "$KILN" finish --no-boot-test -o "$TMP/blank-out.qcow2" "$TMP/host.yaml" "$TMP/blank.qcow2" > /dev/null 2> "$TMP/blank.err"; rc=$?
+        [ $rc -eq 1 ] && grep -q "no operating system" "$TMP/blank.err" && ok "a disk without an OS fails at inspection" ||
+                not_ok "a disk without an OS fails" "rc=$rc" "$(tail -3 "$TMP/blank.err")"
+        left=$(ls -A "$TMP" | grep -E '^blank-out|kiln-partial' | grep -v '^blank-out.qcow2.d$')
+        leftd=$(ls -A "$TMP/blank-out.qcow2.d" | grep -E '^work\.')
+        [ -z "$left$leftd" ] && ok "a failed finish leaves no image, manifest, partial or work disk" || not_ok "failed finish leaves nothing" "$left $leftd"
+fi
 
 # The main path: GRUB from the host side, a compressed qcow2, the boot test, manifest, libvirt XML.
 mkdir -p "$TMP/a"

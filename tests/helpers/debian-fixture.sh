@@ -35,6 +35,8 @@ if [ ! -s "$dir/rootfs.tar" ]; then
         echo "debian-fixture: mmdebstrap $suite from the host's apt sources (about a minute)..." >&2
         if ! mmdebstrap --mode=unshare --format=tar --variant=minbase \
                 --include=systemd-sysv,udev,linux-image-cloud-amd64,grub-pc,initramfs-tools \
+                --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+                --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
                 --customize-hook='echo kiln-fixture > "$1/etc/hostname"' \
                 --customize-hook='mkdir -p "$1/var/log/installer" && echo "made by mmdebstrap for kiln'"'"'s tests, not by debian-installer" > "$1/var/log/installer/README"' \
                 "$suite" "$dir/rootfs.tar.part" "${sources[@]}" > "$dir/mmdebstrap.log" 2>&1; then

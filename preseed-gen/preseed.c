@@ -253,15 +253,18 @@ static char *early_command(const struct kiln_profile *p)
         return *rest ? xasprintf("%s %s", syslog_follower, rest) : xstrdup(syslog_follower);
 }
 
+/* Commands kiln writes into the preseed carry no backslash: debian-installer's debconf hands
+ * "\n" in a value back as a line break, which cut a "printf '%s\n'" late_command in two and
+ * stopped a real install at finish-install. Files are written with echo, one line per word. */
 static void push_keys(char ***parts, const char *dir, char *const *keys, const char *owner)
 {
         struct kiln_buf b = {0};
-        buf_printf(&b, "mkdir -p /target%s/.ssh && printf '%%s\\n'", dir);
+        buf_printf(&b, "mkdir -p /target%s/.ssh && for l in", dir);
         for (size_t i = 0; keys[i]; i++) {
                 _cleanup_free_ char *q = shell_quote(keys[i]);
                 buf_printf(&b, " %s", q);
         }
-        buf_printf(&b, " > /target%s/.ssh/authorized_keys && chmod 0700 /target%s/.ssh && chmod 0600 /target%s/.ssh/authorized_keys",
+        buf_printf(&b, "; do echo \"$l\"; done > /target%s/.ssh/authorized_keys && chmod 0700 /target%s/.ssh && chmod 0600 /target%s/.ssh/authorized_keys",
                    dir, dir, dir);
         if (owner)
                 buf_printf(&b, " && in-target chown -R %s:%s %s/.ssh", owner, owner, dir);
@@ -283,7 +286,7 @@ static char *late_command(const struct kiln_profile *p)
                 /* A sudoer without a password could never use sudo: give such users (and 'nopasswd') NOPASSWD. */
                 if (u->sudo == KILN_SUDO_NOPASSWD || (u->sudo == KILN_SUDO_YES && !u->password))
                         parts = strv_push(parts,
-                                          xasprintf("printf '%%s\\n' '%s ALL=(ALL:ALL) NOPASSWD:ALL' > "
+                                          xasprintf("echo '%s ALL=(ALL:ALL) NOPASSWD:ALL' > "
                                                     "/target/etc/sudoers.d/kiln-%s && chmod 0440 /target/etc/sudoers.d/kiln-%s",
                                                     u->name, u->name, u->name));
                 if (u->ssh_keys[0]) {
@@ -295,10 +298,10 @@ static char *late_command(const struct kiln_profile *p)
                 push_keys(&parts, "/root", p->root.ssh_keys, NULL);
         if (p->bootloader == KILN_BOOTLOADER_HOST) {
                 _cleanup_free_ char *args = strv_join(p->kernel_args, " ");
-                parts = strv_push(parts, xasprintf("mkdir -p /target/etc/default/grub.d && printf '%%s\\n' "
+                parts = strv_push(parts, xasprintf("mkdir -p /target/etc/default/grub.d && for l in "
                                                    "'GRUB_CMDLINE_LINUX=\"%s\"' 'GRUB_TERMINAL=\"console serial\"' "
-                                                   "'GRUB_SERIAL_COMMAND=\"serial --unit=0 --speed=115200\"' "
-                                                   "> /target/etc/default/grub.d/kiln.cfg",
+                                                   "'GRUB_SERIAL_COMMAND=\"serial --unit=0 --speed=115200\"'; "
+                                                   "do echo \"$l\"; done > /target/etc/default/grub.d/kiln.cfg",
                                                    args));
         }
         for (size_t i = 0; p->late_commands[i]; i++) {

@@ -27,6 +27,33 @@ late=$(value_of 'd-i preseed/late_command' p.cfg)
 early=$(value_of 'd-i preseed/early_command' p.cfg)
 sh -n -c "$late" && ok "late_command is valid sh" || not_ok "late_command is valid sh" "$late"
 sh -n -c "$early" && ok "early_command is valid sh" || not_ok "early_command is valid sh" "$early"
+# debian-installer's debconf hands "\n" in a value back as a line break (a real install's
+# finish-install stopped on a late_command cut in two that way), so what kiln itself writes into
+# the late_command (users, sudoers, SSH keys, GRUB defaults) carries no backslash at all.
+cat > k.yaml <<'X'
+name: kilnparts
+release: trixie
+bootloader: host
+users:
+  - name: ann
+    sudo: nopasswd
+    ssh_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPcSSn+y1dzPgc4EPdUW/uFUfU1NaQZTxx0c0GTe5lyl ann"]
+root:
+  ssh_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPcSSn+y1dzPgc4EPdUW/uFUfU1NaQZTxx0c0GTe5lyl root"]
+X
+"$KILN" preseed k.yaml > k.cfg 2> /dev/null
+klate=$(value_of 'd-i preseed/late_command' k.cfg)
+[ -n "$klate" ] && ! grep -q '\\' <<<"$klate" && ok "kiln's own late_command parts carry no backslash" ||
+        not_ok "no backslash in kiln's late_command" "$klate"
+mkdir -p kt/target/etc/default kt/target/home/ann kt/target/root kt/target/etc/sudoers.d kt/bin
+printf '#!/bin/sh\nexit 0\n' > kt/bin/in-target; chmod +x kt/bin/in-target
+(cd kt && PATH="$PWD/bin:$PATH" sh -c "$(sed 's|/target|target|g' <<<"$klate")") 2> kt.err
+check_eq "GRUB defaults written line by line" 3 "$(wc -l < kt/target/etc/default/grub.d/kiln.cfg 2>/dev/null)"
+grep -q '^GRUB_CMDLINE_LINUX="console=ttyS0,115200n8"$' kt/target/etc/default/grub.d/kiln.cfg 2>/dev/null &&
+        ok "GRUB defaults hold the profile's kernel_args" || not_ok "GRUB defaults" "$(cat kt.err kt/target/etc/default/grub.d/kiln.cfg 2>&1)"
+check_eq "root's authorized_keys: one key per line" "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPcSSn+y1dzPgc4EPdUW/uFUfU1NaQZTxx0c0GTe5lyl root" "$(cat kt/target/root/.ssh/authorized_keys 2>/dev/null)"
+check_eq "sudoers line" "ann ALL=(ALL:ALL) NOPASSWD:ALL" "$(cat kt/target/etc/sudoers.d/kiln-ann 2>/dev/null)"
+
 # Run the chain with in-target recording its argv: each command reaches the target as one intact word.
 mkdir -p target
 in_target_log=$PWD/argv.log

@@ -61,7 +61,7 @@ rc=$?
 secs=$(( $(date +%s) - start ))
 if [ $rc -ne 0 ]; then
         not_ok "kiln build, bootloader: $bl" "$(grep -v warning "$TMP/build-$bl.err" | tail -5)"
-        if grep -qE "HTTP 404|Downloading a file failed|the preflight found|missing on the mirror" "$TMP/build-$bl.err"; then
+        if grep -qE "HTTP 404|Downloading a file failed|preflight: the installer" "$TMP/build-$bl.err"; then
                 echo "# the MIRROR lacks files the installer needs (see above), not kiln"
         fi
         continue

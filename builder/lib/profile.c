@@ -479,6 +479,21 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
 
         extract_preseed(p, at(t, "preseed"));
 
+        /* debian-installer's debconf turns "\n" in a preseed value into a line break, which cuts a
+         * command in two (seen in a real install). Other backslashes may not survive either. */
+        static const char *const cmd_keys[] = {"late_commands", "installer.early_commands"};
+        for (size_t k = 0; k < ELEMENTSOF(cmd_keys); k++) {
+                const struct kiln_node *seq = at(t, cmd_keys[k]);
+                for (size_t i = 0; seq && seq->type == KILN_NODE_SEQ && i < seq->n; i++) {
+                        const struct kiln_node *c = seq->values[i];
+                        if (c->type == KILN_NODE_SCALAR && c->scalar && strchr(c->scalar, '\\'))
+                                kiln_error_at(&p->warnings, 0, c->file, c->line, c->column,
+                                              "this command contains a backslash; debian-installer's debconf "
+                                              "turns \"\\n\" into a line break and may change other escapes, so "
+                                              "write it without one (e.g. a script in a repository package)");
+                }
+        }
+
         bool any_ssh = p->root.ssh_keys[0] != NULL;
         for (size_t i = 0; i < p->n_users; i++)
                 any_ssh |= p->users[i].ssh_keys[0] != NULL || p->users[i].password != NULL;

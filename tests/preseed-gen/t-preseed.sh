@@ -54,6 +54,12 @@ grep -q '^GRUB_CMDLINE_LINUX="console=ttyS0,115200n8"$' kt/target/etc/default/gr
 check_eq "root's authorized_keys: one key per line" "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPcSSn+y1dzPgc4EPdUW/uFUfU1NaQZTxx0c0GTe5lyl root" "$(cat kt/target/root/.ssh/authorized_keys 2>/dev/null)"
 check_eq "sudoers line" "ann ALL=(ALL:ALL) NOPASSWD:ALL" "$(cat kt/target/etc/sudoers.d/kiln-ann 2>/dev/null)"
 
+# A user's command with a backslash gets a located warning (it still validates).
+printf 'name: b\nrelease: trixie\nroot: {ssh_keys: [ssh-ed25519 AAAAC3Nza x]}\nlate_commands:\n  - printf "a\\\\n" > /x\n' > bs.yaml
+"$KILN" validate -q bs.yaml 2> bs.err; rc=$?
+[ $rc -eq 0 ] && grep -q "bs.yaml:5:5: this command contains a backslash" bs.err && ok "a backslash in a late command is warned about, with its place" ||
+        not_ok "backslash warning" "rc=$rc" "$(cat bs.yaml bs.err)"
+
 # Run the chain with in-target recording its argv: each command reaches the target as one intact word.
 mkdir -p target
 in_target_log=$PWD/argv.log

@@ -8,10 +8,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <guestfs.h>
 #include <libxml/xmlwriter.h>
 #include <sys/stat.h>
 
+#include "appliance.h"
 #include "command.h"
 
 const char *kiln_output_format(const char *path)
@@ -48,78 +48,17 @@ char *kiln_grub_defaults(const struct kiln_profile *p)
         return buf_steal(&b);
 }
 
-static int gerr(guestfs_h *g, struct kiln_error **reterr, const char *what)
-{
-        const char *e = guestfs_last_error(g);
-        _cleanup_free_ char *msg = xstrdup(e ? e : "failed");
-        /* guestfs_command's errors carry the command's whole output; keep the last lines. */
-        size_t len = strlen(msg);
-        if (len > 2000)
-                memmove(msg, msg + len - 2000, 2001);
-        return kiln_error_set(reterr, EIO, "%s: %s", what, msg);
-}
-
-static int cmp_len(const void *a, const void *b)
-{
-        size_t x = strlen(*(char *const *) a), y = strlen(*(char *const *) b);
-        return x < y ? -1 : x > y;
-}
-
-/* Mount every filesystem the inspection found, "/" first. */
-static int mount_all(guestfs_h *g, const char *root, bool ro, struct kiln_error **reterr)
-{
-        char **mps = guestfs_inspect_get_mountpoints(g, root); /* pairs: mountpoint, device */
-        if (!mps)
-                return gerr(g, reterr, "libguestfs: read the image's mount points");
-        size_t n = strv_length(mps) / 2;
-        char **order = xcalloc(n + 1, sizeof(char *));
-        for (size_t i = 0; i < n; i++)
-                order[i] = mps[2 * i];
-        qsort(order, n, sizeof(char *), cmp_len);
-        int r = 0;
-        for (size_t i = 0; i < n && r == 0; i++)
-                for (size_t k = 0; k < n; k++) {
-                        if (mps[2 * k] != order[i])
-                                continue;
-                        int m = ro ? guestfs_mount_ro(g, mps[2 * k + 1], mps[2 * k])
-                                   : guestfs_mount(g, mps[2 * k + 1], mps[2 * k]);
-                        if (m < 0 && STREQ(mps[2 * k], "/"))
-                                r = gerr(g, reterr, "libguestfs: mount the root filesystem");
-                }
-        free(order);
-        strv_free(mps);
-        return r;
-}
-
 int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, const struct kiln_profile *p,
                       char **ret_log, struct kiln_error **reterr)
 {
-        guestfs_h *g = guestfs_create();
-        if (!g)
-                return kiln_error_set(reterr, ENOMEM, "cannot create a libguestfs handle");
-        guestfs_set_error_handler(g, NULL, NULL);
-        if (force_tcg) {
-                char *settings[] = {"force_tcg", NULL};
-                guestfs_set_backend_settings(g, settings);
-        }
-        char **roots = NULL, **devs = NULL;
-        _cleanup_free_ char *defaults = kiln_grub_defaults(p);
+        guestfs_h *g = NULL;
+        char **devs = NULL;
+        _cleanup_free_ char *root = NULL, *defaults = kiln_grub_defaults(p);
         struct kiln_buf log = {0};
-        int r = 0;
-        if (guestfs_add_drive_opts(g, image, GUESTFS_ADD_DRIVE_OPTS_FORMAT, format, -1) < 0) {
-                r = gerr(g, reterr, "libguestfs: add the image");
-                goto out;
-        }
-        if (guestfs_launch(g) < 0) {
-                r = gerr(g, reterr, "libguestfs: launch the appliance");
-                goto out;
-        }
-        roots = guestfs_inspect_os(g);
-        if (!roots || !roots[0]) {
-                r = kiln_error_set(reterr, ENOENT, "no operating system found in '%s'", image);
-                goto out;
-        }
-        if ((r = mount_all(g, roots[0], false, reterr)) < 0)
+        int r = kiln_appliance_open(image, format, false, force_tcg, &g, &root, reterr);
+        if (r < 0)
+                return r;
+        if ((r = kiln_appliance_mount_all(g, root, false, reterr)) < 0)
                 goto out;
         if (guestfs_is_file_opts(g, "/usr/sbin/grub-install", GUESTFS_IS_FILE_OPTS_FOLLOWSYMLINKS, 1, -1) <= 0 ||
             guestfs_is_dir(g, "/usr/lib/grub/i386-pc") <= 0) {
@@ -130,12 +69,12 @@ int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, con
         }
         devs = guestfs_list_devices(g);
         if (!devs || !devs[0]) {
-                r = gerr(g, reterr, "libguestfs: list the appliance's disks");
+                r = kiln_appliance_error(g, reterr, "libguestfs: list the appliance's disks");
                 goto out;
         }
         if (guestfs_mkdir_p(g, "/etc/default/grub.d") < 0 ||
             guestfs_write(g, "/etc/default/grub.d/kiln.cfg", defaults, strlen(defaults)) < 0) {
-                r = gerr(g, reterr, "libguestfs: write /etc/default/grub.d/kiln.cfg");
+                r = kiln_appliance_error(g, reterr, "libguestfs: write /etc/default/grub.d/kiln.cfg");
                 goto out;
         }
         /* The image's GRUB, run in the appliance on the appliance's name for the disk. */
@@ -163,7 +102,7 @@ int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, con
                 if (!out) {
                         _cleanup_free_ char *what = xasprintf("the image's %s (in the libguestfs appliance) failed",
                                                               steps[i][0]);
-                        r = gerr(g, reterr, what);
+                        r = kiln_appliance_error(g, reterr, what);
                         goto out;
                 }
                 buf_printf(&log, "$ %s\n%s", steps[i][0], out);
@@ -195,9 +134,8 @@ int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, con
                 goto out;
         }
         if (guestfs_umount_all(g) < 0 || guestfs_shutdown(g) < 0)
-                r = gerr(g, reterr, "libguestfs: write the image back and shut the appliance down");
+                r = kiln_appliance_error(g, reterr, "libguestfs: write the image back and shut the appliance down");
 out:
-        strv_free(roots);
         strv_free(devs);
         guestfs_close(g);
         if (ret_log)

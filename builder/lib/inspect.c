@@ -4,9 +4,9 @@
 #include "inspect.h"
 
 #include <errno.h>
-#include <guestfs.h>
 #include <sys/stat.h>
 
+#include "appliance.h"
 #include "archive-index.h"
 
 void kiln_inspection_free(struct kiln_inspection *i)
@@ -21,48 +21,16 @@ void kiln_inspection_free(struct kiln_inspection *i)
         free(i);
 }
 
-static int gerr(guestfs_h *g, struct kiln_error **reterr, const char *what)
-{
-        const char *e = guestfs_last_error(g);
-        return kiln_error_set(reterr, EIO, "libguestfs: %s: %s", what, e ? e : "failed");
-}
-
-static int cmp_len(const void *a, const void *b)
-{
-        /* mount "/" before "/home": shorter mountpoints first */
-        size_t x = strlen(*(char *const *) a), y = strlen(*(char *const *) b);
-        return x < y ? -1 : x > y;
-}
-
 int kiln_inspect(const char *image, const char *format, bool force_tcg, const char *copy_logs_to,
                  struct kiln_inspection **ret, struct kiln_error **reterr)
 {
-        guestfs_h *g = guestfs_create();
-        if (!g)
-                return kiln_error_set(reterr, ENOMEM, "cannot create a libguestfs handle");
-        guestfs_set_error_handler(g, NULL, NULL);
+        guestfs_h *g = NULL;
+        _cleanup_free_ char *root = NULL;
+        int r = kiln_appliance_open(image, format, true, force_tcg, &g, &root, reterr);
+        if (r < 0)
+                return r;
         struct kiln_inspection *in = xcalloc(1, sizeof(*in));
-        char **roots = NULL, **mps = NULL;
-        int r = 0;
-        if (force_tcg) {
-                char *settings[] = {"force_tcg", NULL};
-                guestfs_set_backend_settings(g, settings);
-        }
-        if (guestfs_add_drive_opts(g, image, GUESTFS_ADD_DRIVE_OPTS_READONLY, 1, GUESTFS_ADD_DRIVE_OPTS_FORMAT,
-                                   format, -1) < 0) {
-                r = gerr(g, reterr, "add the image");
-                goto out;
-        }
-        if (guestfs_launch(g) < 0) {
-                r = gerr(g, reterr, "launch the appliance");
-                goto out;
-        }
-        roots = guestfs_inspect_os(g);
-        if (!roots || !roots[0]) {
-                r = kiln_error_set(reterr, ENOENT, "no operating system found in '%s'", image);
-                goto out;
-        }
-        const char *root = roots[0];
+        char **mps = NULL;
         in->product = guestfs_inspect_get_product_name(g, root);
         in->distro = guestfs_inspect_get_distro(g, root);
         in->major = guestfs_inspect_get_major_version(g, root);
@@ -81,15 +49,11 @@ int kiln_inspect(const char *image, const char *format, bool force_tcg, const ch
                 else if (num > 0)
                         in->boot_part = (unsigned) num;
         }
-        char **order = xcalloc(n + 1, sizeof(char *));
-        for (size_t i = 0; i < n; i++)
-                order[i] = mps[2 * i];
-        qsort(order, n, sizeof(char *), cmp_len);
-        for (size_t i = 0; i < n; i++)
-                for (size_t k = 0; k < n; k++)
-                        if (mps[2 * k] == order[i])
-                                guestfs_mount_ro(g, mps[2 * k + 1], mps[2 * k]); /* best effort: swap, odd fs */
-        free(order);
+        /* Best effort, as before: an image whose root cannot be mounted reads as one where the
+         * installer did not finish, which is what inspect then reports. */
+        struct kiln_error *mount_err = NULL;
+        kiln_appliance_mount_all(g, root, true, &mount_err);
+        kiln_error_free(mount_err);
 
         in->installer_finished = guestfs_is_dir(g, "/var/log/installer") > 0;
         if (in->installer_finished && copy_logs_to) {
@@ -98,7 +62,7 @@ int kiln_inspect(const char *image, const char *format, bool force_tcg, const ch
                         goto out;
                 }
                 if (guestfs_copy_out(g, "/var/log/installer", copy_logs_to) < 0) {
-                        r = gerr(g, reterr, "copy out /var/log/installer");
+                        r = kiln_appliance_error(g, reterr, "libguestfs: copy out /var/log/installer");
                         goto out;
                 }
         }
@@ -138,9 +102,8 @@ int kiln_inspect(const char *image, const char *format, bool force_tcg, const ch
                 in->problems = strv_push(in->problems, xstrdup("no /var/log/installer: the installer did not finish"));
         guestfs_umount_all(g);
         if (guestfs_shutdown(g) < 0)
-                r = gerr(g, reterr, "shut the appliance down");
+                r = kiln_appliance_error(g, reterr, "libguestfs: shut the appliance down");
 out:
-        strv_free(roots);
         strv_free(mps);
         guestfs_close(g);
         if (r < 0) {

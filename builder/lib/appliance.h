@@ -1,0 +1,22 @@
+/* The libguestfs appliance, as kiln opens it: one place for the handle's settings (errors
+ * returned, not printed; TCG where KVM cannot run the host's kernel), the image added with its
+ * format stated (never probed), the OS found, and its filesystems mounted in order. Both the
+ * inspection and the host-side GRUB work through it. */
+#pragma once
+
+#include <guestfs.h>
+
+#include "error.h"
+
+/* Launch the appliance on image and find its OS. *ret_root is the root device libguestfs's
+ * inspection found. On failure nothing is left open. */
+int kiln_appliance_open(const char *image, const char *format, bool readonly, bool force_tcg, guestfs_h **ret_g,
+                        char **ret_root, struct kiln_error **reterr);
+
+/* Mount every filesystem the inspection found for root, "/" first ("/" before "/home"), read-only
+ * or not. Fails only when "/" cannot be mounted; others (swap, an odd filesystem) are skipped. */
+int kiln_appliance_mount_all(guestfs_h *g, const char *root, bool readonly, struct kiln_error **reterr);
+
+/* An error from libguestfs's last message, "WHAT: message"; long command output is cut to its
+ * last 2000 bytes. Returns the negative errno for chaining. */
+int kiln_appliance_error(guestfs_h *g, struct kiln_error **reterr, const char *what);

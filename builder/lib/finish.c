@@ -167,6 +167,17 @@ int kiln_image_convert(const char *src, const char *src_format, const char *dst,
         return r;
 }
 
+/* <name a="x" b="y"/>; b may be NULL. */
+static void empty_element(xmlTextWriterPtr w, const char *name, const char *a, const char *av, const char *b,
+                          const char *bv)
+{
+        xmlTextWriterStartElement(w, BAD_CAST name);
+        xmlTextWriterWriteAttribute(w, BAD_CAST a, BAD_CAST av);
+        if (b)
+                xmlTextWriterWriteAttribute(w, BAD_CAST b, BAD_CAST bv);
+        xmlTextWriterEndElement(w);
+}
+
 char *kiln_libvirt_xml(const struct kiln_profile *p, const char *image_abs, const char *format)
 {
         xmlBufferPtr buf = xmlBufferCreate();
@@ -186,9 +197,7 @@ char *kiln_libvirt_xml(const struct kiln_profile *p, const char *image_abs, cons
         xmlTextWriterWriteAttribute(w, BAD_CAST "arch", BAD_CAST(STREQ(p->arch, "arm64") ? "aarch64" : "x86_64"));
         xmlTextWriterWriteString(w, BAD_CAST "hvm");
         xmlTextWriterEndElement(w);
-        xmlTextWriterStartElement(w, BAD_CAST "boot");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST "hd");
-        xmlTextWriterEndElement(w);
+        empty_element(w, "boot", "dev", "hd", NULL, NULL);
         xmlTextWriterEndElement(w); /* os */
         xmlTextWriterStartElement(w, BAD_CAST "features");
         xmlTextWriterWriteElement(w, BAD_CAST "acpi", BAD_CAST "");
@@ -197,33 +206,17 @@ char *kiln_libvirt_xml(const struct kiln_profile *p, const char *image_abs, cons
         xmlTextWriterStartElement(w, BAD_CAST "disk");
         xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file");
         xmlTextWriterWriteAttribute(w, BAD_CAST "device", BAD_CAST "disk");
-        xmlTextWriterStartElement(w, BAD_CAST "driver");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "qemu");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST format);
-        xmlTextWriterEndElement(w);
-        xmlTextWriterStartElement(w, BAD_CAST "source");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST image_abs);
-        xmlTextWriterEndElement(w);
-        xmlTextWriterStartElement(w, BAD_CAST "target");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST "vda");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "bus", BAD_CAST "virtio");
-        xmlTextWriterEndElement(w);
+        empty_element(w, "driver", "name", "qemu", "type", format);
+        empty_element(w, "source", "file", image_abs, NULL, NULL);
+        empty_element(w, "target", "dev", "vda", "bus", "virtio");
         xmlTextWriterEndElement(w); /* disk */
         xmlTextWriterStartElement(w, BAD_CAST "interface");
         xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "network");
-        xmlTextWriterStartElement(w, BAD_CAST "source");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "network", BAD_CAST "default");
-        xmlTextWriterEndElement(w);
-        xmlTextWriterStartElement(w, BAD_CAST "model");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "virtio");
-        xmlTextWriterEndElement(w);
+        empty_element(w, "source", "network", "default", NULL, NULL);
+        empty_element(w, "model", "type", "virtio", NULL, NULL);
         xmlTextWriterEndElement(w); /* interface */
-        xmlTextWriterStartElement(w, BAD_CAST "serial");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty");
-        xmlTextWriterEndElement(w);
-        xmlTextWriterStartElement(w, BAD_CAST "console");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty");
-        xmlTextWriterEndElement(w);
+        empty_element(w, "serial", "type", "pty", NULL, NULL);
+        empty_element(w, "console", "type", "pty", NULL, NULL);
         xmlTextWriterEndElement(w); /* devices */
         xmlTextWriterEndElement(w); /* domain */
         xmlTextWriterEndDocument(w);

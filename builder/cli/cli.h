@@ -49,6 +49,39 @@ int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_pre
 /* "MIN" minutes or "Ns" seconds, more than zero; a usage error naming cmd and opt otherwise. */
 int cli_parse_duration(const char *cmd, const char *opt, const char *arg, unsigned *ret_sec);
 
+/* The install options `kiln install`, `kiln build` and `kiln finish` share: one table, one parser. */
+enum {
+        CLI_OPT_CACHE = 0x100,
+        CLI_OPT_BUILD_DIR,
+        CLI_OPT_ACCEL,
+        CLI_OPT_HV,
+        CLI_OPT_TIMEOUT,
+        CLI_OPT_WATCHDOG,
+        CLI_OPT_EVENTS,
+        CLI_OPT_NO_PREFLIGHT,
+        CLI_OPT_OFFLINE,
+        CLI_OPT_XEN_BRIDGE,
+        CLI_OPT_INSTALL_END, /* a command's own options start here */
+};
+#define CLI_INSTALL_OPTIONS                                                                                           \
+        {"output", required_argument, NULL, 'o'}, {"cache", required_argument, NULL, CLI_OPT_CACHE},                  \
+                {"build-dir", required_argument, NULL, CLI_OPT_BUILD_DIR},                                            \
+                {"accel", required_argument, NULL, CLI_OPT_ACCEL}, {"hypervisor", required_argument, NULL, CLI_OPT_HV}, \
+                {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},                                                \
+                {"watchdog", required_argument, NULL, CLI_OPT_WATCHDOG},                                              \
+                {"events", required_argument, NULL, CLI_OPT_EVENTS},                                                  \
+                {"no-preflight", no_argument, NULL, CLI_OPT_NO_PREFLIGHT},                                            \
+                {"offline", no_argument, NULL, CLI_OPT_OFFLINE},                                                      \
+                {"xen-bridge", required_argument, NULL, CLI_OPT_XEN_BRIDGE}
+struct cli_install_opts {
+        const char *output, *cache_dir, *build_dir, *accel, *hypervisor, *xen_bridge;
+        unsigned timeout_sec, watchdog_sec;
+        bool json, no_preflight, offline;
+};
+/* Take getopt_long's c (and optarg) if it is one of CLI_INSTALL_OPTIONS: 0 when taken, 1 when c is
+ * not one of them, KILN_EXIT_USAGE (after saying why) for a bad value. */
+int cli_install_option(const char *cmd, int c, const char *arg, struct cli_install_opts *o);
+
 /* SIGINT, SIGTERM and SIGHUP set *flag (to the signal) instead of killing kiln, so that what
  * kiln started is stopped and cleaned up. */
 void cli_catch_signals(volatile sig_atomic_t *flag);

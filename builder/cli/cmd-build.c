@@ -10,7 +10,6 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "../../preseed-gen/preseed.h"
 #include "../lib/boot-test.h"
@@ -27,11 +26,13 @@ struct build {
         const char *cmd;
         struct kiln_profile *p;
         char *preseed;
+        struct cli_install_opts o; /* the options kiln install takes too */
         const char *output, *out_format;
         char *bdir;
-        const char *accel, *hypervisor, *xen_bridge, *finalize, *cache_dir;
-        unsigned timeout_sec, watchdog_sec, boot_timeout_sec;
-        bool boot_test, libvirt_xml, keep_work, force, offline, no_preflight;
+        const char *accel; /* o.accel, then what the install's probe found */
+        const char *finalize;
+        unsigned boot_timeout_sec;
+        bool boot_test, libvirt_xml, keep_work, force;
         struct cli_display d;
         struct kiln_cache *cache;
         struct kiln_media *media;
@@ -47,24 +48,17 @@ struct build {
         const char *bootloader;
 };
 
-static double now_sec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 static double stage_start;
 
 static void stage(struct build *b, const char *name, const char *what)
 {
-        stage_start = now_sec();
+        stage_start = kiln_now();
         cli_display_stage(&b->d, ++b->stage, b->total, name, what);
 }
 
 static void stage_done(struct build *b, const char *name)
 {
-        b->times[b->n_times++] = (struct kiln_stage_time){.stage = name, .seconds = now_sec() - stage_start};
+        b->times[b->n_times++] = (struct kiln_stage_time){.stage = name, .seconds = kiln_now() - stage_start};
 }
 
 static int check_interrupted(struct kiln_error **err)
@@ -214,22 +208,10 @@ static void cleanup_build(struct build *b, bool ok)
         kiln_profile_free(b->p);
 }
 
-enum { OPT_CACHE = 0x100, OPT_BUILD_DIR, OPT_ACCEL, OPT_HV, OPT_TIMEOUT, OPT_WATCHDOG, OPT_EVENTS,
-       OPT_NO_PREFLIGHT, OPT_OFFLINE, OPT_XEN_BRIDGE, OPT_FINALIZE, OPT_LIBVIRT, OPT_NO_BOOT_TEST, OPT_BOOT_TIMEOUT,
-       OPT_KEEP_WORK, OPT_FORCE };
+enum { OPT_FINALIZE = CLI_OPT_INSTALL_END, OPT_LIBVIRT, OPT_NO_BOOT_TEST, OPT_BOOT_TIMEOUT, OPT_KEEP_WORK, OPT_FORCE };
 
 static const struct option build_opts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"cache", required_argument, NULL, OPT_CACHE},
-        {"build-dir", required_argument, NULL, OPT_BUILD_DIR},
-        {"accel", required_argument, NULL, OPT_ACCEL},
-        {"hypervisor", required_argument, NULL, OPT_HV},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"watchdog", required_argument, NULL, OPT_WATCHDOG},
-        {"events", required_argument, NULL, OPT_EVENTS},
-        {"no-preflight", no_argument, NULL, OPT_NO_PREFLIGHT},
-        {"offline", no_argument, NULL, OPT_OFFLINE},
-        {"xen-bridge", required_argument, NULL, OPT_XEN_BRIDGE},
+        CLI_INSTALL_OPTIONS,
         {"finalize", required_argument, NULL, OPT_FINALIZE},
         {"libvirt-xml", no_argument, NULL, OPT_LIBVIRT},
         {"no-boot-test", no_argument, NULL, OPT_NO_BOOT_TEST},
@@ -244,45 +226,21 @@ static int parse(struct build *b, int argc, char **argv)
 {
         int c;
         while ((c = getopt_long(argc, argv, "o:", build_opts, NULL)) != -1) {
+                int r = cli_install_option(b->cmd, c, optarg, &b->o);
+                if (r == 0)
+                        continue;
+                if (r != 1)
+                        return r;
                 switch (c) {
-                case 'o': b->output = optarg; break;
-                case OPT_CACHE: b->cache_dir = optarg; break;
-                case OPT_BUILD_DIR: b->bdir = xstrdup(optarg); break;
-                case OPT_ACCEL:
-                        if (!STREQ(optarg, "auto") && !STREQ(optarg, "kvm") && !STREQ(optarg, "tcg"))
-                                return cli_usage_error(b->cmd, "--accel takes auto, kvm or tcg (got '%s')", optarg);
-                        b->accel = optarg;
-                        break;
-                case OPT_HV:
-                        if (!STREQ(optarg, "qemu") && !STREQ(optarg, "xen"))
-                                return cli_usage_error(b->cmd, "--hypervisor takes qemu or xen (got '%s')", optarg);
-                        b->hypervisor = optarg;
-                        break;
-                case OPT_TIMEOUT:
-                        if (cli_parse_duration(b->cmd, "--timeout", optarg, &b->timeout_sec) != 0)
-                                return KILN_EXIT_USAGE;
-                        break;
-                case OPT_WATCHDOG:
-                        if (cli_parse_duration(b->cmd, "--watchdog", optarg, &b->watchdog_sec) != 0)
-                                return KILN_EXIT_USAGE;
-                        break;
                 case OPT_BOOT_TIMEOUT:
                         if (cli_parse_duration(b->cmd, "--boot-timeout", optarg, &b->boot_timeout_sec) != 0)
                                 return KILN_EXIT_USAGE;
-                        break;
-                case OPT_EVENTS:
-                        if (!STREQ(optarg, "json"))
-                                return cli_usage_error(b->cmd, "--events takes json (got '%s')", optarg);
-                        b->d.json = true;
                         break;
                 case OPT_FINALIZE:
                         if (!STREQ(optarg, "guestfs") && !STREQ(optarg, "dm"))
                                 return cli_usage_error(b->cmd, "--finalize takes guestfs or dm (got '%s')", optarg);
                         b->finalize = optarg;
                         break;
-                case OPT_NO_PREFLIGHT: b->no_preflight = true; break;
-                case OPT_OFFLINE: b->offline = true; break;
-                case OPT_XEN_BRIDGE: b->xen_bridge = optarg; break;
                 case OPT_LIBVIRT: b->libvirt_xml = true; break;
                 case OPT_NO_BOOT_TEST: b->boot_test = false; break;
                 case OPT_KEEP_WORK: b->keep_work = true; break;
@@ -290,6 +248,9 @@ static int parse(struct build *b, int argc, char **argv)
                 default: return cli_usage_error(b->cmd, "run 'kiln %s --help' for usage", b->cmd);
                 }
         }
+        b->output = b->o.output;
+        b->accel = b->o.accel;
+        b->d.json = b->o.json;
         if (!b->output)
                 return cli_usage_error(b->cmd, "-o OUTPUT is required (.qcow2, .raw, .img, .vmdk or .vhdx)");
         b->out_format = kiln_output_format(b->output);
@@ -309,15 +270,14 @@ static int prepare(struct build *b, const char *profile, struct kiln_error **err
                 return r;
         if (b->p->bootloader == KILN_BOOTLOADER_HOST && STREQ(b->finalize, "dm") && kiln_dm_probe(err) < 0)
                 return KILN_EXIT_FAILED; /* refuse before hours of work */
-        if (!b->bdir)
-                b->bdir = xasprintf("%s.d", b->output);
+        b->bdir = b->o.build_dir ? xstrdup(b->o.build_dir) : xasprintf("%s.d", b->output);
         if (mkdir(b->bdir, 0755) < 0 && errno != EEXIST) {
                 kiln_error_set(err, errno, "cannot create '%s': %s", b->bdir, strerror(errno));
                 return KILN_EXIT_FAILED;
         }
         b->d.tty = !b->d.json && isatty(STDERR_FILENO);
         cli_catch_signals(&interrupted);
-        if (kiln_cache_open(b->cache_dir, b->offline, &b->cache, err) < 0)
+        if (kiln_cache_open(b->o.cache_dir, b->o.offline, &b->cache, err) < 0)
                 return KILN_EXIT_FAILED;
         /* dm maps the disk through a loop device: the work disk is raw then. */
         b->work_format = STREQ(b->finalize, "dm") ? "raw" : "qcow2";
@@ -358,7 +318,7 @@ int kiln_cmd_build(int argc, char **argv)
 
         stage(&b, "fetch", "fetching and verifying the installer; checking the mirror");
         struct kiln_media_opts mo = {.cache = b.cache, .progress = b.d.json ? NULL : cli_progress,
-                                     .notice = cli_display_notice, .userdata = &b.d, .skip_preflight = b.no_preflight};
+                                     .notice = cli_display_notice, .userdata = &b.d, .skip_preflight = b.o.no_preflight};
         if (kiln_media_fetch(b.p, &mo, &b.media, &err) < 0 || check_interrupted(&err) < 0)
                 return report(&b, -EIO, err);
         stage_done(&b, "fetch");
@@ -371,8 +331,8 @@ int kiln_cmd_build(int argc, char **argv)
         struct kiln_install_opts io = {
                 .profile = b.p, .preseed = b.preseed, .media = b.media, .cache = b.cache, .output = b.work,
                 .build_dir = b.bdir, .accel = b.accel ? b.accel : b.p->vm.accel,
-                .hypervisor = b.hypervisor ? b.hypervisor : b.p->vm.hypervisor, .timeout_sec = b.timeout_sec,
-                .watchdog_sec = b.watchdog_sec, .self = self, .xen_bridge = b.xen_bridge, .event = cli_display_event,
+                .hypervisor = b.o.hypervisor ? b.o.hypervisor : b.p->vm.hypervisor, .timeout_sec = b.o.timeout_sec,
+                .watchdog_sec = b.o.watchdog_sec, .self = self, .xen_bridge = b.o.xen_bridge, .event = cli_display_event,
                 .notice = cli_display_notice, .userdata = &b.d, .interrupted = &interrupted};
         if (kiln_install_run(&io, &b.res, &err) < 0)
                 return report(&b, -EIO, err);

@@ -1,5 +1,4 @@
 /* kiln inspect: what an image holds, read through libguestfs without mounting it on the host. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,20 +13,9 @@
 /* The newest /boot/vmlinuz-*: the kernel supermin gives the libguestfs appliance. */
 char *cli_host_kernel(void)
 {
-        DIR *d = opendir("/boot");
-        if (!d)
-                return NULL;
-        char *best = NULL;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (str_has_prefix(de->d_name, "vmlinuz-") && (!best || strverscmp(de->d_name, best) > 0)) {
-                        free(best);
-                        best = xstrdup(de->d_name);
-                }
-        closedir(d);
-        char *r = best ? xasprintf("/boot/%s", best) : NULL;
-        free(best);
-        return r;
+        _cleanup_close_ int fd = open("/boot", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_free_ char *v = fd >= 0 ? kiln_newest_kernel(fd) : NULL;
+        return v ? xasprintf("/boot/vmlinuz-%s", v) : NULL;
 }
 
 /* libguestfs boots the host's kernel under KVM unless told force_tcg; where KVM cannot run it,

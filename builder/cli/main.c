@@ -259,6 +259,36 @@ int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_pre
         return 0;
 }
 
+int cli_install_option(const char *cmd, int c, const char *arg, struct cli_install_opts *o)
+{
+        switch (c) {
+        case 'o': o->output = arg; return 0;
+        case CLI_OPT_CACHE: o->cache_dir = arg; return 0;
+        case CLI_OPT_BUILD_DIR: o->build_dir = arg; return 0;
+        case CLI_OPT_ACCEL:
+                if (!STREQ(arg, "auto") && !STREQ(arg, "kvm") && !STREQ(arg, "tcg"))
+                        return cli_usage_error(cmd, "--accel takes auto, kvm or tcg (got '%s')", arg);
+                o->accel = arg;
+                return 0;
+        case CLI_OPT_HV:
+                if (!STREQ(arg, "qemu") && !STREQ(arg, "xen"))
+                        return cli_usage_error(cmd, "--hypervisor takes qemu or xen (got '%s')", arg);
+                o->hypervisor = arg;
+                return 0;
+        case CLI_OPT_TIMEOUT: return cli_parse_duration(cmd, "--timeout", arg, &o->timeout_sec);
+        case CLI_OPT_WATCHDOG: return cli_parse_duration(cmd, "--watchdog", arg, &o->watchdog_sec);
+        case CLI_OPT_EVENTS:
+                if (!STREQ(arg, "json"))
+                        return cli_usage_error(cmd, "--events takes json (got '%s')", arg);
+                o->json = true;
+                return 0;
+        case CLI_OPT_NO_PREFLIGHT: o->no_preflight = true; return 0;
+        case CLI_OPT_OFFLINE: o->offline = true; return 0;
+        case CLI_OPT_XEN_BRIDGE: o->xen_bridge = arg; return 0;
+        default: return 1;
+        }
+}
+
 int cli_parse_duration(const char *cmd, const char *opt, const char *arg, unsigned *ret_sec)
 {
         char *end;

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <time.h>
 
 #include "../../hypervisors/hv.h"
 #include "command.h"
@@ -40,13 +39,6 @@ int kiln_image_format(const char *path, char **ret, struct kiln_error **reterr)
         *ret = xstrdup(json_object_get_string(f));
         json_object_put(j);
         return 0;
-}
-
-static double now_sec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 static char *console_tail(const char *path)
@@ -98,7 +90,7 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
         g.cfg = (struct kiln_guest_config){.name = "boot-test", .disk = o->image, .disk_format = format,
                                            .snapshot = true, .memory = o->memory ? o->memory : 1ULL << 30,
                                            .cpus = 2, .accel = accel, .console_log = o->console_log, .run_dir = run};
-        double start = now_sec();
+        double start = kiln_now();
         r = g.ops->prepare(&g, reterr);
         if (r == 0)
                 r = g.ops->start(&g, reterr);
@@ -120,7 +112,7 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
                         r = kiln_error_set(reterr, EIO, "the image stopped before a login prompt; console:\n%s", tail);
                 } else if (o->interrupted && *o->interrupted) {
                         r = kiln_error_set(reterr, EINTR, "interrupted");
-                } else if (now_sec() - start > timeout) {
+                } else if (kiln_now() - start > timeout) {
                         tail = console_tail(o->console_log);
                         r = kiln_error_set(reterr, ETIMEDOUT, "no login prompt on the serial console within %u s; console:\n%s",
                                            timeout, tail);
@@ -134,6 +126,6 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
         rmdir(run);
         if (r < 0)
                 return r;
-        *ret_seconds = now_sec() - start;
+        *ret_seconds = kiln_now() - start;
         return login ? 0 : -EIO;
 }

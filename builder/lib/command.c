@@ -111,13 +111,6 @@ int kiln_command_stop(pid_t pid, unsigned grace_sec)
         return status;
 }
 
-static double now_sec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 int kiln_command_run(char *const *argv, const struct kiln_command_opts *opts, char **ret_out, char **ret_err,
                      struct kiln_error **reterr)
 {
@@ -147,12 +140,12 @@ int kiln_command_run(char *const *argv, const struct kiln_command_opts *opts, ch
 
         struct kiln_buf out = {0}, err = {0};
         struct pollfd pfd[2] = {{.fd = out_p[0], .events = POLLIN}, {.fd = err_p[0], .events = POLLIN}};
-        double deadline = opts->timeout_sec ? now_sec() + opts->timeout_sec : 0;
+        double deadline = opts->timeout_sec ? kiln_now() + opts->timeout_sec : 0;
         bool timed_out = false;
         while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
                 int wait_ms = -1;
                 if (deadline) {
-                        double left = deadline - now_sec();
+                        double left = deadline - kiln_now();
                         if (left <= 0) {
                                 timed_out = true;
                                 break;
@@ -185,7 +178,7 @@ int kiln_command_run(char *const *argv, const struct kiln_command_opts *opts, ch
         if (timed_out || (deadline && opts->timeout_sec)) {
                 /* Wait for the exit within what is left of the deadline. */
                 while (!timed_out && wait_child(pid, &status, WNOHANG) == 0) {
-                        if (now_sec() >= deadline) {
+                        if (kiln_now() >= deadline) {
                                 timed_out = true;
                                 break;
                         }

@@ -170,24 +170,6 @@ struct dm_ctx {
         const struct kiln_dm_plan *plan;
 };
 
-/* The newest vmlinuz-VERSION in a folder, and whether initrd.img-VERSION is beside it. */
-static char *newest_kernel(int dirfd)
-{
-        int fd = dup(dirfd);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d)
-                return NULL;
-        char *best = NULL;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (str_has_prefix(de->d_name, "vmlinuz-") && (!best || strverscmp(de->d_name + 8, best) > 0)) {
-                        free(best);
-                        best = xstrdup(de->d_name + 8);
-                }
-        closedir(d);
-        return best;
-}
-
 static char *fs_uuid(const char *dev, struct kiln_error **reterr)
 {
         char *argv[] = {"blkid", "-o", "value", "-s", "UUID", (char *) dev, NULL};
@@ -289,7 +271,7 @@ static int dm_before(void *userdata, size_t k, struct kiln_error **reterr)
         int r = kiln_dm_check_tree(c->l->mountdir, !for_mount, &rootfd, &bootfd, reterr);
         if (r < 0 || for_mount)
                 return r;
-        _cleanup_free_ char *version = newest_kernel(bootfd);
+        _cleanup_free_ char *version = kiln_newest_kernel(bootfd);
         if (!version)
                 return kiln_error_set(reterr, ENOENT, "no /boot/vmlinuz-* in the image: nothing for GRUB to boot");
         _cleanup_free_ char *rootdev = xasprintf("/dev/mapper/%s%u", c->l->name, c->l->root_part);

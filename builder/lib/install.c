@@ -12,19 +12,11 @@
 #include <inttypes.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "../../hypervisors/hv.h"
 #include "command.h"
 #include "hash.h"
 #include "proxy.h"
-
-static double now_sec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 int kiln_xen_net_plan(const char *bridge, struct kiln_xen_net *ret, struct kiln_error **reterr)
 {
@@ -228,7 +220,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         struct kiln_guest *g = NULL;
         struct kiln_install_log log = {0};
         bool disk_made = false;
-        double start = now_sec();
+        double start = kiln_now();
         unlink(console);
         unlink(syslog);
 
@@ -290,7 +282,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                o->hypervisor, STREQ(o->hypervisor, "qemu") ? (tcg ? " TCG" : " KVM") : "", o->build_dir);
 
         off_t con_off = 0, sys_off = 0;
-        double last_activity = now_sec();
+        double last_activity = kiln_now();
         blkcnt_t last_blocks = 0;
         for (;;) {
                 bool gone = false;
@@ -305,7 +297,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                         grew = true;
                 }
                 if (grew)
-                        last_activity = now_sec();
+                        last_activity = kiln_now();
                 if (gone)
                         break;
                 if (log.failure) {
@@ -318,7 +310,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                         r = kiln_error_set(reterr, EINTR, "interrupted at step '%s'", log.step ? log.step : "start");
                         goto out;
                 }
-                if (now_sec() - last_activity > watchdog) {
+                if (kiln_now() - last_activity > watchdog) {
                         ops->stop(g, 5);
                         r = kiln_error_set(reterr, ETIMEDOUT,
                                            "no console, syslog or disk activity for %u s at step '%s': stopped "
@@ -326,7 +318,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                                            watchdog, log.step ? log.step : "start");
                         goto out;
                 }
-                if (now_sec() - start > timeout) {
+                if (kiln_now() - start > timeout) {
                         ops->stop(g, 5);
                         r = kiln_error_set(reterr, ETIMEDOUT, "the install took longer than %u minutes (at step '%s')",
                                            timeout / 60, log.step ? log.step : "start");
@@ -363,7 +355,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         disk_made = false;
         if (o->event)
                 o->event(o->userdata, "done", 100, "the installer finished and powered off");
-        ret->seconds = now_sec() - start;
+        ret->seconds = kiln_now() - start;
         ret->accel = xstrdup(accel);
         ret->n_served = kiln_proxy_served(proxy, &ret->served);
         r = 0;

@@ -2,9 +2,11 @@
 #include "util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static void oom(void)
 {
@@ -215,4 +217,31 @@ int read_file_max(const char *path, size_t max, char **ret_data, size_t *ret_len
         *ret_data = TAKE_PTR(data);
         *ret_len = len;
         return 0;
+}
+
+double kiln_now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+char *kiln_newest_kernel(int dirfd)
+{
+        int fd = dup(dirfd);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return NULL;
+        }
+        char *best = NULL;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (str_has_prefix(de->d_name, "vmlinuz-") && (!best || strverscmp(de->d_name + 8, best) > 0)) {
+                        free(best);
+                        best = xstrdup(de->d_name + 8);
+                }
+        closedir(d);
+        return best;
 }

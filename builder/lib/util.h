@@ -86,3 +86,9 @@ bool str_has_suffix(const char *s, const char *suffix);
 
 /* Read a whole file of at most max bytes; -EFBIG when larger. */
 int read_file_max(const char *path, size_t max, char **ret_data, size_t *ret_len);
+
+/* Seconds on the monotonic clock: for timeouts, watchdogs and stage timings. */
+double kiln_now(void);
+
+/* VERSION of the newest vmlinuz-VERSION in an open folder (strverscmp order), or NULL. */
+char *kiln_newest_kernel(int dirfd);

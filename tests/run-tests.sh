@@ -4,7 +4,23 @@ set -u
 : "${KILN:?set KILN to the kiln binary (make check does)}"
 here=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0 skipped=0
-for t in $(find "$here" -name 't-*.sh' | sort); do
+# The Debian fixture image (tests/helpers/debian-fixture.sh: mmdebstrap, then one libguestfs run;
+# minutes, mostly one core and the network) is made in the background while the other scripts run,
+# and the scripts that use it run last. They call the helper themselves: it takes a lock, so they
+# wait for this build, or make the image again and report why it failed.
+fixdir=${KILN_FIXTURE_DIR:-$(dirname "$here")/build/fixtures}
+uses_fixture=(builder/t-finish.sh)
+fixture_pid=
+if command -v mmdebstrap > /dev/null && command -v guestfish > /dev/null; then
+        mkdir -p "$fixdir"
+        setsid bash "$here/helpers/debian-fixture.sh" "$fixdir" > "$fixdir/background.log" 2>&1 &
+        fixture_pid=$!
+fi
+# Interrupted early: stop the build and everything it started (its own process group).
+trap '[ -n "$fixture_pid" ] && kill -- -"$fixture_pid" 2>/dev/null' EXIT
+scripts=$(cd "$here" && find . -name 't-*.sh' | sed 's|^\./||' | sort | grep -vxF "${uses_fixture[@]/#/-e}")
+for t in $scripts "${uses_fixture[@]}"; do
+        t=$here/$t
         name=${t#"$here"/}
         echo "# $name"
         start=$SECONDS

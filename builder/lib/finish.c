@@ -52,7 +52,7 @@ int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, con
                       char **ret_log, struct kiln_error **reterr)
 {
         guestfs_h *g = NULL;
-        char **devs = NULL;
+        char **devs = NULL, *disk = NULL;
         _cleanup_free_ char *root = NULL, *defaults = kiln_grub_defaults(p);
         struct kiln_buf log = {0};
         int r = kiln_appliance_open(image, format, false, force_tcg, &g, &root, reterr);
@@ -77,29 +77,33 @@ int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, con
                 r = kiln_appliance_error(g, reterr, "libguestfs: write /etc/default/grub.d/kiln.cfg");
                 goto out;
         }
-        /* The image's GRUB, run in the appliance on the appliance's name for the disk. */
-        char *install[] = {"grub-install", "--target=i386-pc", "--recheck", devs[0], NULL};
+        /* Which disk to install on, in the appliance kernel's own names. libguestfs's API names
+         * (guestfs_list_devices: the image is /dev/sda) are translated by its daemon; a program run
+         * with guestfs_command sees the kernel's, and the kernel scans the appliance's disks
+         * asynchronously: now and then the appliance's own root disk is sda and the image sdb. Then
+         * "grub-install /dev/sda" aims at the appliance's disk and fails with "embedding is not
+         * possible, but this is required for cross-disk install" (seen here under load, twice).
+         * So GRUB itself names the disk that holds the image's /boot. */
+        char *probe[] = {"grub-probe", "--target=disk", "/boot", NULL};
+        disk = guestfs_command(g, probe);
+        if (disk)
+                disk[strcspn(disk, "\n")] = '\0';
+        buf_printf(&log, "$ grub-probe --target=disk /boot\n%s\n", disk ? disk : guestfs_last_error(g));
+        if (!disk || !str_has_prefix(disk, "/dev/") || strpbrk(disk, " \t") || !disk[5]) {
+                r = disk ? kiln_error_set(reterr, EIO, "the image's grub-probe named no disk for /boot (said '%s')", disk)
+                         : kiln_appliance_error(g, reterr, "the image's grub-probe (in the libguestfs appliance)");
+                goto out;
+        }
+        if (!STREQ(disk, devs[0]))
+                buf_printf(&log, "(the appliance's kernel calls the image %s; libguestfs calls it %s)\n", disk, devs[0]);
+        char *install[] = {"grub-install", "--target=i386-pc", "--recheck", disk, NULL};
         char *update[] = {"update-grub", NULL};
         char **steps[] = {install, update};
         for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
                 char *out = guestfs_command(g, steps[i]);
-                /* Seen once in a few dozen runs under TCG: grub-install failing with "embedding is
-                 * not possible, but this is required for cross-disk install" on an image where the
-                 * next run succeeds (the appliance's udev still settling the disk, as far as can be
-                 * told). One more try after a pause; the failed attempt stays in the log. */
-                for (unsigned attempt = 1; !out && i == 0 && attempt < 3; attempt++) {
-                        const char *e = guestfs_last_error(g);
-                        buf_printf(&log, "$ %s (attempt %u failed)\n%s\n", steps[i][0], attempt, e ? e : "");
-                        /* What GRUB thought, for whoever reads the log. */
-                        char *probe[] = {"grub-probe", "--target=disk", "/boot/grub", NULL};
-                        char *p_out = guestfs_command(g, probe);
-                        buf_printf(&log, "$ grub-probe /boot/grub\n%s\n", p_out ? p_out : guestfs_last_error(g));
-                        free(p_out);
-                        guestfs_sync(g);
-                        sleep(3);
-                        out = guestfs_command(g, steps[i]);
-                }
                 if (!out) {
+                        const char *e = guestfs_last_error(g);
+                        buf_printf(&log, "$ %s (failed)\n%s\n", steps[i][0], e ? e : "");
                         _cleanup_free_ char *what = xasprintf("the image's %s (in the libguestfs appliance) failed",
                                                               steps[i][0]);
                         r = kiln_appliance_error(g, reterr, what);
@@ -137,6 +141,7 @@ int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, con
                 r = kiln_appliance_error(g, reterr, "libguestfs: write the image back and shut the appliance down");
 out:
         strv_free(devs);
+        free(disk);
         guestfs_close(g);
         if (ret_log)
                 *ret_log = buf_steal(&log);

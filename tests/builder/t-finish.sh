@@ -145,6 +145,11 @@ xmllint --noout "$TMP/a/fixture.qcow2.xml" 2> "$TMP/xml.err" && grep -q "<source
         ok "no partial output or work disk left after success" || not_ok "leftovers after success" "$(ls -A "$TMP/a" "$TMP/a/fixture.qcow2.d")"
 grub=$(sed -n '/^\$ cat \/boot\/grub\/grub.cfg/,$p' "$TMP/a/fixture.qcow2.d/grub-install.log" | grep -c "linux.*root=.*console=ttyS0,115200n8")
 [ "${grub:-0}" -gt 0 ] && ok "grub.cfg was written by the image's update-grub with the profile's kernel_args" || not_ok "grub.cfg"
+# grub-install goes to the disk GRUB itself finds under /boot, in the appliance kernel's names
+# (libguestfs's API names are translated; the kernel's order of the two disks is not fixed).
+probed=$(sed -n '/^\$ grub-probe --target=disk \/boot$/{n;p;q}' "$TMP/a/fixture.qcow2.d/grub-install.log")
+[[ "$probed" =~ ^/dev/[sv]d[a-z]$ ]] && ok "grub-install's disk is the one grub-probe names for /boot ($probed)" ||
+        not_ok "grub-probe names the disk" "$(head -5 "$TMP/a/fixture.qcow2.d/grub-install.log")"
 
 # Two finishes of the same inputs must give manifests that differ only in timings and the image
 # hash. make check runs this script twice (the normal build, then the ASan build in quick mode):

@@ -13,6 +13,7 @@
 
 #include "../../preseed-gen/preseed.h"
 #include "../lib/boot-test.h"
+#include "../lib/command.h"
 #include "../lib/finish.h"
 #include "../lib/hash.h"
 #include "../lib/inspect.h"
@@ -46,12 +47,15 @@ struct build {
         char *tmp_out, *manifest, *xml;
         bool output_done;
         const char *bootloader;
+        const char *stage_name;             /* the stage running, for "interrupted in ..." */
+        struct kiln_interrupt_watch *watch; /* stops children on a signal, during finish stages */
 };
 
 static double stage_start;
 
 static void stage(struct build *b, const char *name, const char *what)
 {
+        b->stage_name = name;
         stage_start = kiln_now();
         cli_display_stage(&b->d, ++b->stage, b->total, name, what);
 }
@@ -102,8 +106,14 @@ static int finish_stages(struct build *b, struct kiln_error **err)
                                 return kiln_error_set(err, ENOTSUP, "--finalize=dm needs the root filesystem on a plain "
                                                                     "partition; this image's is not (LVM?); use the "
                                                                     "default backend");
-                        if (kiln_grub_dm(b->work, b->p, b->in->root_part, b->in->boot_part, &interrupted,
-                                         cli_display_notice, &b->d, err) < 0)
+                        /* The dm plan must not lose a step to a signal (a loop device attached but
+                                 * not yet printed would be left): it checks the flag between steps. */
+                        kiln_interrupt_watch_stop(b->watch);
+                        b->watch = NULL;
+                        int g = kiln_grub_dm(b->work, b->p, b->in->root_part, b->in->boot_part, &interrupted,
+                                             cli_display_notice, &b->d, err);
+                        b->watch = kiln_interrupt_watch_start(&interrupted, 5);
+                        if (g < 0)
                                 return -EIO;
                         b->bootloader = "host (device-mapper)";
                 } else {
@@ -182,6 +192,8 @@ static int finish_stages(struct build *b, struct kiln_error **err)
 
 static void cleanup_build(struct build *b, bool ok)
 {
+        kiln_interrupt_watch_stop(b->watch);
+        b->watch = NULL;
         if (!ok) {
                 if (b->tmp_out)
                         unlink(b->tmp_out);
@@ -288,6 +300,13 @@ static int prepare(struct build *b, const char *profile, struct kiln_error **err
 static int report(struct build *b, int r, struct kiln_error *err)
 {
         bool ok = r == 0 && b->output_done;
+        _cleanup_error_ struct kiln_error *why = NULL;
+        if (!ok && interrupted && b->watch) { /* finish stages; the install names its own step */
+                /* What the killed child said ("appliance closed the connection") is not the news. */
+                const char *sig = sigabbrev_np(interrupted);
+                kiln_error_set(&why, EINTR, "interrupted by SIG%s in the %s stage", sig ? sig : "?", b->stage_name);
+                err = why;
+        }
         if (!ok) {
                 cli_display_error(&b->d, err, b->bdir);
                 cli_print_errors(err);
@@ -337,6 +356,7 @@ int kiln_cmd_build(int argc, char **argv)
         if (kiln_install_run(&io, &b.res, &err) < 0)
                 return report(&b, -EIO, err);
         stage_done(&b, "install");
+        b.watch = kiln_interrupt_watch_start(&interrupted, 5);
         if (!b.accel && STREQ(io.accel, "auto"))
                 b.accel = STREQ(b.res.accel, "kvm") ? "kvm" : "tcg"; /* probed once, used again below */
         else if (!b.accel)
@@ -364,6 +384,7 @@ int kiln_cmd_finish(int argc, char **argv)
         if (r != 0)
                 return report(&b, r, err);
         b.total = 4 + (b.p->bootloader == KILN_BOOTLOADER_HOST) + b.boot_test;
+        b.watch = kiln_interrupt_watch_start(&interrupted, 5);
         /* The given disk is never changed: kiln works on a copy in the build folder. */
         stage(&b, "copy", "copying the installed disk into the build folder");
         unlink(b.work);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -221,4 +222,95 @@ bool kiln_command_exists(const char *name)
                         return true;
         }
         return false;
+}
+
+unsigned kiln_children_signal(int sig)
+{
+        DIR *tasks = opendir("/proc/self/task");
+        if (!tasks)
+                return 0;
+        unsigned n = 0;
+        struct dirent *de;
+        while ((de = readdir(tasks))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *path = xasprintf("/proc/self/task/%s/children", de->d_name);
+                _cleanup_fclose_ FILE *f = fopen(path, "re");
+                long pid;
+                while (f && fscanf(f, "%ld", &pid) == 1)
+                        if (pid > 1 && kill((pid_t) pid, sig) == 0)
+                                n++;
+        }
+        closedir(tasks);
+        return n;
+}
+
+struct kiln_interrupt_watch {
+        pthread_t thread;
+        volatile sig_atomic_t *flag;
+        unsigned grace_sec;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool stop;
+};
+
+static void *watch_main(void *arg)
+{
+        struct kiln_interrupt_watch *w = arg;
+        double fired = 0;
+        pthread_mutex_lock(&w->lock);
+        while (!w->stop) {
+                if (*w->flag && !fired) {
+                        kiln_children_signal(SIGTERM);
+                        fired = kiln_now();
+                } else if (fired > 0 && kiln_now() - fired > w->grace_sec) {
+                        kiln_children_signal(SIGKILL);
+                        fired = -1; /* once */
+                }
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 100 * 1000 * 1000;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&w->cond, &w->lock, &until);
+        }
+        pthread_mutex_unlock(&w->lock);
+        return NULL;
+}
+
+struct kiln_interrupt_watch *kiln_interrupt_watch_start(volatile sig_atomic_t *flag, unsigned grace_sec)
+{
+        struct kiln_interrupt_watch *w = xcalloc(1, sizeof(*w));
+        w->flag = flag;
+        w->grace_sec = grace_sec;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->cond, NULL);
+        /* The thread takes no signals: they stay with the main thread, whose handler sets the flag
+         * and whose blocking calls they interrupt. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        int e = pthread_create(&w->thread, NULL, watch_main, w);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (e != 0) {
+                free(w);
+                return NULL; /* kiln still stops at the next step; only later */
+        }
+        return w;
+}
+
+void kiln_interrupt_watch_stop(struct kiln_interrupt_watch *w)
+{
+        if (!w)
+                return;
+        pthread_mutex_lock(&w->lock);
+        w->stop = true;
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->thread, NULL);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        free(w);
 }

@@ -1,6 +1,7 @@
 /* Running helper programs (gpgv, qemu, qemu-img): argv arrays only, never a shell. */
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -27,3 +28,16 @@ int kiln_command_stop(pid_t pid, unsigned grace_sec);
 
 /* Is an executable of this name on PATH? */
 bool kiln_command_exists(const char *name);
+
+/* While a long step runs in a child (the libguestfs appliance, qemu-img), a thread watches an
+ * interrupt flag and, once it is set, sends SIGTERM to every child kiln has, and SIGKILL to those
+ * left after grace_sec. A signal sent to kiln alone (a portal's kill, systemd stopping a unit)
+ * then ends the step in seconds instead of after it (Ctrl-C on a terminal reaches the children
+ * anyway: they share kiln's process group). Not for steps that must finish once begun (the dm
+ * plan stops between its steps instead). */
+struct kiln_interrupt_watch;
+struct kiln_interrupt_watch *kiln_interrupt_watch_start(volatile sig_atomic_t *flag, unsigned grace_sec);
+void kiln_interrupt_watch_stop(struct kiln_interrupt_watch *w);
+
+/* Send sig to every child process of kiln (/proc/self/task/TID/children). Returns how many. */
+unsigned kiln_children_signal(int sig);

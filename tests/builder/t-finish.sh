@@ -168,6 +168,28 @@ else
         skip "two finishes of the same inputs give the same manifest" "no manifest from a normal pass on this fixture in $fixdir (make check-unit saves one)"
 fi
 
+# A signal to kiln alone (a portal's kill or systemd's stop; a terminal's Ctrl-C reaches every
+# process of the group anyway) ends a finish stage in seconds, not when the appliance is done, and
+# leaves no image, work disk or child process.
+mkdir -p "$TMP/int"
+"$KILN" finish --no-boot-test -o "$TMP/int/o.qcow2" "$fixdir/host.yaml" "$img" > /dev/null 2> "$TMP/int.err" &
+pid=$!
+for _ in $(seq 1500); do grep -q '\] inspecting' "$TMP/int.err" && break; kill -0 $pid 2>/dev/null || break; sleep 0.2; done
+sleep 2
+kids=$(cat /proc/$pid/task/*/children 2>/dev/null)
+t0=$SECONDS
+kill -TERM $pid
+wait $pid; rc=$?
+took=$((SECONDS - t0))
+[ $rc -eq 1 ] && [ $took -le 15 ] && grep -q "interrupted by SIGTERM in the inspect stage" "$TMP/int.err" &&
+        ok "SIGTERM to kiln alone stops the inspect stage's appliance (exit 1 in ${took} s)" ||
+        not_ok "SIGTERM during a finish stage" "rc=$rc after $took s" "$(tail -3 "$TMP/int.err")"
+left=""
+for k in $kids; do kill -0 "$k" 2>/dev/null && left="$left $(tr '\0' ' ' < /proc/$k/cmdline | cut -c1-60)"; done
+left="$left$(ls -A "$TMP/int" | grep -v '^o.qcow2.d$')$(ls "$TMP/int/o.qcow2.d" | grep '^work\.')"
+[ -n "$kids" ] && [ -z "$left" ] && ok "after SIGTERM: no child process, image, partial or work disk left" ||
+        not_ok "after SIGTERM: nothing left" "children seen: '$kids'; left: $left"
+
 # --finalize=dm: where device-mapper answers, for real (root, loop, dmsetup, kpartx, the host's
 # grub-install) and then a boot test; elsewhere it must refuse before doing anything.
 "$KILN" finish --finalize=dm --no-boot-test -o "$TMP/dm.qcow2" "$fixdir/host.yaml" "$img" > /dev/null 2> "$TMP/dm.err"; rc=$?

@@ -38,15 +38,19 @@ cmds="$(fs /dev/sda) umount-all : $(fs /dev/sdb) upload $TMP/apt.conf /etc/apt/a
 # shellcheck disable=SC2086
 guestfish -N "$TMP/good.raw"=disk:256M -N "$TMP/proxy.raw"=disk:256M -- $cmds > "$TMP/gf.log" 2>&1 ||
         { not_ok "make test images with guestfish" "$(tail -5 "$TMP/gf.log")"; finish; exit; }
-before=$(sha256sum "$TMP/good.raw")
-"$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/good.d" "$TMP/good.raw" > "$TMP/out" 2> "$TMP/err"
-check_eq "inspect a good image exits 0" 0 $?
-grep -q '^os         .* (debian 13.9)$' "$TMP/out" && ok "OS recognised" || not_ok "OS recognised" "$(cat "$TMP/out" "$TMP/err")"
-grep -q '^hostname   fixture-host$' "$TMP/out" && ok "host name read" || not_ok "host name read"
-check_eq "installed packages only" "base-files=13.8+deb13u9
+# The ASan pass (KILN_TEST_QUICK) inspects only the image with a problem: t-finish.sh's quick run
+# already takes kiln through a good image's inspection (a real one), and each appliance costs ~45 s.
+if [ -z "${KILN_TEST_QUICK:-}" ]; then
+        before=$(sha256sum "$TMP/good.raw")
+        "$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/good.d" "$TMP/good.raw" > "$TMP/out" 2> "$TMP/err"
+        check_eq "inspect a good image exits 0" 0 $?
+        grep -q '^os         .* (debian 13.9)$' "$TMP/out" && ok "OS recognised" || not_ok "OS recognised" "$(cat "$TMP/out" "$TMP/err")"
+        grep -q '^hostname   fixture-host$' "$TMP/out" && ok "host name read" || not_ok "host name read"
+        check_eq "installed packages only" "base-files=13.8+deb13u9
 openssh-server=1:10.0p1-7" "$(cat "$TMP/good.d/packages.txt")"
-[ -f "$TMP/good.d/installer/syslog" ] && [ ! -e "$TMP/good.d/installer/installer" ] && ok "installer logs copied out" || not_ok "installer logs copied out" "$(find "$TMP/good.d")"
-check_eq "image untouched (read-only)" "$before" "$(sha256sum "$TMP/good.raw")"
+        [ -f "$TMP/good.d/installer/syslog" ] && [ ! -e "$TMP/good.d/installer/installer" ] && ok "installer logs copied out" || not_ok "installer logs copied out" "$(find "$TMP/good.d")"
+        check_eq "image untouched (read-only)" "$before" "$(sha256sum "$TMP/good.raw")"
+fi
 
 "$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/proxy.d" "$TMP/proxy.raw" > "$TMP/out" 2> "$TMP/err"
 check_eq "an image keeping the build proxy fails inspection" 1 $?

@@ -224,12 +224,12 @@ bool kiln_command_exists(const char *name)
         return false;
 }
 
-unsigned kiln_children_signal(int sig)
+/* Send sig to every child process of kiln (/proc/self/task/TID/children). */
+static void children_signal(int sig)
 {
         DIR *tasks = opendir("/proc/self/task");
         if (!tasks)
-                return 0;
-        unsigned n = 0;
+                return;
         struct dirent *de;
         while ((de = readdir(tasks))) {
                 if (de->d_name[0] == '.')
@@ -238,11 +238,10 @@ unsigned kiln_children_signal(int sig)
                 _cleanup_fclose_ FILE *f = fopen(path, "re");
                 long pid;
                 while (f && fscanf(f, "%ld", &pid) == 1)
-                        if (pid > 1 && kill((pid_t) pid, sig) == 0)
-                                n++;
+                        if (pid > 1)
+                                kill((pid_t) pid, sig);
         }
         closedir(tasks);
-        return n;
 }
 
 struct kiln_interrupt_watch {
@@ -261,10 +260,10 @@ static void *watch_main(void *arg)
         pthread_mutex_lock(&w->lock);
         while (!w->stop) {
                 if (*w->flag && !fired) {
-                        kiln_children_signal(SIGTERM);
+                        children_signal(SIGTERM);
                         fired = kiln_now();
                 } else if (fired > 0 && kiln_now() - fired > w->grace_sec) {
-                        kiln_children_signal(SIGKILL);
+                        children_signal(SIGKILL);
                         fired = -1; /* once */
                 }
                 struct timespec until;

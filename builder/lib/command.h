@@ -38,6 +38,3 @@ bool kiln_command_exists(const char *name);
 struct kiln_interrupt_watch;
 struct kiln_interrupt_watch *kiln_interrupt_watch_start(volatile sig_atomic_t *flag, unsigned grace_sec);
 void kiln_interrupt_watch_stop(struct kiln_interrupt_watch *w);
-
-/* Send sig to every child process of kiln (/proc/self/task/TID/children). Returns how many. */
-unsigned kiln_children_signal(int sig);

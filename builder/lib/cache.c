@@ -121,8 +121,9 @@ int kiln_cache_commit(const struct kiln_cache *c, const char *tmp_path, char ret
         return place(c, tmp_path, hex, ret_path, reterr);
 }
 
-int kiln_cache_fetch(const struct kiln_cache *c, const char *url, const char *sha256, uint64_t size,
-                     const struct kiln_fetch_opts *opts, char **ret_path, struct kiln_error **reterr)
+int kiln_cache_fetch_tried(const struct kiln_cache *c, const char *url, const char *sha256, uint64_t size,
+                           const struct kiln_fetch_opts *opts, char **ret_path, struct kiln_buf *tried,
+                           struct kiln_error **reterr)
 {
         char *hit = kiln_cache_lookup(c, sha256);
         if (hit) {
@@ -137,11 +138,27 @@ int kiln_cache_fetch(const struct kiln_cache *c, const char *url, const char *sh
         int r = kiln_cache_tmp(c, &tmp, &fd, reterr);
         if (r < 0)
                 return r;
-        r = kiln_fetch_to_fd(url, fd, opts, reterr);
+        /* The signed size bounds the body; a little more shows how far a replaced file is off. */
+        long status = 0;
+        struct kiln_fetch_opts fo = opts ? *opts : (struct kiln_fetch_opts){0};
+        fo.ret_status = &status;
+        if (size)
+                fo.max_bytes = size + size / 2 + (1 << 20);
+        r = kiln_fetch_to_fd(url, fd, &fo, reterr);
+        if (opts && opts->ret_status)
+                *opts->ret_status = status;
         if (r == 0 && fsync(fd) < 0)
                 r = kiln_error_set(reterr, errno, "cannot write '%s': %s", tmp, strerror(errno));
         close(fd);
         if (r < 0) {
+                if (tried && status)
+                        buf_printf(tried, "\n    %s: HTTP %ld", url, status);
+                else if (tried) {
+                        const struct kiln_error *last = reterr ? *reterr : NULL;
+                        while (last && last->next)
+                                last = last->next;
+                        buf_printf(tried, "\n    %s: %s", url, last ? last->msg : "failed");
+                }
                 unlink(tmp);
                 return r;
         }
@@ -154,10 +171,18 @@ int kiln_cache_fetch(const struct kiln_cache *c, const char *url, const char *sh
         else if (r == 0 && !STREQ(hex, sha256))
                 r = kiln_error_set(reterr, EBADMSG, "'%s' has sha256 %s, expected %s: refusing it", url, hex, sha256);
         if (r < 0) {
+                if (tried)
+                        buf_printf(tried, "\n    %s: %" PRIu64 " bytes, sha256 %s", url, got, hex);
                 unlink(tmp);
                 return r;
         }
         return place(c, tmp, sha256, ret_path, reterr);
+}
+
+int kiln_cache_fetch(const struct kiln_cache *c, const char *url, const char *sha256, uint64_t size,
+                     const struct kiln_fetch_opts *opts, char **ret_path, struct kiln_error **reterr)
+{
+        return kiln_cache_fetch_tried(c, url, sha256, size, opts, ret_path, NULL, reterr);
 }
 
 int kiln_cache_record_write(const struct kiln_cache *c, const char *key, const char *text, struct kiln_error **reterr)

@@ -27,6 +27,12 @@ char *kiln_cache_lookup(const struct kiln_cache *c, const char *sha256);
 int kiln_cache_fetch(const struct kiln_cache *c, const char *url, const char *sha256, uint64_t size,
                      const struct kiln_fetch_opts *opts, char **ret_path, struct kiln_error **reterr);
 
+/* The same, appending what a failed try got to tried ("\n    URL: HTTP 404", or its size and
+ * sha256), for an error that lists every copy tried. */
+int kiln_cache_fetch_tried(const struct kiln_cache *c, const char *url, const char *sha256, uint64_t size,
+                           const struct kiln_fetch_opts *opts, char **ret_path, struct kiln_buf *tried,
+                           struct kiln_error **reterr);
+
 /* A temporary file inside the cache, for content whose hash is known only afterwards. */
 int kiln_cache_tmp(const struct kiln_cache *c, char **ret_path, int *ret_fd, struct kiln_error **reterr);
 /* Hash a finished temporary file and rename it into place; ret_sha256 may be NULL. */

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <time.h>
 
 #ifndef KILN_VERSION
@@ -25,6 +26,7 @@ struct sink {
         int fd;
         struct kiln_buf *mem;
         size_t max;
+        uint64_t written, max_bytes;
         bool too_big;
         int write_errno;
         const struct kiln_fetch_opts *opts;
@@ -42,6 +44,11 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
                 buf_append(s->mem, data, len);
                 return len;
         }
+        if (s->written + len > s->max_bytes) {
+                s->too_big = true;
+                return 0;
+        }
+        s->written += len;
         size_t off = 0;
         while (off < len) {
                 ssize_t n = write(s->fd, data + off, len - off);
@@ -66,6 +73,8 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 
 static unsigned retries_of(const struct kiln_fetch_opts *o)
 {
+        if (o && o->no_retry)
+                return 0;
         if (o && o->retries)
                 return o->retries;
         const char *e = getenv("KILN_FETCH_RETRIES");
@@ -126,6 +135,7 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
                         unsigned delay = 1u << (attempt - 2 < 5 ? attempt - 2 : 5);
                         struct timespec ts = {delay > 30 ? 30 : delay, 0};
                         nanosleep(&ts, NULL);
+                        s->written = 0;
                         if (s->mem)
                                 s->mem->len = 0;
                         else if (ftruncate(s->fd, 0) < 0 || lseek(s->fd, 0, SEEK_SET) < 0)
@@ -154,7 +164,8 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
                 if (code == CURLE_OK && status >= 200 && status < 300)
                         return 0;
                 if (s->too_big)
-                        return kiln_error_set(reterr, EFBIG, "'%s' is larger than %zu bytes", url, s->max);
+                        return kiln_error_set(reterr, EFBIG, "'%s' is larger than %" PRIu64 " bytes", url,
+                                              s->mem ? (uint64_t) s->max : s->max_bytes);
                 if (s->write_errno)
                         return kiln_error_set(reterr, s->write_errno, "cannot store '%s': %s", url,
                                               strerror(s->write_errno));
@@ -172,7 +183,8 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
 
 int kiln_fetch_to_fd(const char *url, int fd, const struct kiln_fetch_opts *opts, struct kiln_error **reterr)
 {
-        struct sink s = {.fd = fd, .opts = opts};
+        struct sink s = {.fd = fd, .opts = opts,
+                         .max_bytes = opts && opts->max_bytes ? opts->max_bytes : KILN_FETCH_MAX_BYTES};
         return fetch(url, &s, reterr);
 }
 

@@ -12,9 +12,14 @@ struct kiln_fetch_opts {
         kiln_progress_fn progress;  /* NULL: none */
         void *userdata;
         unsigned retries;           /* further tries after a transient failure; 0: $KILN_FETCH_RETRIES or 3 */
+        bool no_retry;              /* one try only (a probe whose failure is an answer) */
         const char *user_agent;     /* NULL: kiln's own */
         long *ret_status;           /* the final HTTP status, when wanted */
+        uint64_t max_bytes;         /* a body past this is refused (EFBIG); 0: KILN_FETCH_MAX_BYTES */
 };
+
+/* The cap on any one download whose size nothing vouches for. */
+#define KILN_FETCH_MAX_BYTES (4ULL << 30)
 
 /* HEAD one URL; *ret_status is the HTTP status and *ret_length the Content-Length (-1 unknown). */
 int kiln_fetch_head(const char *url, const char *user_agent, long *ret_status, int64_t *ret_length,

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "../lib/proxy.h"
+#include "../lib/snapshot.h"
 #include "cli.h"
 
 int kiln_cmd_proxy(int argc, char **argv)
@@ -46,6 +47,12 @@ int kiln_cmd_proxy(int argc, char **argv)
                 cli_print_errors(err);
                 return KILN_EXIT_FAILED;
         }
+        struct kiln_snapshot snapshot = {0};
+        if (kiln_snapshot_for(p, NULL, cache, cli_notice, NULL, &snapshot, &err) < 0) {
+                cli_print_errors(err);
+                kiln_cache_free(cache);
+                return KILN_EXIT_FAILED;
+        }
         struct kiln_proxy_policy pol;
         kiln_proxy_policy_for(p, &pol);
         sigset_t set;
@@ -54,9 +61,10 @@ int kiln_cmd_proxy(int argc, char **argv)
         sigaddset(&set, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &set, NULL); /* before the proxy's threads start, so they inherit it */
         struct kiln_proxy *proxy = NULL;
-        if (kiln_proxy_start(&pol, cache, log, NULL, (uint16_t) port, &proxy, &err) < 0) {
+        if (kiln_proxy_start(&pol, cache, &snapshot, log, NULL, (uint16_t) port, &proxy, &err) < 0) {
                 cli_print_errors(err);
                 kiln_proxy_policy_clear(&pol);
+                kiln_snapshot_clear(&snapshot);
                 kiln_cache_free(cache);
                 return KILN_EXIT_FAILED;
         }
@@ -70,6 +78,7 @@ int kiln_cmd_proxy(int argc, char **argv)
         sigwait(&set, &sig);
         kiln_proxy_stop(proxy);
         kiln_proxy_policy_clear(&pol);
+        kiln_snapshot_clear(&snapshot);
         kiln_cache_free(cache);
         return KILN_EXIT_OK;
 }

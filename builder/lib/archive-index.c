@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "command.h"
 
@@ -78,6 +79,10 @@ int kiln_release_parse(const char *text, struct kiln_release **ret, struct kiln_
         r->codename = field_in(text, head, "Codename");
         r->date = field_in(text, head, "Date");
         r->valid_until = field_in(text, head, "Valid-Until");
+        _cleanup_free_ char *by_hash = field_in(text, head, "Acquire-By-Hash");
+        _cleanup_free_ char *no_all = field_in(text, head, "No-Support-for-Architecture-all");
+        r->by_hash = by_hash && strcasecmp(by_hash, "yes") == 0;
+        r->no_arch_all = no_all && STREQ(no_all, "Packages");
         if (!sha) {
                 kiln_release_free(r);
                 return kiln_error_set(reterr, EBADMSG, "the Release has no SHA256 list");
@@ -99,7 +104,9 @@ void kiln_release_free(struct kiln_release *r)
         free(r);
 }
 
-int kiln_release_sha256(const struct kiln_release *r, const char *path, char ret_sha256[65], uint64_t *ret_size)
+/* Walk the SHA256 list: the first line for which match() is true fills the out-parameters. */
+static int sha256_walk(const struct kiln_release *r, const char *path, const char *sha256, char ret_sha256[65],
+                       char **ret_path, uint64_t *ret_size)
 {
         const char *p = strstr(r->text, "\nSHA256:");
         if (!p)
@@ -111,15 +118,29 @@ int kiln_release_sha256(const struct kiln_release *r, const char *path, char ret
                 char hash[65], name[512];
                 unsigned long long size;
                 _cleanup_free_ char *copy = xstrndup(line, n);
-                if (sscanf(copy, "%64[0-9a-f] %llu %511s", hash, &size, name) == 3 && STREQ(name, path) &&
-                    strlen(hash) == 64) {
-                        memcpy(ret_sha256, hash, 65);
+                if (sscanf(copy, "%64[0-9a-f] %llu %511s", hash, &size, name) == 3 && strlen(hash) == 64 &&
+                    (path ? STREQ(name, path) : STREQ(hash, sha256))) {
+                        if (ret_sha256)
+                                memcpy(ret_sha256, hash, 65);
+                        if (ret_path)
+                                *ret_path = xstrdup(name);
                         *ret_size = size;
                         return 0;
                 }
                 p = eol;
         }
         return -ENOENT;
+}
+
+int kiln_release_sha256(const struct kiln_release *r, const char *path, char ret_sha256[65], uint64_t *ret_size)
+{
+        return sha256_walk(r, path, NULL, ret_sha256, NULL, ret_size);
+}
+
+char *kiln_release_path_of(const struct kiln_release *r, const char *sha256, uint64_t *ret_size)
+{
+        char *path = NULL;
+        return sha256_walk(r, NULL, sha256, NULL, &path, ret_size) == 0 ? path : NULL;
 }
 
 int kiln_keyring_dearmor(const char *data, size_t len, char **ret, size_t *ret_len, struct kiln_error **reterr)

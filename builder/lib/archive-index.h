@@ -9,6 +9,8 @@ struct kiln_release {
         char *text;     /* the verified Release text: nothing outside the signature is ever read */
         char *suite, *codename, *date, *valid_until;
         char *signer;   /* the VALIDSIG fingerprint gpgv reported */
+        bool by_hash;   /* Acquire-By-Hash: yes: every index is also at DIR/by-hash/SHA256/HASH */
+        bool no_arch_all; /* No-Support-for-Architecture-all: Packages: binary-ARCH lists the all packages */
 };
 
 /* Verify a clearsigned InRelease (detached_sig NULL) or a Release with its detached signature,
@@ -21,6 +23,9 @@ void kiln_release_free(struct kiln_release *r);
 
 /* The SHA256 and size the Release lists for path (e.g. "main/binary-all/Packages.xz"). */
 int kiln_release_sha256(const struct kiln_release *r, const char *path, char ret_sha256[65], uint64_t *ret_size);
+
+/* The path (a copy) and size of a file the Release lists with this SHA256, or NULL. */
+char *kiln_release_path_of(const struct kiln_release *r, const char *sha256, uint64_t *ret_size);
 
 /* Decompress data (xz, gzip, or none) with libarchive. */
 int kiln_decompress(const char *data, size_t len, char **ret, size_t *ret_len, struct kiln_error **reterr);

@@ -217,6 +217,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         const char *format = str_has_suffix(o->output, ".raw") || str_has_suffix(o->output, ".img") ? "raw" : "qcow2";
         _cleanup_free_ char *proxy_url = NULL, *cmdline = NULL;
         struct kiln_proxy *proxy = NULL;
+        struct kiln_snapshot snapshot = {0};
         struct kiln_guest *g = NULL;
         struct kiln_install_log log = {0};
         bool disk_made = false;
@@ -243,10 +244,14 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         const char *bridge = o->xen_bridge ? o->xen_bridge : "kilnbr0";
         if (xen && (r = kiln_xen_net_plan(bridge, &xn, reterr)) < 0)
                 goto out;
+        /* The archive as it is now, verified: the guest sees this view for the whole install. */
+        r = kiln_snapshot_for(p, o->media->pin, o->cache, o->notice, o->userdata, &snapshot, reterr);
+        if (r < 0)
+                goto out;
         struct kiln_proxy_policy pol;
         kiln_proxy_policy_for(p, &pol);
         /* QEMU: loopback, reached through guestfwd; Xen: the bridge's address, reached directly. */
-        r = kiln_proxy_start(&pol, o->cache, proxy_log, xen ? xn.bridge_ip : NULL, 0, &proxy, reterr);
+        r = kiln_proxy_start(&pol, o->cache, &snapshot, proxy_log, xen ? xn.bridge_ip : NULL, 0, &proxy, reterr);
         kiln_proxy_policy_clear(&pol);
         if (r < 0)
                 goto out;
@@ -369,6 +374,7 @@ out:
         }
         if (proxy)
                 kiln_proxy_stop(proxy);
+        kiln_snapshot_clear(&snapshot);
         if (disk_made)
                 unlink(disk);
         if (r < 0 && log.console_tail) {

@@ -12,7 +12,7 @@
 #include "archive-index.h"
 #include "installer-files.h"
 
-#define DEFAULT_KEYRING "/usr/share/keyrings/debian-archive-keyring.gpg"
+#define DEFAULT_KEYRING KILN_DEBIAN_KEYRING
 
 void kiln_media_free(struct kiln_media *m)
 {
@@ -26,6 +26,7 @@ void kiln_media_free(struct kiln_media *m)
         free(m->trust);
         free(m->release_date);
         free(m->release_signer);
+        kiln_pin_free(m->pin);
         free(m);
 }
 
@@ -52,66 +53,6 @@ static int local_files(const struct kiln_profile *p, const struct kiln_media_opt
         return 0;
 }
 
-/* The Release, verified; for --offline, the copy kiln verified last time. */
-static int get_release(const struct kiln_profile *p, const struct kiln_media_opts *o, struct kiln_release **ret,
-                       struct kiln_error **reterr)
-{
-        _cleanup_free_ char *dists = xasprintf("%s/dists/%s", p->mirror, p->release);
-        char key_hex[KILN_SHA256_HEX];
-        _cleanup_free_ char *keysrc = xasprintf("%s\n%s\n%s", p->mirror, p->release, p->mirror_keyring);
-        kiln_sha256_buf(keysrc, strlen(keysrc), key_hex);
-        _cleanup_free_ char *record = xasprintf("release-%s", key_hex);
-
-        if (o->cache->offline) {
-                _cleanup_free_ char *text = kiln_cache_record_read(o->cache, record);
-                if (!text)
-                        return kiln_error_set(reterr, ENOENT,
-                                              "offline, and the cache has no verified Release for '%s' %s: run "
-                                              "'kiln fetch' online once",
-                                              p->mirror, p->release);
-                return kiln_release_parse(text, ret, reterr);
-        }
-
-        _cleanup_free_ char *tmp = NULL, *sig_tmp = NULL;
-        int fd, r = kiln_cache_tmp(o->cache, &tmp, &fd, reterr);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *url = xasprintf("%s/InRelease", dists);
-        struct kiln_fetch_opts fo = {.label = "InRelease"};
-        struct kiln_error *e404 = NULL;
-        r = kiln_fetch_to_fd(url, fd, &fo, &e404);
-        close(fd);
-        const char *detached = NULL;
-        if (r == -ENOENT) { /* older mirrors: Release + Release.gpg */
-                kiln_error_free(e404), e404 = NULL;
-                free(url), url = xasprintf("%s/Release", dists);
-                fd = open(tmp, O_WRONLY | O_TRUNC | O_CLOEXEC);
-                r = fd < 0 ? -errno : kiln_fetch_to_fd(url, fd, &fo, reterr);
-                if (fd >= 0)
-                        close(fd);
-                if (r == 0 && (r = kiln_cache_tmp(o->cache, &sig_tmp, &fd, reterr)) == 0) {
-                        _cleanup_free_ char *sig_url = xasprintf("%s/Release.gpg", dists);
-                        r = kiln_fetch_to_fd(sig_url, fd, &fo, reterr);
-                        close(fd);
-                        detached = sig_tmp;
-                }
-        } else if (r < 0) {
-                kiln_error_set(reterr, e404->errnum, "%s", e404->msg);
-                kiln_error_free(e404);
-        }
-        if (r == 0) {
-                r = kiln_release_verify(tmp, detached, p->mirror_keyring, ret, reterr);
-                if (r < 0)
-                        kiln_error_wrap(reterr, "'%s'", url);
-        }
-        unlink(tmp);
-        if (sig_tmp)
-                unlink(sig_tmp);
-        if (r < 0)
-                return r;
-        return kiln_cache_record_write(o->cache, record, (*ret)->text, reterr);
-}
-
 static int check_release(const struct kiln_profile *p, const struct kiln_release *rel, struct kiln_error **reterr)
 {
         if (!(rel->codename && STREQ(rel->codename, p->release)) && !(rel->suite && STREQ(rel->suite, p->release)))
@@ -131,51 +72,34 @@ static int check_release(const struct kiln_profile *p, const struct kiln_release
         return 0;
 }
 
-int kiln_media_index(const struct kiln_profile *p, const struct kiln_release *release, const char *path_noext,
-                     const struct kiln_media_opts *o, char **ret_text, struct kiln_error **reterr)
+int kiln_media_index(const struct kiln_media *m, const char *path_noext, const struct kiln_media_opts *o,
+                     char **ret_text, struct kiln_error **reterr)
 {
-        static const char *const exts[] = {".xz", ".gz"};
-        for (size_t i = 0; i < ELEMENTSOF(exts); i++) {
-                _cleanup_free_ char *rel_path = xasprintf("%s%s", path_noext, exts[i]);
-                char sha[KILN_SHA256_HEX];
-                uint64_t size;
-                if (kiln_release_sha256(release, rel_path, sha, &size) < 0)
-                        continue;
-                _cleanup_free_ char *url = xasprintf("%s/dists/%s/%s", p->mirror, p->release, rel_path);
-                _cleanup_free_ char *path = NULL, *data = NULL;
-                struct kiln_fetch_opts fo = {.label = rel_path, .progress = o->progress, .userdata = o->userdata};
-                int r = kiln_cache_fetch(o->cache, url, sha, size, &fo, &path, reterr);
-                if (r < 0)
-                        return r;
-                size_t len, out_len;
-                r = read_file_max(path, 1ULL << 30, &data, &len);
-                if (r < 0)
-                        return kiln_error_set(reterr, -r, "cannot read '%s': %s", path, strerror(-r));
-                r = kiln_decompress(data, len, ret_text, &out_len, reterr);
-                if (r < 0)
-                        kiln_error_wrap(reterr, "'%s'", url);
-                return r;
-        }
-        return kiln_error_set(reterr, ENOENT, "the signed Release of '%s' %s lists no '%s.xz' or '.gz'", p->mirror,
-                              p->release, path_noext);
+        struct kiln_fetch_opts fo = {.progress = o->progress, .userdata = o->userdata};
+        return kiln_pin_index(o->cache, m->pin, path_noext, &fo, ret_text, reterr);
 }
 
 static int netboot(const struct kiln_profile *p, const struct kiln_media_opts *o, struct kiln_media *m,
-                   struct kiln_release **ret_release, struct kiln_error **reterr)
+                   struct kiln_error **reterr)
 {
-        struct kiln_release *rel = NULL;
-        int r = get_release(p, o, &rel, reterr);
+        struct kiln_pin_opts po = {.cache = o->cache, .keyring = p->mirror_keyring, .progress = o->progress,
+                                   .userdata = o->userdata};
+        int r = kiln_pin_fetch(p->mirror, p->release, &po, &m->pin, reterr);
         if (r < 0)
                 return r;
-        *ret_release = rel;
+        const struct kiln_release *rel = m->pin->release;
         r = check_release(p, rel, reterr);
         if (r < 0)
                 return r;
         m->release_date = rel->date ? xstrdup(rel->date) : NULL;
         m->release_signer = rel->signer ? xstrdup(rel->signer) : NULL;
 
+        /* The netboot package is Architecture: all. Where the Release says so, binary-ARCH lists
+         * those too (No-Support-for-Architecture-all: Packages) and apt never reads binary-all. */
         _cleanup_free_ char *index = NULL;
-        r = kiln_media_index(p, rel, "main/binary-all/Packages", o, &index, reterr);
+        _cleanup_free_ char *index_path = rel->no_arch_all ? xasprintf("main/binary-%s/Packages", p->arch)
+                                                           : xstrdup("main/binary-all/Packages");
+        r = kiln_media_index(m, index_path, o, &index, reterr);
         if (r < 0)
                 return r;
         m->package = xasprintf("debian-installer-%u-netboot-%s", p->release_number, p->arch);
@@ -259,21 +183,19 @@ int kiln_media_fetch(const struct kiln_profile *p, const struct kiln_media_opts 
                      struct kiln_error **reterr)
 {
         struct kiln_media *m = xcalloc(1, sizeof(*m));
-        struct kiln_release *rel = NULL;
         int r;
         if (p->installer.kernel || p->installer.iso)
                 r = local_files(p, o, m, reterr);
         else
-                r = netboot(p, o, m, &rel, reterr);
+                r = netboot(p, o, m, reterr);
         if (r == 0 && STREQ(p->arch, "amd64"))
                 r = kiln_kernel_version(m->kernel, &m->kernel_version, reterr);
-        if (r == 0 && rel && !o->skip_preflight && !o->cache->offline) {
+        if (r == 0 && m->pin && !o->skip_preflight && !o->cache->offline) {
                 _cleanup_free_ char *summary = NULL;
-                r = kiln_preflight(p, m, rel, o, &summary, reterr);
+                r = kiln_preflight(p, m, o, &summary, reterr);
                 if (r == 0)
                         kiln_notify(o->notice, o->userdata, "%s", summary);
         }
-        kiln_release_free(rel);
         if (r < 0) {
                 kiln_media_free(m);
                 return r;
@@ -292,37 +214,53 @@ static int read_keyring_bin(const char *path, char **ret, size_t *ret_len, struc
         return kiln_keyring_dearmor(data, len, ret, ret_len, reterr);
 }
 
+static const char mirror_keyring_hook[] =
+        "#!/bin/sh\n"
+        "# kiln: apt in the target trusts the profile's mirror_keyring (the image keeps using that mirror).\n"
+        "set -e\n"
+        "mkdir -p /target/etc/apt/trusted.gpg.d\n"
+        "cp /usr/share/keyrings/kiln-mirror.gpg /target/etc/apt/trusted.gpg.d/kiln-mirror.gpg\n"
+        "chmod 0644 /target/etc/apt/trusted.gpg.d/kiln-mirror.gpg\n";
+
 int kiln_media_inject(const struct kiln_profile *p, const struct kiln_media *m, const char *preseed,
                       const char *out_path, struct kiln_error **reterr)
 {
         struct kiln_initrd_file *pf = NULL;
         size_t npf = 0;
         kiln_preseed_files(p, &pf, &npf);
-        struct kiln_initrd_file *files = xcalloc(npf + 2, sizeof(*files));
+        struct kiln_initrd_file *files = xcalloc(npf + 4, sizeof(*files));
         size_t n = 0;
         files[n++] = (struct kiln_initrd_file){.path = "preseed.cfg", .data = (char *) preseed,
                                                .len = strlen(preseed), .mode = 0644};
         for (size_t i = 0; i < npf; i++)
                 files[n++] = pf[i];
-        _cleanup_free_ char *keyring = NULL;
+        _cleanup_free_ char *keyring = NULL, *mirror_key = NULL;
         int r = 0;
         if (p->mirror_keyring_set) {
                 /* The installer verifies the mirror with usr/share/keyrings/archive.gpg. Debian's keys stay
                  * in it (apt in the target keeps trusting Debian); the mirror's keyring is added. */
                 struct kiln_buf kb = {0};
-                _cleanup_free_ char *a = NULL, *b = NULL;
+                _cleanup_free_ char *a = NULL;
                 size_t al = 0, bl = 0;
                 if (access(DEFAULT_KEYRING, R_OK) == 0)
                         r = read_keyring_bin(DEFAULT_KEYRING, &a, &al, reterr);
                 if (r == 0)
-                        r = read_keyring_bin(p->mirror_keyring, &b, &bl, reterr);
+                        r = read_keyring_bin(p->mirror_keyring, &mirror_key, &bl, reterr);
                 if (r == 0) {
                         if (a)
                                 buf_append(&kb, a, al);
-                        buf_append(&kb, b, bl);
+                        buf_append(&kb, mirror_key, bl);
                         files[n++] = (struct kiln_initrd_file){.path = "usr/share/keyrings/archive.gpg",
                                                                .data = kb.data, .len = kb.len, .mode = 0644};
                         keyring = kb.data;
+                        /* apt in the target reads the same mirror, during the install (the pinned Release
+                         * kiln's proxy serves) and after it: it trusts the mirror's keyring too. The hook
+                         * runs after debootstrap, before base-installer's first apt-get update. */
+                        files[n++] = (struct kiln_initrd_file){.path = "usr/share/keyrings/kiln-mirror.gpg",
+                                                               .data = mirror_key, .len = bl, .mode = 0644};
+                        files[n++] = (struct kiln_initrd_file){.path = "usr/lib/base-installer.d/05kiln-mirror-keyring",
+                                                               .data = (char *) mirror_keyring_hook,
+                                                               .len = strlen(mirror_keyring_hook), .mode = 0755};
                 }
         }
         if (r == 0)

@@ -4,6 +4,7 @@
 
 #include "cache.h"
 #include "profile.h"
+#include "snapshot.h"
 
 struct kiln_media {
         char *kernel, *initrd; /* paths (in the cache, or the profile's own files) */
@@ -15,6 +16,7 @@ struct kiln_media {
         char *trust;              /* how the files were trusted, for people and the manifest */
         char *release_date;       /* the signed Release's Date */
         char *release_signer;
+        struct kiln_pin *pin;     /* the mirror's suite as verified now (NULL for local files) */
 };
 
 struct kiln_media_opts {
@@ -34,13 +36,13 @@ void kiln_media_free(struct kiln_media *m);
 int kiln_media_inject(const struct kiln_profile *p, const struct kiln_media *m, const char *preseed,
                       const char *out_path, struct kiln_error **reterr);
 
-/* Preflight (preflight.c): the installer's kernel has its udebs on the mirror, and every udeb the
- * installer will fetch is there. release is the verified Release of p->mirror. */
-struct kiln_release;
-int kiln_preflight(const struct kiln_profile *p, const struct kiln_media *m, const struct kiln_release *release,
-                   const struct kiln_media_opts *o, char **ret_summary, struct kiln_error **reterr);
+/* Preflight (preflight.c): every index the installer reads matches the signed Release (or has a
+ * by-hash copy that does), the installer's kernel has its udebs on the mirror, and every udeb the
+ * installer will fetch is there. Index inconsistencies and missing udebs are listed apart. */
+int kiln_preflight(const struct kiln_profile *p, const struct kiln_media *m, const struct kiln_media_opts *o,
+                   char **ret_summary, struct kiln_error **reterr);
 
-/* Fetch a file the verified Release lists (e.g. "main/binary-all/Packages.xz", or .gz as a
- * fallback) into the cache, and return it decompressed. */
-int kiln_media_index(const struct kiln_profile *p, const struct kiln_release *release, const char *path_noext,
-                     const struct kiln_media_opts *o, char **ret_text, struct kiln_error **reterr);
+/* An index of the media's verified suite ("main/binary-amd64/Packages"; every compression, by hash
+ * first) into the cache, returned decompressed (snapshot.h's kiln_pin_index). */
+int kiln_media_index(const struct kiln_media *m, const char *path_noext, const struct kiln_media_opts *o,
+                     char **ret_text, struct kiln_error **reterr);

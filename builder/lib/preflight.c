@@ -20,16 +20,35 @@ static bool for_a_kernel(const char *pkg)
         return m;
 }
 
-int kiln_preflight(const struct kiln_profile *p, const struct kiln_media *m, const struct kiln_release *release,
-                   const struct kiln_media_opts *o, char **ret_summary, struct kiln_error **reterr)
+int kiln_preflight(const struct kiln_profile *p, const struct kiln_media *m, const struct kiln_media_opts *o,
+                   char **ret_summary, struct kiln_error **reterr)
 {
         if (!m->kernel_version)
                 return 0;
+        /* What the installer reads from the suite: the udeb index (net-retriever), binary-ARCH
+         * (debootstrap, apt), and binary-all where binary-ARCH does not list the all packages. */
         _cleanup_free_ char *idx_path = xasprintf("main/debian-installer/binary-%s/Packages", p->arch);
+        _cleanup_free_ char *arch_path = xasprintf("main/binary-%s/Packages", p->arch);
+        const char *indices[] = {idx_path, arch_path, m->pin->release->no_arch_all ? NULL : "main/binary-all/Packages"};
+        size_t n_indices = indices[2] ? 3 : 2, n_bad = 0;
+        struct kiln_buf bad = {0};
         _cleanup_free_ char *index = NULL;
-        int r = kiln_media_index(p, release, idx_path, o, &index, reterr);
-        if (r < 0)
-                return r;
+        for (size_t i = 0; i < n_indices; i++) {
+                struct kiln_error *e = NULL;
+                if (kiln_media_index(m, indices[i], o, i == 0 ? &index : NULL, &e) < 0) {
+                        n_bad++;
+                        buf_printf(&bad, "\n  %s", e->msg);
+                }
+                kiln_error_free(e);
+        }
+        _cleanup_free_ char *bad_list = bad.len ? buf_steal(&bad) : NULL;
+        if (!index)
+                return kiln_error_set(reterr, EBADMSG,
+                                      "preflight: the installer (kernel %s, %s %s) would fail against '%s'\n"
+                                      "index inconsistencies (%zu of the %zu indices it reads):%s\n"
+                                      "missing udebs: not checked (the debian-installer index is inconsistent)",
+                                      m->kernel_version, m->package ? m->package : "installer",
+                                      m->version ? m->version : "", p->mirror, n_bad, n_indices, bad_list);
 
         _cleanup_free_ char *kpkg = xasprintf("kernel-image-%s-di", m->kernel_version);
         size_t len;
@@ -53,7 +72,7 @@ int kiln_preflight(const struct kiln_profile *p, const struct kiln_media *m, con
         }
 
         char **have = NULL;
-        r = kiln_initrd_packages(m->initrd, &have, reterr);
+        int r = kiln_initrd_packages(m->initrd, &have, reterr);
         if (r < 0)
                 return r;
 
@@ -146,18 +165,27 @@ int kiln_preflight(const struct kiln_profile *p, const struct kiln_media *m, con
                 }
         free(status);
         strv_free(urls);
-        if (nmissing) {
-                _cleanup_free_ char *list = buf_steal(&missing);
-                return kiln_error_set(reterr, ENOENT,
-                                      "preflight: the installer (kernel %s, %s %s) would fail: %zu of the %zu udebs it "
-                                      "fetches are missing from '%s':%s\n"
-                                      "Pin another installer with 'installer: {version, sha256}', or point 'mirror' "
-                                      "at a complete mirror",
+        if (nmissing || n_bad) {
+                _cleanup_free_ char *list = nmissing ? buf_steal(&missing) : NULL;
+                _cleanup_free_ char *udebs = nmissing ? xasprintf("%zu of the %zu udebs it fetches are missing from "
+                                                                  "'%s':%s", nmissing, n, p->mirror, list)
+                                                      : xasprintf("missing udebs: none of the %zu", n);
+                if (!n_bad)
+                        return kiln_error_set(reterr, ENOENT,
+                                              "preflight: the installer (kernel %s, %s %s) would fail: %s\n"
+                                              "Pin another installer with 'installer: {version, sha256}', or point "
+                                              "'mirror' at a complete mirror",
+                                              m->kernel_version, m->package ? m->package : "installer",
+                                              m->version ? m->version : "", udebs);
+                return kiln_error_set(reterr, EBADMSG,
+                                      "preflight: the installer (kernel %s, %s %s) would fail against '%s'\n"
+                                      "index inconsistencies (%zu of the %zu indices it reads):%s\n%s%s",
                                       m->kernel_version, m->package ? m->package : "installer",
-                                      m->version ? m->version : "", nmissing, n, p->mirror, list);
+                                      m->version ? m->version : "", p->mirror, n_bad, n_indices, bad_list,
+                                      nmissing ? "missing udebs: " : "", udebs);
         }
-        *ret_summary = xasprintf("preflight: kernel %s has '%s' on the mirror; all %zu udebs the installer fetches "
-                                 "are there",
-                                 m->kernel_version, kpkg, n);
+        *ret_summary = xasprintf("preflight: the %zu indices the installer reads match the signed Release; kernel %s "
+                                 "has '%s' on the mirror; all %zu udebs the installer fetches are there",
+                                 n_indices, m->kernel_version, kpkg, n);
         return 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "proxy.h"
+#include "snapshot.h"
 
 struct tunnel {
         struct kiln_proxy *proxy;
@@ -25,6 +26,7 @@ struct tunnel {
 struct kiln_proxy {
         struct kiln_proxy_policy policy;
         struct kiln_cache *cache;
+        const struct kiln_snapshot *snapshot;
         FILE *log;
         int listen_fd;
         uint16_t port;
@@ -63,6 +65,89 @@ static enum MHD_Result reply_status(struct MHD_Connection *c, unsigned status, c
         enum MHD_Result ret = MHD_queue_response(c, status, r);
         MHD_destroy_response(r);
         return ret;
+}
+
+static enum MHD_Result reply_fd(struct MHD_Connection *c, int fd);
+
+/* A file of the verified snapshot, by its signed hash: the cache, else the mirror (by hash, then by
+ * name), kept only when the bytes match. Nothing else is ever served under a pinned suite. */
+static enum MHD_Result serve_signed(struct kiln_proxy *p, struct MHD_Connection *c, const char *method,
+                                    const char *url, const char *ua, const struct kiln_pin *pin, const char *relpath,
+                                    const char *sha, uint64_t size)
+{
+        _cleanup_free_ char *hit = p->cache ? kiln_cache_lookup(p->cache, sha) : NULL;
+        _cleanup_free_ char *path = NULL;
+        struct kiln_error *err = NULL;
+        int r = -EIO;
+        bool from_cache = hit != NULL;
+        if (hit)
+                path = TAKE_PTR(hit), r = 0;
+        else if (p->cache && relpath) {
+                struct kiln_fetch_opts fo = {.user_agent = ua, .retries = 2};
+                r = kiln_pin_file(p->cache, pin, relpath, sha, size, &fo, &path, NULL, &err);
+        }
+        if (r < 0) {
+                unsigned code = r == -ENOENT ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_GATEWAY;
+                _cleanup_free_ char *why = xasprintf(" (%s)", err ? err->msg : "not in the cache");
+                record(p, method, url, (int) code, 0, NULL, false, why);
+                kiln_error_free(err);
+                return reply_status(c, code, code == MHD_HTTP_NOT_FOUND ? "Not Found\n"
+                                                                         : "kiln proxy: the mirror has no copy that "
+                                                                           "matches its signed Release\n");
+        }
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the file\n");
+        struct stat st;
+        fstat(fd, &st);
+        record(p, method, url, 200, (uint64_t) st.st_size, sha, from_cache, NULL);
+        return reply_fd(c, fd);
+}
+
+static bool is_hex64(const char *s)
+{
+        size_t n = strspn(s, "0123456789abcdef");
+        return n == 64 && s[n] == '\0';
+}
+
+/* A request under a pinned suite's dists/ folder. Returns MHD_NO with *ret_pass set when the
+ * Release does not list the file (translations, for instance): that passes through unstored. */
+static enum MHD_Result handle_pinned(struct kiln_proxy *p, struct MHD_Connection *c, const char *method,
+                                     const char *url, const char *ua, const struct kiln_pin *pin, const char *rest,
+                                     bool *ret_pass)
+{
+        *ret_pass = false;
+        if (!pin->release) {
+                record(p, method, url, 404, 0, NULL, false, " (the suite had no Release when the build started)");
+                return reply_status(c, MHD_HTTP_NOT_FOUND, "Not Found\n");
+        }
+        const char *signed_sha = STREQ(rest, "InRelease")     ? pin->inrelease
+                                 : STREQ(rest, "Release")     ? pin->release_file
+                                 : STREQ(rest, "Release.gpg") ? pin->release_gpg
+                                                              : NULL;
+        if (signed_sha) {
+                if (!*signed_sha) {
+                        record(p, method, url, 404, 0, NULL, false, " (not part of the verified snapshot)");
+                        return reply_status(c, MHD_HTTP_NOT_FOUND, "Not Found\n");
+                }
+                return serve_signed(p, c, method, url, ua, pin, NULL, signed_sha, 0);
+        }
+        const char *bh = strstr(rest, "by-hash/SHA256/");
+        if (bh && (bh == rest || bh[-1] == '/') && is_hex64(bh + 15)) {
+                uint64_t size = 0;
+                _cleanup_free_ char *relpath = kiln_release_path_of(pin->release, bh + 15, &size);
+                if (!relpath) {
+                        record(p, method, url, 404, 0, NULL, false, " (a hash the verified Release does not list)");
+                        return reply_status(c, MHD_HTTP_NOT_FOUND, "Not Found\n");
+                }
+                return serve_signed(p, c, method, url, ua, pin, relpath, bh + 15, size);
+        }
+        char sha[KILN_SHA256_HEX];
+        uint64_t size = 0;
+        if (kiln_release_sha256(pin->release, rest, sha, &size) == 0)
+                return serve_signed(p, c, method, url, ua, pin, rest, sha, size);
+        *ret_pass = true;
+        return MHD_NO;
 }
 
 static enum MHD_Result reply_fd(struct MHD_Connection *c, int fd)
@@ -124,20 +209,30 @@ static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c
         }
         char sha[KILN_SHA256_HEX];
         _cleanup_free_ char *path = NULL;
-        if (kiln_cache_commit(p->cache, tmp, sha, &path, &err) < 0) {
-                kiln_error_free(err);
-                return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot store the download\n");
-        }
-        if (cacheable)
+        if (!cacheable) {
+                /* Anything but a pool file is served from its own temporary file and never enters the
+                 * shared store, so it can neither go stale there nor replace an entry it shares bytes
+                 * with. */
+                fd = open(tmp, O_RDONLY | O_CLOEXEC);
+                bool hashed = fd >= 0 && kiln_sha256_file(tmp, sha, NULL, NULL) == 0;
+                unlink(tmp);
+                if (!hashed) {
+                        if (fd >= 0)
+                                close(fd);
+                        return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the download\n");
+                }
+        } else {
+                if (kiln_cache_commit(p->cache, tmp, sha, &path, &err) < 0) {
+                        kiln_error_free(err);
+                        return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot store the download\n");
+                }
                 kiln_cache_record_write(p->cache, key, sha, NULL);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the download\n");
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the download\n");
+        }
         struct stat st;
         fstat(fd, &st);
-        /* Indices change under one name: serve this copy, keep nothing that could go stale. */
-        if (!cacheable)
-                unlink(path);
         record(p, "GET", url, 200, (uint64_t) st.st_size, sha, false, NULL);
         return reply_fd(c, fd);
 }
@@ -168,6 +263,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return reply_status(c, MHD_HTTP_FORBIDDEN, "kiln proxy: forbidden by the profile's allowlist\n");
         }
         const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+        const char *rest = NULL;
+        const struct kiln_pin *pin = kiln_snapshot_match(p->snapshot, url, &rest);
+        if (pin) { /* GET and HEAD alike: MHD sends no body for HEAD */
+                bool pass = false;
+                enum MHD_Result res = handle_pinned(p, c, method, url, ua, pin, rest, &pass);
+                if (!pass)
+                        return res;
+        }
         if (get)
                 return handle_get(p, c, url, ua);
         long status = 0;
@@ -321,10 +424,12 @@ static void *accept_main(void *arg)
         return NULL;
 }
 
-int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cache, const char *log_path,
-                     const char *addr, uint16_t port, struct kiln_proxy **ret, struct kiln_error **reterr)
+int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cache,
+                     const struct kiln_snapshot *snapshot, const char *log_path, const char *addr, uint16_t port,
+                     struct kiln_proxy **ret, struct kiln_error **reterr)
 {
         struct kiln_proxy *p = xcalloc(1, sizeof(*p));
+        p->snapshot = snapshot;
         p->listen_fd = -1;
         for (size_t i = 0; pol->allow && pol->allow[i]; i++)
                 p->policy.allow = strv_push(p->policy.allow, xstrdup(pol->allow[i]));

@@ -44,7 +44,7 @@ profile "$TMP/good.yaml"
 check_eq "good chain exits 0" 0 $?
 grep -q '^trusted  by the mirror.s signed Release (key [0-9A-F]\{40\})$' "$TMP/out.txt" && ok "trust is reported" || not_ok "trust is reported" "$(cat "$TMP/out.txt")"
 grep -q 'linux 6.12.94+deb13-amd64$' "$TMP/out.txt" && ok "kernel version from the bzImage header" || not_ok "kernel version" "$(cat "$TMP/out.txt")"
-grep -q "preflight: kernel 6.12.94+deb13-amd64 has 'kernel-image-6.12.94+deb13-amd64-di' on the mirror; all 5 udebs" "$TMP/err.txt" &&
+grep -q "preflight: the 2 indices the installer reads match the signed Release; kernel 6.12.94+deb13-amd64 has 'kernel-image-6.12.94+deb13-amd64-di' on the mirror; all 5 udebs" "$TMP/err.txt" &&
         ok "preflight passes, following Depends (5 udebs)" || not_ok "preflight passes" "$(cat "$TMP/err.txt")"
 deb=$(ls "$ROOT"/debian/pool/main/d/*.deb)
 deb_sha=$(sha256sum "$deb" | cut -d' ' -f1)
@@ -128,13 +128,49 @@ expect_fail() { # VARIANT MESSAGE-REGEX [SHA-THAT-MUST-NOT-BE-CACHED]
 expect_fail bad-signature "the Release has a signature by a key not in the keyring"
 [ -z "$(ls -A "$TMP/c-bad-signature/sha256")" ] && ok "bad-signature: cache empty" || not_ok "bad-signature: cache empty"
 expect_fail wrong-codename "says it is 'bookworm' \(suite 'stable'\): refusing a substituted release"
-expect_fail wrong-packages-hash "main/binary-all/Packages.xz' has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}: refusing it"
+expect_fail wrong-packages-hash "the mirror's index 'main/binary-amd64/Packages' \(http://127.0.0.1:[0-9]+/debian, suite trixie\) matches none of its signed copies"
 expect_fail wrong-deb-hash "_all.deb' has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}: refusing it" "$(sha256sum "$TMP/archive-good/debian/pool/main/d/"*.deb | cut -d' ' -f1)"
 expect_fail missing-deb "cannot fetch 'http://127.0.0.1:[0-9]+/debian/pool/main/d/debian-installer-13-netboot-amd64_20250803\+deb13u6_all.deb': HTTP 404 \(not found\)"
 expect_fail truncated-deb "_all.deb': (transfer closed with [0-9]+ bytes remaining to read|.*[Pp]artial).*\(after 2 tries\)" "$(sha256sum "$TMP/archive-truncated-deb/debian/pool/main/d/"*.deb 2>/dev/null | cut -d' ' -f1)"
 expect_fail kernel-abi-mismatch "preflight: the installer's kernel 6.12.94\+deb13-amd64 has no 'kernel-image-6.12.94\+deb13-amd64-di' in the debian-installer index of '[^']*' \(it has 'kernel-image-6.12.107\+deb13-amd64-di'\)"
 expect_fail missing-udeb "preflight: the installer \(kernel 6.12.94\+deb13-amd64, debian-installer-13-netboot-amd64 20250803\+deb13u6\) would fail: 1 of the 5 udebs"
 grep -q "^  http://127.0.0.1:[0-9]*/debian/pool/main/l/e2fsprogs-udeb_1_amd64.udeb (HTTP 404)$" "$TMP/err-missing-udeb" && ok "missing-udeb: names the URL" || not_ok "missing-udeb: names the URL"
+
+# --- mirrors as they really are: mid-sync or stale in parts (the fetch goes the way apt's does)
+fetch_ok() { # VARIANT NAME: the fetch and its preflight succeed
+        serve "$1" || return
+        profile "$TMP/$1.yaml"
+        rm -rf "$TMP/c-$1"
+        "$KILN" fetch --cache "$TMP/c-$1" -o "$TMP/o-$1" "$TMP/$1.yaml" > "$TMP/out-$1" 2> "$TMP/err-$1"
+        check_eq "$2" 0 $?
+        [ $? -eq 0 ] || sed 's/^/#   /' "$TMP/err-$1" | grep -v warning | head -20
+}
+fetch_ok stale-plain "plain index names stale, by-hash copies right: the fetch proceeds"
+grep -q "^/debian/dists/trixie/main/binary-amd64/by-hash/SHA256/[0-9a-f]\{64\}$" "$ROOT/requests.log" &&
+        ok "stale-plain: the index came by hash" || not_ok "stale-plain: by-hash used" "$(cat "$ROOT/requests.log")"
+! grep -q "^/debian/dists/trixie/main/binary-amd64/Packages" "$ROOT/requests.log" &&
+        ok "stale-plain: no plain name asked for once by-hash answered" || not_ok "stale-plain: plain names" "$(cat "$ROOT/requests.log")"
+fetch_ok stale-all "binary-all stale everywhere, binary-amd64 right: the fetch proceeds"
+! grep -q "binary-all" "$ROOT/requests.log" && ok "stale-all: binary-all never read (No-Support-for-Architecture-all)" ||
+        not_ok "stale-all: binary-all never read" "$(grep binary-all "$ROOT/requests.log")"
+fetch_ok old-style "an archive without by-hash or No-Support-for-Architecture-all: netboot from binary-all"
+grep -q "^/debian/dists/trixie/main/binary-all/Packages.xz$" "$ROOT/requests.log" && ! grep -q by-hash "$ROOT/requests.log" &&
+        ok "old-style: binary-all by its plain name, no by-hash tried" || not_ok "old-style: requests" "$(cat "$ROOT/requests.log")"
+expect_fail stale-no-byhash "preflight: the installer \(kernel 6.12.94\+deb13-amd64, debian-installer-13-netboot-amd64 20250803\+deb13u6\) would fail against 'http://127.0.0.1:[0-9]+/debian'"
+e=$TMP/err-stale-no-byhash
+grep -q "^index inconsistencies (1 of the 2 indices it reads):$" "$e" && ok "stale-no-byhash: the inconsistent indices, as one list" || not_ok "stale-no-byhash: list" "$(cat "$e")"
+grep -q "^  the mirror's index 'main/debian-installer/binary-amd64/Packages' (http://127.0.0.1:[0-9]*/debian, suite trixie) matches none of its signed copies$" "$e" &&
+        ok "stale-no-byhash: names the index" || not_ok "stale-no-byhash: names the index" "$(cat "$e")"
+grep -q "^  the signed Release (Date: Sat, 12 Sep 2026 07:55:41 UTC) lists:$" "$e" && grep -Eq "^    main/debian-installer/binary-amd64/Packages.xz: [0-9]+ bytes, sha256 [0-9a-f]{64}$" "$e" &&
+        ok "stale-no-byhash: what the signed Release says, with its Date" || not_ok "stale-no-byhash: signed sizes and hashes" "$(cat "$e")"
+grep -Eq "^    http://127.0.0.1:[0-9]+/debian/dists/trixie/main/debian-installer/binary-amd64/by-hash/SHA256/[0-9a-f]{64}: HTTP 404$" "$e" &&
+        grep -Eq "^    http://127.0.0.1:[0-9]+/debian/dists/trixie/main/debian-installer/binary-amd64/Packages.gz: [0-9]+ bytes, sha256 [0-9a-f]{64}$" "$e" &&
+        ok "stale-no-byhash: what each URL tried returned" || not_ok "stale-no-byhash: each URL" "$(cat "$e")"
+check_eq "stale-no-byhash: every compression tried, by hash and by name" 6 "$(grep -c '^    http://' "$e")"
+grep -q "^  the mirror is out of sync with its signed Release (mid-sync, or stale in parts): try again later, or use another mirror$" "$e" &&
+        ok "stale-no-byhash: says the likely cause" || not_ok "stale-no-byhash: cause" "$(cat "$e")"
+grep -q "^missing udebs: not checked (the debian-installer index is inconsistent)$" "$e" && ok "stale-no-byhash: missing udebs reported apart" ||
+        not_ok "stale-no-byhash: missing udebs list" "$(cat "$e")"
 
 # --- installer.version and installer.sha256
 serve good

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # kiln's proxy on the host side, driven with curl: what it allows, what it refuses (403, logged),
-# pool files cached by SHA-256 and shared, indices passed through, the client's User-Agent
-# forwarded, CONNECT only to the profile's HTTPS host:port.
+# pool files cached by SHA-256 and shared, other files passed through and never stored, the
+# client's User-Agent forwarded, CONNECT only to the profile's HTTPS host:port. (The suites'
+# dists/ folders, served from the verified snapshot, are t-snapshot.sh's.)
 . "$(dirname "$0")/../lib.sh"
 command -v curl > /dev/null || { skip "proxy" "curl is not installed"; finish; exit 0; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
 trap cleanup EXIT
 mkdir -p "$TMP/www/debian/dists/trixie" "$TMP/www/debian/pool/main/h" "$TMP/www/other"
-echo "index v1" > "$TMP/www/debian/dists/trixie/InRelease"
+echo "index v1" > "$TMP/www/debian/README"
 echo "a package" > "$TMP/www/debian/pool/main/h/hello_1_all.deb"
 echo "secret" > "$TMP/www/other/secret"
 python3 "$TOP/tests/helpers/ua-server.py" "$TMP/www" > "$TMP/ports" 2>/dev/null &
@@ -30,13 +31,17 @@ P="http://127.0.0.1:$(cat "$TMP/pport")"
 get() { curl -s -o "$TMP/body" -w '%{http_code}' -x "$P" -A "${UA:-kiln-test-agent}" "$@"; }
 base="http://127.0.0.1:$web"
 
-check_eq "index passes through" 200 "$(get "$base/debian/dists/trixie/InRelease")"
-check_eq "index content" "index v1" "$(cat "$TMP/body")"
-grep -q "GET /debian/dists/trixie/InRelease kiln-test-agent" "$TMP/requests.log" && ok "User-Agent forwarded upstream" || not_ok "User-Agent forwarded" "$(cat "$TMP/requests.log")"
-echo "index v2" > "$TMP/www/debian/dists/trixie/InRelease"
-get "$base/debian/dists/trixie/InRelease" > /dev/null
-check_eq "indices are never served stale" "index v2" "$(cat "$TMP/body")"
-check_eq "HEAD passes" 200 "$(curl -s -o /dev/null -w '%{http_code}' -I -x "$P" "$base/debian/dists/trixie/InRelease")"
+check_eq "a file outside pool/ passes through" 200 "$(get "$base/debian/README")"
+check_eq "its content" "index v1" "$(cat "$TMP/body")"
+grep -q "GET /debian/README kiln-test-agent" "$TMP/requests.log" && ok "User-Agent forwarded upstream" || not_ok "User-Agent forwarded" "$(cat "$TMP/requests.log")"
+echo "index v2" > "$TMP/www/debian/README"
+get "$base/debian/README" > /dev/null
+check_eq "files outside pool/ are never served stale" "index v2" "$(cat "$TMP/body")"
+v1=$(printf 'index v1\n' | sha256sum | cut -d' ' -f1) v2=$(printf 'index v2\n' | sha256sum | cut -d' ' -f1)
+[ ! -e "$TMP/cache/sha256/${v1:0:2}/$v1" ] && [ ! -e "$TMP/cache/sha256/${v2:0:2}/$v2" ] &&
+        ok "files outside pool/ never enter the shared store" || not_ok "files outside pool/ never stored"
+check_eq "HEAD passes" 200 "$(curl -s -o /dev/null -w '%{http_code}' -I -x "$P" "$base/debian/README")"
+check_eq "the suite had no Release at start: its dists/ is 404" 404 "$(get "$base/debian/dists/trixie/InRelease")"
 
 check_eq "pool file" 200 "$(get "$base/debian/pool/main/h/hello_1_all.deb")"
 rm "$TMP/www/debian/pool/main/h/hello_1_all.deb"
@@ -50,6 +55,12 @@ check_eq "upstream 404 passes as 404" 404 "$(get "$base/debian/pool/main/h/missi
 check_eq "outside the mirror: 403" 403 "$(get "$base/other/secret")"
 check_eq "prefix trick (/debian-evil): 403" 403 "$(get "$base/debian-evil/x")"
 check_eq "dot segments: 403" 403 "$(get --path-as-is "$base/debian/../other/secret")"
+# Pool bytes that equal a file outside pool/ must not let the later pass-through delete the entry.
+cp "$TMP/www/debian/README" "$TMP/www/debian/pool/main/h/same_1_all.deb"
+get "$base/debian/pool/main/h/same_1_all.deb" > /dev/null
+get "$base/debian/README" > /dev/null
+[ -f "$TMP/cache/sha256/${v2:0:2}/$v2" ] && ok "a pass-through with a shared entry's bytes leaves the entry" ||
+        not_ok "shared entry kept after a pass-through of the same bytes"
 check_eq "encoded dots: 403" 403 "$(get --path-as-is "$base/debian/%2e%2e/other/secret")"
 check_eq "another host: 403" 403 "$(get "http://127.0.0.2:$web/debian/dists/trixie/InRelease")"
 # curl would turn user info into a header; send the request line as a hostile client would.

@@ -8,7 +8,16 @@ keys G                                 make two throwaway signing keys in G (goo
                                         write G/good.gpg and G/other.gpg public keyrings
 
 Variants: good, bad-signature, wrong-packages-hash, wrong-deb-hash, truncated-deb, missing-deb,
-kernel-abi-mismatch, missing-udeb, wrong-codename.
+kernel-abi-mismatch, missing-udeb, wrong-codename, and the mirror out of sync with its Release:
+  old-style        no Acquire-By-Hash, no No-Support-for-Architecture-all: the netboot package only
+                   in binary-all, as older archives have it
+  stale-plain      every plain index name holds other bytes; the by-hash copies are right
+  stale-all        binary-all is stale under every name and has no by-hash copy; binary-amd64 is right
+  stale-no-byhash  the udeb index is stale under its plain names and has no by-hash copy
+  changed          a later Release (new Date, a changed udeb index), built over an existing DIR: the
+                   old by-hash copies stay, as on a real mirror
+The good archive says Acquire-By-Hash: yes and No-Support-for-Architecture-all: Packages, lists
+the netboot package in binary-amd64 (and binary-all), and has by-hash copies of every index.
 """
 import gzip, hashlib, http.server, io, lzma, os, socketserver, struct, subprocess, sys, tarfile
 
@@ -91,7 +100,7 @@ def build(root, home, variant):
     top = os.path.join(root, "debian")
     dists = os.path.join(top, "dists", "trixie")
     pool = os.path.join(top, "pool", "main")
-    for d in ("main/binary-all", "main/debian-installer/binary-amd64"):
+    for d in ("main/binary-all", "main/binary-amd64", "main/debian-installer/binary-amd64"):
         os.makedirs(os.path.join(dists, d), exist_ok=True)
     os.makedirs(os.path.join(pool, "d"), exist_ok=True)
     os.makedirs(os.path.join(pool, "l"), exist_ok=True)
@@ -127,28 +136,55 @@ def build(root, home, variant):
         version = "1.37.0-6" if name == "busybox-udeb" else "1"
         udebs.append(stanza(Package=name, Version=version, Priority=prio, Filename=f, Size=len(body),
                             SHA256=hashlib.sha256(body).hexdigest(), **extra))
+    if variant == "changed":
+        udebs.append(stanza(Package="new-udeb", Version="2", Priority="optional",
+                            Filename="pool/main/l/new-udeb_2_amd64.udeb", Size=1, SHA256="1" * 64))
     udeb_index = "\n".join(udebs)
+    modern = variant != "old-style"
+    amd64_pkgs = stanza(Package="base-files", Version="13.9", Architecture="amd64",
+                        Filename="pool/main/b/base-files_13.9_amd64.deb", Size=10, SHA256="2" * 64)
+    if modern:  # binary-ARCH lists the Architecture: all packages too
+        amd64_pkgs += "\n" + all_pkgs
 
+    stale = {"stale-plain": ("main/binary-all/Packages", "main/binary-amd64/Packages",
+                             "main/debian-installer/binary-amd64/Packages"),
+             "stale-all": ("main/binary-all/Packages",),
+             "stale-no-byhash": ("main/debian-installer/binary-amd64/Packages",)}.get(variant, ())
+    no_byhash = {"stale-all": ("main/binary-all/Packages",),
+                 "stale-no-byhash": ("main/debian-installer/binary-amd64/Packages",)}.get(variant, ())
     files = {}
-    for rel, text in (("main/binary-all/Packages", all_pkgs),
+    for rel, text in (("main/binary-all/Packages", all_pkgs), ("main/binary-amd64/Packages", amd64_pkgs),
                       ("main/debian-installer/binary-amd64/Packages", udeb_index)):
         raw = text.encode()
         for suffix, data in (("", raw), (".xz", lzma.compress(raw)), (".gz", gzip.compress(raw, mtime=0))):
-            open(os.path.join(dists, rel + suffix), "wb").write(data)
             files[rel + suffix] = data
+            # what the plain name holds: the signed bytes, or (mid-sync) a newer index
+            served = data
+            if rel in stale:
+                newer = (text + "\n" + stanza(Package="newer", Version="9")).encode()
+                served = {"": newer, ".xz": lzma.compress(newer), ".gz": gzip.compress(newer, mtime=0)}[suffix]
+            open(os.path.join(dists, rel + suffix), "wb").write(served)
+            if modern and rel not in no_byhash:
+                bh = os.path.join(dists, os.path.dirname(rel), "by-hash", "SHA256")
+                os.makedirs(bh, exist_ok=True)
+                open(os.path.join(bh, hashlib.sha256(data).hexdigest()), "wb").write(data)
     lines = []
     for rel, data in sorted(files.items()):
         h = hashlib.sha256(data).hexdigest()
-        if variant == "wrong-packages-hash" and rel == "main/binary-all/Packages.xz":
-            h = hashlib.sha256(b"tampered").hexdigest()
+        if variant == "wrong-packages-hash" and rel.startswith("main/binary-amd64/Packages"):
+            h = hashlib.sha256(b"tampered" + rel.encode()).hexdigest()
         lines.append(f" {h} {len(data):16d} {rel}")
     codename = "bookworm" if variant == "wrong-codename" else "trixie"
+    date = "Sun, 13 Sep 2026 07:55:41 UTC" if variant == "changed" else "Sat, 12 Sep 2026 07:55:41 UTC"
+    fields = "Acquire-By-Hash: yes\nNo-Support-for-Architecture-all: Packages\n" if modern else ""
     release = (f"Origin: Debian\nLabel: Debian\nSuite: stable\nVersion: 13.9\nCodename: {codename}\n"
-               f"Date: Sat, 12 Sep 2026 07:55:41 UTC\nArchitectures: all amd64\nComponents: main\n"
+               f"Date: {date}\n{fields}Architectures: all amd64\nComponents: main\n"
                "Description: kiln test archive\nSHA256:\n" + "\n".join(lines) + "\n")
     open(os.path.join(dists, "Release"), "w").write(release)
     signer = "other@kiln.invalid" if variant == "bad-signature" else "good@kiln.invalid"
     gpg(home, "--yes", "--local-user", signer, "--clearsign", "-o", os.path.join(dists, "InRelease"),
+        os.path.join(dists, "Release"))
+    gpg(home, "--yes", "--local-user", signer, "--detach-sign", "--armor", "-o", os.path.join(dists, "Release.gpg"),
         os.path.join(dists, "Release"))
 
 
@@ -159,6 +195,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        with open(self.server.log, "a") as log:
+            log.write(self.path + "\n")
         if self.path in self.server.truncate:
             path = self.translate_path(self.path)
             data = open(path, "rb").read()
@@ -184,6 +222,7 @@ def serve(root):
 
     s = Server(("127.0.0.1", 0), Handler)
     s.truncate = truncate
+    s.log = os.path.join(root, "requests.log")
     print(s.server_address[1], flush=True)
     s.serve_forever()
 

@@ -26,11 +26,14 @@ int kiln_preflight(const struct kiln_profile *p, const struct kiln_media *m, con
         if (!m->kernel_version)
                 return 0;
         /* What the installer reads from the suite: the udeb index (net-retriever), binary-ARCH
-         * (debootstrap, apt), and binary-all where binary-ARCH does not list the all packages. */
+         * (debootstrap, apt), its Release (choose-mirror checks the architecture there), and
+         * binary-all where binary-ARCH does not list the all packages. */
         _cleanup_free_ char *idx_path = xasprintf("main/debian-installer/binary-%s/Packages", p->arch);
         _cleanup_free_ char *arch_path = xasprintf("main/binary-%s/Packages", p->arch);
-        const char *indices[] = {idx_path, arch_path, m->pin->release->no_arch_all ? NULL : "main/binary-all/Packages"};
-        size_t n_indices = indices[2] ? 3 : 2, n_bad = 0;
+        _cleanup_free_ char *arch_release = xasprintf("main/binary-%s/Release", p->arch);
+        const char *indices[] = {idx_path, arch_path, arch_release,
+                                 m->pin->release->no_arch_all ? NULL : "main/binary-all/Packages"};
+        size_t n_indices = indices[3] ? 4 : 3, n_bad = 0;
         struct kiln_buf bad = {0};
         _cleanup_free_ char *index = NULL;
         for (size_t i = 0; i < n_indices; i++) {

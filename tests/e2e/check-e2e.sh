@@ -9,6 +9,8 @@
 # shared/fixtures/mirror-view.py, gives the installer a consistent view of it. The bridge lives
 # here, in the test, never in kiln's defaults; kiln still verifies the view's signed chain (with the
 # fixture's throwaway key as the profile's mirror_keyring) and the pinned netboot by its sha256.
+# tests/e2e/release-view.py stands in front of it where the mirror is out of sync with its own
+# Release and has no by-hash copy of a file the installer reads.
 . "$(dirname "$0")/../lib.sh"
 export KILN_APT_DIR=${KILN_E2E_APT_DIR:-/etc/apt}
 cache=${KILN_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}
@@ -41,7 +43,16 @@ else
         for _ in $(seq 900); do grep -q 'keyring:' "$TMP/view.log" && break; kill -0 "${pids[0]}" 2>/dev/null || break; sleep 1; done
         grep -q 'keyring:' "$TMP/view.log" || { not_ok "start the mirror-view fixture" "$(tail -5 "$TMP/view.log")"; finish; exit; }
         ok "mirror-view fixture bridges $(grep -cE '^  (initrd|repacked|empty) ' "$TMP/view.log") udebs the mirror lacks"
-        mirror="http://127.0.0.1:$port/debian" keyring="$TMP/view/keyring.gpg"
+        # kiln serves the guest only files that match the signed Release; where this mirror has none
+        # (no matching plain copy, no by-hash copy), release-view.py signs what the plain copy holds.
+        rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        python3 "$TOP/tests/e2e/release-view.py" --upstream "http://127.0.0.1:$port/debian" --suite trixie \
+                --listen "127.0.0.1:$rport" --workdir "$TMP/rview" > "$TMP/rview.log" 2>&1 &
+        pids+=($!)
+        for _ in $(seq 300); do grep -q 'keyring:' "$TMP/rview.log" && break; kill -0 "${pids[1]}" 2>/dev/null || break; sleep 1; done
+        grep -q 'keyring:' "$TMP/rview.log" || { not_ok "start the release-view fixture" "$(tail -5 "$TMP/rview.log")"; finish; exit; }
+        ok "release-view fixture signs $(grep -c '^fixed ' "$TMP/rview.log") files the mirror serves out of sync with its Release"
+        mirror="http://127.0.0.1:$rport/debian" keyring="$TMP/rview/keyring.gpg"
 fi
 # Both ways to get a boot loader, each a full `kiln build`: install, inspect, GRUB (the installer's
 # own, or from the host side through libguestfs), qcow2, boot test, manifest.
@@ -61,7 +72,7 @@ rc=$?
 secs=$(( $(date +%s) - start ))
 if [ $rc -ne 0 ]; then
         not_ok "kiln build, bootloader: $bl" "$(grep -v warning "$TMP/build-$bl.err" | tail -5)"
-        if grep -qE "HTTP 404|Downloading a file failed|preflight: the installer" "$TMP/build-$bl.err"; then
+        if grep -qE "HTTP 404|Downloading a file failed|preflight: the installer|out of sync with its signed Release" "$TMP/build-$bl.err"; then
                 echo "# the MIRROR lacks files the installer needs (see above), not kiln"
         fi
         continue

@@ -168,6 +168,10 @@ def build(root, home, variant):
                 bh = os.path.join(dists, os.path.dirname(rel), "by-hash", "SHA256")
                 os.makedirs(bh, exist_ok=True)
                 open(os.path.join(bh, hashlib.sha256(data).hexdigest()), "wb").write(data)
+    # The component's own Release, which choose-mirror reads (no by-hash copy, as on Debian's mirrors).
+    comp = b"Archive: stable\nOrigin: Debian\nLabel: Debian\nVersion: 13.9\nComponent: main\nArchitecture: amd64\n"
+    open(os.path.join(dists, "main/binary-amd64/Release"), "wb").write(comp)
+    files["main/binary-amd64/Release"] = comp
     lines = []
     for rel, data in sorted(files.items()):
         h = hashlib.sha256(data).hexdigest()

@@ -85,9 +85,13 @@ static bool capture(const char *re, const char *line, char *out, size_t out_len)
         return ok;
 }
 
-static void syslog_line(struct kiln_install_log *l, const char *line, kiln_install_event_fn ev, void *userdata)
+static void syslog_line(struct kiln_install_log *l, const char *raw, kiln_install_event_fn ev, void *userdata)
 {
+        /* The guest wrote this: whatever of it reaches a step name, a URL or an error (and so a
+         * terminal) is escaped first. */
+        _cleanup_free_ char *line = kiln_text_safe(raw, strlen(raw));
         char v[512];
+        l->lines++;
         if (capture("main-menu\\[[0-9]+\\]: INFO: Menu item '([^']+)' selected", line, v, sizeof(v))) {
                 set_str(&l->step, v);
                 const char *title = v;
@@ -201,19 +205,40 @@ static void console_text(struct kiln_install_log *l, const char *data, size_t le
 void kiln_install_log_syslog(struct kiln_install_log *l, const char *data, size_t len, kiln_install_event_fn ev,
                              void *userdata)
 {
-        buf_append(&l->syslog_part, data, len);
-        char *start = l->syslog_part.data, *nl;
-        while ((nl = memchr(start, '\n', l->syslog_part.len - (size_t) (start - l->syslog_part.data)))) {
-                *nl = '\0';
-                if (nl > start && nl[-1] == '\r')
-                        nl[-1] = '\0';
-                syslog_line(l, start, ev, userdata);
-                start = nl + 1;
+        while (len) {
+                const char *nl = memchr(data, '\n', len);
+                size_t n = nl ? (size_t) (nl - data) : len;
+                if (l->overlong) { /* the rest of a cut line: dropped, but a flood is a failure */
+                        l->overlong += n;
+                        if (l->overlong > KILN_SYSLOG_LINE_FLOOD)
+                                fail(l, "the guest wrote a syslog line of over %d MiB without ending it: a flood, "
+                                     "stopped", KILN_SYSLOG_LINE_FLOOD >> 20);
+                } else {
+                        size_t room = KILN_SYSLOG_LINE_MAX - l->syslog_part.len;
+                        buf_append(&l->syslog_part, data, n < room ? n : room);
+                        if (n >= room && (n > room || !nl)) {
+                                l->overlong = n - room + 1;
+                                if (l->overlong > KILN_SYSLOG_LINE_FLOOD)
+                                        fail(l, "the guest wrote a syslog line of over %d MiB without ending it: a "
+                                             "flood, stopped", KILN_SYSLOG_LINE_FLOOD >> 20);
+                        }
+                }
+                if (!nl)
+                        break;
+                /* A line ends: what was kept of it is read (a cut one marked as such). */
+                if (l->syslog_part.len && l->syslog_part.data[l->syslog_part.len - 1] == '\r')
+                        l->syslog_part.len--;
+                if (l->overlong)
+                        buf_puts(&l->syslog_part, " [cut by kiln]");
+                buf_append(&l->syslog_part, "", 0);
+                l->syslog_part.data[l->syslog_part.len] = '\0';
+                syslog_line(l, l->syslog_part.data, ev, userdata);
+                l->syslog_part.len = 0;
+                l->syslog_part.data[0] = '\0';
+                l->overlong = 0;
+                data = nl + 1;
+                len -= n + 1;
         }
-        size_t rest = l->syslog_part.len - (size_t) (start - l->syslog_part.data);
-        memmove(l->syslog_part.data, start, rest);
-        l->syslog_part.len = rest;
-        l->syslog_part.data[rest] = '\0';
 }
 
 void kiln_install_log_console(struct kiln_install_log *l, const char *data, size_t len, kiln_install_event_fn ev,
@@ -229,7 +254,8 @@ void kiln_install_log_console(struct kiln_install_log *l, const char *data, size
         size_t n = strcspn(bang + 5, "\n");
         while (n > 0 && bang[5 + n - 1] == ' ')
                 n--;
-        snprintf(title, sizeof(title), "%.*s", (int) (n < sizeof(title) - 1 ? n : sizeof(title) - 1), bang + 5);
+        _cleanup_free_ char *safe = kiln_text_safe(bang + 5, n < sizeof(title) - 1 ? n : sizeof(title) - 1);
+        snprintf(title, sizeof(title), "%s", safe);
         if (strstr(bang, "Downloading a file failed")) {
                 if (l->failure && !l->dialog_generic)
                         return;

@@ -2,6 +2,8 @@
  * percentages, and the signs of an install that will never finish. */
 #pragma once
 
+#include <stdint.h>
+
 #include "error.h"
 
 struct kiln_install_log {
@@ -16,7 +18,14 @@ struct kiln_install_log {
         int step_from, step_to;         /* the percent range the current step covers */
         struct kiln_buf syslog_part, console_part; /* an unfinished last line */
         char *console_tail;  /* the last ~4 KiB of console text, escape sequences removed */
+        uint64_t lines;      /* complete syslog lines read: what counts as the guest's activity */
+        uint64_t overlong;   /* bytes of the current syslog line past KILN_SYSLOG_LINE_MAX, dropped */
 };
+
+/* A syslog line is cut at this length (the rest dropped, the cut marked); a line that goes on
+ * past KILN_SYSLOG_LINE_FLOOD without ending is a flood and fails the install. */
+#define KILN_SYSLOG_LINE_MAX 4096
+#define KILN_SYSLOG_LINE_FLOOD (1 << 20)
 
 typedef void (*kiln_install_event_fn)(void *userdata, const char *step, int percent, const char *message);
 

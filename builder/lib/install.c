@@ -144,6 +144,14 @@ static int create_disk(const char *path, const char *format, uint64_t size, stru
 }
 
 /* Feed what a log file gained since *off to fn. */
+/* The most kiln reads or keeps of a guest's console or syslog (KILN_GUEST_LOG_MAX, bytes). */
+static uint64_t guest_log_max(void)
+{
+        const char *e = getenv("KILN_GUEST_LOG_MAX");
+        uint64_t v = e && *e ? strtoull(e, NULL, 10) : 0;
+        return v ? v : 256ULL << 20;
+}
+
 static bool follow(const char *path, off_t *off, struct kiln_install_log *l,
                    void (*fn)(struct kiln_install_log *, const char *, size_t, kiln_install_event_fn, void *),
                    const struct kiln_install_opts *o)
@@ -152,14 +160,27 @@ static bool follow(const char *path, off_t *off, struct kiln_install_log *l,
         if (fd < 0)
                 return false;
         bool grew = false;
+        uint64_t lines = l->lines;
         char chunk[1 << 16];
         ssize_t n;
         while ((n = pread(fd, chunk, sizeof(chunk), *off)) > 0) {
                 fn(l, chunk, (size_t) n, o->event, o->userdata);
                 *off += n;
                 grew = true;
+                if ((uint64_t) *off > guest_log_max())
+                        break;
         }
-        return grew;
+        /* The syslog counts as activity only by whole lines: an endless line is no progress. */
+        return fn == kiln_install_log_syslog ? l->lines != lines : grew;
+}
+
+/* Past its cap a guest's log file is cut, with a marker, and the guest stopped. */
+static void cut_log(const char *path, uint64_t cap)
+{
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        static const char marker[] = "\n[kiln: cut here: the guest wrote more than kiln keeps]\n";
+        if (fd >= 0 && ftruncate(fd, (off_t) cap) == 0)
+                (void) !pwrite(fd, marker, sizeof(marker) - 1, (off_t) cap);
 }
 
 static void copy_tail(const char *from, const char *to)
@@ -303,6 +324,16 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                 }
                 if (grew)
                         last_activity = kiln_now();
+                if ((uint64_t) con_off > guest_log_max() || (uint64_t) sys_off > guest_log_max()) {
+                        bool con = (uint64_t) con_off > guest_log_max();
+                        ops->stop(g, 5);
+                        cut_log(con ? console : syslog, guest_log_max());
+                        r = kiln_error_set(reterr, EFBIG,
+                                           "the guest flooded its %s (over %" PRIu64 " bytes) at step '%s': stopped "
+                                           "the guest",
+                                           con ? "console" : "syslog", guest_log_max(), log.step ? log.step : "start");
+                        goto out;
+                }
                 if (gone)
                         break;
                 if (log.failure) {
@@ -367,6 +398,13 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
 out:
         if (g) {
                 ops->cleanup(g);
+                /* The guest is gone: whatever it wrote past the cap in its last moments is cut too. */
+                const char *logs[] = {console, syslog};
+                for (size_t i = 0; i < ELEMENTSOF(logs); i++) {
+                        struct stat lst;
+                        if (stat(logs[i], &lst) == 0 && (uint64_t) lst.st_size > guest_log_max())
+                                cut_log(logs[i], guest_log_max());
+                }
                 _cleanup_free_ char *qerr = xasprintf("%s/qemu.stderr", run);
                 _cleanup_free_ char *qdst = xasprintf("%s/hypervisor.stderr", o->build_dir);
                 copy_tail(qerr, qdst);

@@ -34,25 +34,38 @@ struct kiln_proxy {
         pthread_t accept_thread;
         pthread_mutex_t lock;
         struct kiln_proxy_served *served;
-        size_t n_served, cap_served;
+        size_t n_served, cap_served, n_unrecorded;
+        uint64_t log_bytes;
         struct tunnel *tunnels;
         volatile bool stopping;
 };
+
+#define KILN_PROXY_MAX_RECORDS 200000
+#define KILN_PROXY_LOG_MAX (64ULL << 20)
 
 static void record(struct kiln_proxy *p, const char *method, const char *url, int status, uint64_t bytes,
                    const char *sha256, bool cached, const char *why)
 {
         pthread_mutex_lock(&p->lock);
-        if (p->n_served == p->cap_served) {
-                p->cap_served = p->cap_served ? p->cap_served * 2 : 64;
-                p->served = xrealloc(p->served, p->cap_served * sizeof(*p->served));
+        /* The guest decides how many requests there are: the record and the log are bounded. */
+        if (p->n_served == KILN_PROXY_MAX_RECORDS) {
+                p->n_unrecorded++;
+        } else {
+                if (p->n_served == p->cap_served) {
+                        p->cap_served = p->cap_served ? p->cap_served * 2 : 64;
+                        p->served = xrealloc(p->served, p->cap_served * sizeof(*p->served));
+                }
+                p->served[p->n_served++] = (struct kiln_proxy_served){
+                        .method = xstrdup(method), .url = xstrdup(url), .sha256 = sha256 ? xstrdup(sha256) : NULL,
+                        .status = status, .bytes = bytes, .cached = cached};
         }
-        p->served[p->n_served++] = (struct kiln_proxy_served){
-                .method = xstrdup(method), .url = xstrdup(url), .sha256 = sha256 ? xstrdup(sha256) : NULL,
-                .status = status, .bytes = bytes, .cached = cached};
-        if (p->log) {
-                fprintf(p->log, "%s %s %d %" PRIu64 "%s%s%s%s\n", method, url, status, bytes, sha256 ? " sha256=" : "",
-                        sha256 ? sha256 : "", cached ? " cached" : "", why ? why : "");
+        if (p->log && p->log_bytes < KILN_PROXY_LOG_MAX) {
+                int n = fprintf(p->log, "%s %s %d %" PRIu64 "%s%s%s%s\n", method, url, status, bytes,
+                                sha256 ? " sha256=" : "", sha256 ? sha256 : "", cached ? " cached" : "", why ? why : "");
+                p->log_bytes += n > 0 ? (uint64_t) n : 0;
+                if (p->log_bytes >= KILN_PROXY_LOG_MAX)
+                        fputs("[kiln: the proxy log is cut here: the guest made more requests than kiln logs]\n",
+                              p->log);
                 fflush(p->log);
         }
         pthread_mutex_unlock(&p->lock);

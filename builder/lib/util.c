@@ -168,6 +168,48 @@ char *shell_quote(const char *s)
         return buf_steal(&b);
 }
 
+/* Length of the well-formed UTF-8 sequence at s (1 to 4), or 0; *ret_cp is its code point. */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *ret_cp)
+{
+        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+        size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+        if (!len || len > n)
+                return 0;
+        uint32_t cp = s[0] & (0x7f >> len);
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        *ret_cp = cp;
+        return len;
+}
+
+char *kiln_text_safe(const char *s, size_t n)
+{
+        struct kiln_buf b = {0};
+        buf_puts(&b, "");
+        const unsigned char *p = (const unsigned char *) s;
+        for (size_t i = 0; i < n;) {
+                uint32_t cp = p[i];
+                size_t len = p[i] < 0x80 ? 1 : utf8_seq(p + i, n - i, &cp);
+                /* C0 and C1 controls, DEL, line and paragraph separators, bidirectional overrides
+                 * and isolates: each could move the cursor, start an escape, or disguise text. */
+                bool bad = len == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
+                           cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+                if (bad) {
+                        buf_printf(&b, "\\x%02x", p[i]);
+                        i++;
+                        continue;
+                }
+                buf_append(&b, s + i, len);
+                i += len;
+        }
+        return buf_steal(&b);
+}
+
 bool str_has_prefix(const char *s, const char *prefix)
 {
         return strncmp(s, prefix, strlen(prefix)) == 0;

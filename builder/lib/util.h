@@ -81,6 +81,12 @@ void kiln_notify(kiln_notice_fn fn, void *userdata, const char *fmt, ...) _print
 /* Quote s for a POSIX shell as one word: 'it'\''s'. */
 char *shell_quote(const char *s);
 
+#define _returns_nonnull_ __attribute__((returns_nonnull))
+
+/* Text from a guest or an image, made safe to print: every control character (C0, DEL, C1), line
+ * or paragraph separator, bidirectional override and malformed UTF-8 byte becomes "\xNN". */
+char *kiln_text_safe(const char *s, size_t n) _returns_nonnull_;
+
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 

@@ -2,6 +2,9 @@
 # Build a tiny initramfs for network tests: busybox-static, the host kernel's virtio-net modules,
 # and an /init that asks for URLs through the proxy and connects directly, printing "KILN-TEST ..." lines on
 # the console, then powers off (or, with MODE=hang, prints "KILN-TEST hang" and waits forever).
+# Hostile modes, for the tests of what a guest can do to kiln: flood (the console written without
+# end), longline (one syslog line that never ends), escapes (syslog lines whose step names carry
+# terminal escape sequences: a title, a clear screen, OSC 52, a fake "build finished OK").
 # Usage: busybox-guest.sh OUT_DIR ALLOWED_URL DENIED_URL DIRECT_URL [MODE]
 # Writes OUT_DIR/vmlinuz and OUT_DIR/initrd.gz. Exit 77 when the host lacks a piece.
 set -eu
@@ -50,6 +53,15 @@ if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 10.0.2.2 ${direct_port} > /dev/
 if nc -w 3 10.0.2.2 22 </dev/null > /dev/null 2>&1; then echo "KILN-TEST tcp22: reached"; else echo "KILN-TEST tcp22: failed"; fi
 echo "KILN-TEST done"
 [ "$mode" = hang ] && { echo "KILN-TEST hang"; while :; do sleep 3600; done; }
+[ "$mode" = flood ] && { echo "KILN-TEST flood"; while :; do echo "KILN-FLOOD 0123456789abcdef0123456789abcdef0123456789abcdef"; done; }
+[ "$mode" = longline ] && { echo "KILN-TEST longline"; yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | tr -d '\n' > /dev/ttyS1; }
+if [ "$mode" = escapes ]; then
+        echo "KILN-TEST escapes"
+        printf "main-menu[1]: INFO: Menu item '\033]0;pwned\007\033[2J\033]52;c;cHduZWQ=\007evil' selected\n" > /dev/ttyS1
+        sleep 2
+        printf "main-menu[1]: WARNING **: Configuring '\033[1;32mbuild finished OK\033[0m\302\233' failed\n" > /dev/ttyS1
+        while :; do sleep 3600; done
+fi
 poweroff -f
 X
 chmod +x "$stage/init"

@@ -1,9 +1,15 @@
 /* See appliance.h. */
 #include "appliance.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "util.h"
+
+#include <inttypes.h>
 
 int kiln_appliance_error(guestfs_h *g, struct kiln_error **reterr, const char *what)
 {
@@ -77,5 +83,124 @@ int kiln_appliance_mount_all(guestfs_h *g, const char *root, bool readonly, stru
                 }
         free(order);
         strv_free(mps);
+        return r;
+}
+
+/* A tar member's name as a path below dest, or NULL when it is not a plain relative path. */
+static char *member_path(const char *dest, const char *name)
+{
+        while (str_has_prefix(name, "./"))
+                name += 2;
+        if (!*name || STREQ(name, ".") || *name == '/')
+                return NULL;
+        for (const char *c = name; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        return NULL;
+        _cleanup_free_ char *copy = xstrdup(name);
+        for (char *save = NULL, *part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save))
+                if (STREQ(part, ".."))
+                        return NULL;
+        return xasprintf("%s/%s", dest, name);
+}
+
+int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, const struct kiln_copy_out_limits *lim,
+                            size_t *ret_skipped, struct kiln_error **reterr)
+{
+        /* Budget first: guestfs_du counts what the tar would carry, so a huge folder never reaches
+         * the host's disk. The image is open read-only: nothing changes it in between. */
+        int64_t kib = guestfs_du(g, src);
+        if (kib < 0)
+                return kiln_appliance_error(g, reterr, "libguestfs: measure the image's installer logs");
+        if ((uint64_t) kib * 1024 > lim->max_bytes * 2)
+                return kiln_error_set(reterr, EFBIG, "the image's '%s' holds %" PRId64 " KiB, more than kiln copies out "
+                                      "(%" PRIu64 " MiB)", src, kib, lim->max_bytes >> 20);
+        const char *tmpdir = getenv("TMPDIR");
+        _cleanup_free_ char *tar = xasprintf("%s/kiln-copy-out-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+        int tfd = mkostemp(tar, O_CLOEXEC);
+        if (tfd < 0)
+                return kiln_error_set(reterr, errno, "cannot create a temporary file: %s", strerror(errno));
+        _cleanup_free_ char *tar_fd = xasprintf("/dev/fd/%d", tfd);
+        int r = 0;
+        if (guestfs_tar_out_opts(g, src, tar_fd, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1, -1) < 0) {
+                r = kiln_appliance_error(g, reterr, "libguestfs: stream the image's installer logs out");
+                goto out;
+        }
+        if (mkdir(dest, 0755) < 0) {
+                r = kiln_error_set(reterr, errno, "cannot create '%s': %s", dest, strerror(errno));
+                goto out;
+        }
+        struct archive *a = archive_read_new(), *w = archive_write_disk_new();
+        archive_read_support_format_tar(a);
+        /* No owners, no modes, ACLs, xattrs or flags from the image; never through a link. */
+        archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                                  ARCHIVE_EXTRACT_NO_OVERWRITE | ARCHIVE_EXTRACT_TIME);
+        size_t skipped = 0, files = 0;
+        uint64_t bytes = 0;
+        struct archive_entry *e;
+        if (lseek(tfd, 0, SEEK_SET) < 0 || archive_read_open_fd(a, tfd, 1 << 16) != ARCHIVE_OK) {
+                r = kiln_error_set(reterr, EIO, "cannot read the installer logs' tar: %s", archive_error_string(a));
+                goto done;
+        }
+        for (;;) {
+                int h = archive_read_next_header(a, &e);
+                if (h == ARCHIVE_EOF)
+                        break;
+                if (h < ARCHIVE_WARN) {
+                        r = kiln_error_set(reterr, EIO, "cannot read the installer logs' tar: %s", archive_error_string(a));
+                        goto done;
+                }
+                mode_t type = archive_entry_filetype(e);
+                int64_t size = archive_entry_size(e);
+                _cleanup_free_ char *path = member_path(dest, archive_entry_pathname(e));
+                bool keep = path && !archive_entry_hardlink(e) && !archive_entry_symlink(e) &&
+                            (type == AE_IFDIR || (type == AE_IFREG && size >= 0)) && files < lim->max_files &&
+                            (type == AE_IFDIR || bytes + (uint64_t) size <= lim->max_bytes);
+                if (!path || STREQ(path, dest))
+                        keep = false;
+                if (!keep) {
+                        if (path && !STREQ(path, dest))
+                                skipped++;
+                        continue;
+                }
+                files++;
+                if (type == AE_IFREG)
+                        bytes += (uint64_t) size;
+                struct archive_entry *out = archive_entry_new();
+                archive_entry_set_pathname(out, path);
+                archive_entry_set_filetype(out, type);
+                archive_entry_set_perm(out, type == AE_IFDIR ? 0755 : 0644);
+                archive_entry_set_mtime(out, archive_entry_mtime(e), 0);
+                if (type == AE_IFREG)
+                        archive_entry_set_size(out, size);
+                int wh = archive_write_header(w, out);
+                archive_entry_free(out);
+                if (wh < ARCHIVE_WARN) {
+                        r = kiln_error_set(reterr, EIO, "cannot write '%s': %s", path, archive_error_string(w));
+                        goto done;
+                }
+                if (type != AE_IFREG)
+                        continue;
+                const void *buf;
+                size_t len;
+                la_int64_t off;
+                int dh;
+                while ((dh = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
+                        if (archive_write_data_block(w, buf, len, off) < ARCHIVE_WARN) {
+                                dh = ARCHIVE_FATAL;
+                                break;
+                        }
+                if (dh != ARCHIVE_EOF) {
+                        r = kiln_error_set(reterr, EIO, "cannot copy '%s': %s", path, archive_error_string(a));
+                        goto done;
+                }
+                archive_write_finish_entry(w);
+        }
+        *ret_skipped = skipped;
+done:
+        archive_read_free(a);
+        archive_write_free(w);
+out:
+        close(tfd);
+        unlink(tar);
         return r;
 }

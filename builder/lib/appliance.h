@@ -5,6 +5,7 @@
 #pragma once
 
 #include <guestfs.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -16,6 +17,18 @@ int kiln_appliance_open(const char *image, const char *format, bool readonly, bo
 /* Mount every filesystem the inspection found for root, "/" first ("/" before "/home"), read-only
  * or not. Fails only when "/" cannot be mounted; others (swap, an odd filesystem) are skipped. */
 int kiln_appliance_mount_all(guestfs_h *g, const char *root, bool readonly, struct kiln_error **reterr);
+
+/* Bring a folder of the image out as data only: streamed out of the appliance as a tar
+ * (guestfs_tar_out), then extracted on the host by libarchive into dest (created; it must not
+ * exist) keeping nothing but folders (0755) and regular files (0644), owned by kiln's user: no
+ * setuid bits, symbolic or hard links, device nodes or FIFOs. At most max_files entries and
+ * max_bytes in all (a file past the budget is left out). *ret_skipped counts what was left out. */
+struct kiln_copy_out_limits {
+        uint64_t max_bytes;
+        size_t max_files;
+};
+int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, const struct kiln_copy_out_limits *lim,
+                            size_t *ret_skipped, struct kiln_error **reterr);
 
 /* An error from libguestfs's last message, "WHAT: message"; long command output is cut to its
  * last 2000 bytes. Returns the negative errno for chaining. */

@@ -21,6 +21,15 @@ void kiln_inspection_free(struct kiln_inspection *i)
         free(i);
 }
 
+static char *image_text(char *s)
+{
+        if (!s)
+                return NULL;
+        char *safe = kiln_text_safe(s, strlen(s));
+        free(s);
+        return safe;
+}
+
 int kiln_inspect(const char *image, const char *format, bool force_tcg, const char *copy_logs_to,
                  struct kiln_inspection **ret, struct kiln_error **reterr)
 {
@@ -31,11 +40,12 @@ int kiln_inspect(const char *image, const char *format, bool force_tcg, const ch
                 return r;
         struct kiln_inspection *in = xcalloc(1, sizeof(*in));
         char **mps = NULL;
-        in->product = guestfs_inspect_get_product_name(g, root);
-        in->distro = guestfs_inspect_get_distro(g, root);
+        /* The image wrote all of these: escaped before anything prints them. */
+        in->product = image_text(guestfs_inspect_get_product_name(g, root));
+        in->distro = image_text(guestfs_inspect_get_distro(g, root));
         in->major = guestfs_inspect_get_major_version(g, root);
         in->minor = guestfs_inspect_get_minor_version(g, root);
-        in->hostname = guestfs_inspect_get_hostname(g, root);
+        in->hostname = image_text(guestfs_inspect_get_hostname(g, root));
 
         mps = guestfs_inspect_get_mountpoints(g, root); /* pairs: mountpoint, device */
         size_t n = strv_length(mps) / 2;
@@ -61,10 +71,13 @@ int kiln_inspect(const char *image, const char *format, bool force_tcg, const ch
                         r = kiln_error_set(reterr, errno, "cannot create '%s': %s", copy_logs_to, strerror(errno));
                         goto out;
                 }
-                if (guestfs_copy_out(g, "/var/log/installer", copy_logs_to) < 0) {
-                        r = kiln_appliance_error(g, reterr, "libguestfs: copy out /var/log/installer");
+                /* The guest wrote these: they come out as data (files and folders, nothing else),
+                 * never through the host's tar running as root. */
+                _cleanup_free_ char *dest = xasprintf("%s/installer", copy_logs_to);
+                const struct kiln_copy_out_limits lim = {.max_bytes = 256 << 20, .max_files = 10000};
+                r = kiln_appliance_copy_out(g, "/var/log/installer", dest, &lim, &in->logs_skipped, reterr);
+                if (r < 0)
                         goto out;
-                }
         }
 
         size_t size = 0;
@@ -80,8 +93,10 @@ int kiln_inspect(const char *image, const char *format, bool force_tcg, const ch
                         _cleanup_free_ char *pkg = kiln_stanza_field(st, len, "Package");
                         _cleanup_free_ char *ver = kiln_stanza_field(st, len, "Version");
                         _cleanup_free_ char *stat = kiln_stanza_field(st, len, "Status");
-                        if (pkg && ver && stat && STREQ(stat, "install ok installed"))
-                                in->packages = strv_push(in->packages, xasprintf("%s=%s", pkg, ver));
+                        if (pkg && ver && stat && STREQ(stat, "install ok installed")) {
+                                _cleanup_free_ char *entry = xasprintf("%s=%s", pkg, ver);
+                                in->packages = strv_push(in->packages, kiln_text_safe(entry, strlen(entry)));
+                        }
                 }
         }
 

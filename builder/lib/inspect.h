@@ -14,6 +14,7 @@ struct kiln_inspection {
         unsigned root_part, boot_part; /* partition numbers of / and a separate /boot; 0: not a plain
                                          * partition (LVM) or no separate /boot */
         char **problems;    /* things a finished kiln image must not have, one line each */
+        size_t logs_skipped; /* entries of /var/log/installer left out: links, devices, FIFOs, past the caps */
 };
 
 /* copy_logs_to (may be NULL): a folder that receives var/log/installer as "installer/". */

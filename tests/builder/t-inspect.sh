@@ -26,6 +26,11 @@ printf 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nVER
 printf 'UUID=x / ext4 defaults 0 1\n' > "$TMP/fstab"
 printf 'Nov 22 05:00:00 main-menu: INFO: Menu item finish-install selected\n' > "$TMP/installer-syslog"
 printf 'Acquire::http::Proxy "http://10.0.2.100:3128/";\n' > "$TMP/apt.conf"
+# A hostile image: its /var/log/installer holds what a late command could plant (a setuid-root
+# program, device nodes for memory and the disk, a FIFO, links to host paths), and its host name
+# carries terminal escape sequences.
+printf '#!/bin/sh\nid\n' > "$TMP/suid"
+printf '\033]0;pwned\007\033[2Jevil-host\n' > "$TMP/evil-hostname"
 # Both images in one guestfish session: each appliance start costs ~30 s under TCG.
 fs() { # DEVICE
         echo "part-disk $1 mbr : mkfs ext4 ${1}1 : mount ${1}1 / :"
@@ -34,7 +39,12 @@ fs() { # DEVICE
         echo "upload $TMP/os-release /etc/os-release : write /etc/hostname fixture-host : upload $TMP/fstab /etc/fstab :"
         echo "upload $TMP/status /var/lib/dpkg/status : upload $TMP/installer-syslog /var/log/installer/syslog :"
 }
-cmds="$(fs /dev/sda) umount-all : $(fs /dev/sdb) upload $TMP/apt.conf /etc/apt/apt.conf"
+hostile="upload $TMP/suid /var/log/installer/suid : chmod 04755 /var/log/installer/suid :
+ mknod-c 0666 1 1 /var/log/installer/mem : mknod-b 0666 8 0 /var/log/installer/sda : mkfifo 0644 /var/log/installer/fifo :
+ ln-s /etc/shadow /var/log/installer/shadow : ln-s /root /var/log/installer/root-dir : write /var/log/installer/linked data : ln /var/log/installer/linked /var/log/installer/hard :
+ mkdir /var/log/installer/sub : write /var/log/installer/sub/private secret : chmod 0600 /var/log/installer/sub/private :
+ upload $TMP/evil-hostname /etc/hostname"
+cmds="$(fs /dev/sda) umount-all : $(fs /dev/sdb) upload $TMP/apt.conf /etc/apt/apt.conf : $hostile"
 # shellcheck disable=SC2086
 guestfish -N "$TMP/good.raw"=disk:256M -N "$TMP/proxy.raw"=disk:256M -- $cmds > "$TMP/gf.log" 2>&1 ||
         { not_ok "make test images with guestfish" "$(tail -5 "$TMP/gf.log")"; finish; exit; }
@@ -55,4 +65,22 @@ fi
 "$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/proxy.d" "$TMP/proxy.raw" > "$TMP/out" 2> "$TMP/err"
 check_eq "an image keeping the build proxy fails inspection" 1 $?
 grep -q "^problem    /etc/apt/apt.conf still names the build's proxy$" "$TMP/out" && ok "the problem is named" || not_ok "the problem is named" "$(cat "$TMP/out")"
+L=$TMP/proxy.d/installer
+[ -f "$L/syslog" ] && [ -f "$L/sub/private" ] && ok "hostile logs: the regular files come out" || not_ok "hostile logs: files copied" "$(find "$L" 2>&1)"
+check_eq "hostile logs: nothing but folders and regular files" "" "$(find "$L" ! -type f ! -type d)"
+check_eq "hostile logs: every file 0644, every folder 0755" "" "$(find "$L" \( -type f ! -perm 0644 \) -o \( -type d ! -perm 0755 \))"
+check_eq "hostile logs: no setuid or setgid bit" "" "$(find "$L" -perm /6000)"
+check_eq "hostile logs: owned by kiln's user" "" "$(find "$L" ! -user "$(id -u)")"
+[ ! -e "$L/suid" ] || [ "$(stat -c %a "$L/suid")" = 644 ] && ok "hostile logs: the setuid program is plain data" || not_ok "suid kept"
+# tar carries the second name of a hard-linked file as a link: that name is left out.
+n_linked=$(find "$L" -maxdepth 1 \( -name linked -o -name hard \) -type f -links 1 | wc -l)
+check_eq "hostile logs: a hard-linked file comes out once, unlinked" 1 "$n_linked"
+for n in mem sda fifo shadow root-dir; do
+        [ ! -e "$L/$n" ] && [ ! -L "$L/$n" ] || { not_ok "hostile logs: '$n' left out" "$(ls -l "$L/$n")"; continue; }
+        ok "hostile logs: '$n' left out"
+done
+grep -q "^hostname   \\\\x1b\]0;pwned\\\\x07\\\\x1b\[2Jevil-host$" "$TMP/out" && ok "the image's host name is printed escaped" ||
+        not_ok "host name escaped" "$(grep hostname "$TMP/out" | cat -v)"
+LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$TMP/out" "$TMP/err" && not_ok "inspect's output holds no control characters" "$(cat -v "$TMP/out")" ||
+        ok "inspect's output holds no control characters"
 finish

@@ -144,6 +144,8 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
                 CURL *c = easy_new(url);
                 if (s->opts && s->opts->user_agent)
                         curl_easy_setopt(c, CURLOPT_USERAGENT, s->opts->user_agent);
+                if (s->opts && s->opts->ret_location)
+                        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
                 errbuf[0] = '\0';
                 curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
                 curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -156,6 +158,15 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
                 code = curl_easy_perform(c);
                 status = 0;
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+                char *location = NULL;
+                if (code == CURLE_OK && status >= 300 && status < 400 && s->opts && s->opts->ret_location &&
+                    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location) {
+                        *s->opts->ret_location = xstrdup(location);
+                        if (s->opts->ret_status)
+                                *s->opts->ret_status = status;
+                        curl_easy_cleanup(c);
+                        return kiln_error_set(reterr, EXDEV, "'%s' redirects (HTTP %ld)", url, status);
+                }
                 curl_easy_cleanup(c);
                 if (s->opts && s->opts->progress)
                         s->opts->progress(s->opts->userdata, s->opts->label, 0, 0, true);
@@ -183,8 +194,10 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
 
 int kiln_fetch_to_fd(const char *url, int fd, const struct kiln_fetch_opts *opts, struct kiln_error **reterr)
 {
+        const char *env = getenv("KILN_FETCH_MAX_BYTES");
+        uint64_t dflt = env && *env ? strtoull(env, NULL, 10) : 0;
         struct sink s = {.fd = fd, .opts = opts,
-                         .max_bytes = opts && opts->max_bytes ? opts->max_bytes : KILN_FETCH_MAX_BYTES};
+                         .max_bytes = opts && opts->max_bytes ? opts->max_bytes : dflt ? dflt : KILN_FETCH_MAX_BYTES};
         return fetch(url, &s, reterr);
 }
 
@@ -206,12 +219,13 @@ int kiln_fetch_to_mem(const char *url, size_t max, const struct kiln_fetch_opts 
 static size_t discard(char *data, size_t size, size_t nmemb, void *userdata) { return size * nmemb; }
 
 int kiln_fetch_head(const char *url, const char *user_agent, long *ret_status, int64_t *ret_length,
-                    struct kiln_error **reterr)
+                    char **ret_location, struct kiln_error **reterr)
 {
         global_init();
         CURL *c = easy_new(url);
         if (user_agent)
                 curl_easy_setopt(c, CURLOPT_USERAGENT, user_agent);
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
         curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
@@ -220,6 +234,12 @@ int kiln_fetch_head(const char *url, const char *user_agent, long *ret_status, i
         curl_off_t len = -1;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+        char *location = NULL;
+        if (ret_location)
+                *ret_location = code == CURLE_OK && curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
+                                                location
+                                        ? xstrdup(location)
+                                        : NULL;
         curl_easy_cleanup(c);
         if (code != CURLE_OK)
                 return kiln_error_set(reterr, EIO, "cannot reach '%s': %s", url, curl_easy_strerror(code));

@@ -16,14 +16,18 @@ struct kiln_fetch_opts {
         const char *user_agent;     /* NULL: kiln's own */
         long *ret_status;           /* the final HTTP status, when wanted */
         uint64_t max_bytes;         /* a body past this is refused (EFBIG); 0: KILN_FETCH_MAX_BYTES */
+        /* Redirects are not followed: a 3xx fails with EXDEV, its target in *ret_location (the
+         * proxy hands it to the guest, whose next request is checked again). */
+        char **ret_location;
 };
 
-/* The cap on any one download whose size nothing vouches for. */
+/* The cap on any one download whose size nothing vouches for ($KILN_FETCH_MAX_BYTES to change). */
 #define KILN_FETCH_MAX_BYTES (4ULL << 30)
 
-/* HEAD one URL; *ret_status is the HTTP status and *ret_length the Content-Length (-1 unknown). */
+/* HEAD one URL, following no redirect; *ret_status is the HTTP status, *ret_length the
+ * Content-Length (-1 unknown) and *ret_location (may be NULL) a 3xx's target, or NULL. */
 int kiln_fetch_head(const char *url, const char *user_agent, long *ret_status, int64_t *ret_length,
-                    struct kiln_error **reterr);
+                    char **ret_location, struct kiln_error **reterr);
 
 /* Download url into fd (from its current start; truncated before each retry). */
 int kiln_fetch_to_fd(const char *url, int fd, const struct kiln_fetch_opts *opts, struct kiln_error **reterr);

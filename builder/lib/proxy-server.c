@@ -43,9 +43,12 @@ struct kiln_proxy {
 #define KILN_PROXY_MAX_RECORDS 200000
 #define KILN_PROXY_LOG_MAX (64ULL << 20)
 
-static void record(struct kiln_proxy *p, const char *method, const char *url, int status, uint64_t bytes,
-                   const char *sha256, bool cached, const char *why)
+static void record(struct kiln_proxy *p, const char *method, const char *raw_url, int status, uint64_t bytes,
+                   const char *sha256, bool cached, const char *raw_why)
 {
+        /* The guest wrote the URL (and the upstream the reasons): escaped before any log holds them. */
+        _cleanup_free_ char *url = kiln_text_safe(raw_url, strlen(raw_url));
+        _cleanup_free_ char *why = raw_why ? kiln_text_safe(raw_why, strlen(raw_why)) : NULL;
         pthread_mutex_lock(&p->lock);
         /* The guest decides how many requests there are: the record and the log are bounded. */
         if (p->n_served == KILN_PROXY_MAX_RECORDS) {
@@ -81,6 +84,20 @@ static enum MHD_Result reply_status(struct MHD_Connection *c, unsigned status, c
 }
 
 static enum MHD_Result reply_fd(struct MHD_Connection *c, int fd);
+
+/* An upstream redirect is never followed here: the guest gets it, and its next request meets the
+ * allowlist like any other. */
+static enum MHD_Result reply_redirect(struct MHD_Connection *c, unsigned status, const char *location)
+{
+        static const char text[] = "kiln proxy: redirected\n";
+        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(text) - 1, (void *) text, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Content-Type", "text/plain");
+        if (!strpbrk(location, "\r\n"))
+                MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
+        enum MHD_Result ret = MHD_queue_response(c, status, r);
+        MHD_destroy_response(r);
+        return ret;
+}
 
 /* A file of the verified snapshot, by its signed hash: the cache, else the mirror (by hash, then by
  * name), kept only when the bytes match. Nothing else is ever served under a pinned suite. */
@@ -209,9 +226,17 @@ static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c
                 return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: no room for the download\n");
         }
         long status = 0;
-        struct kiln_fetch_opts fo = {.user_agent = ua, .ret_status = &status, .retries = 2};
+        _cleanup_free_ char *location = NULL;
+        struct kiln_fetch_opts fo = {.user_agent = ua, .ret_status = &status, .retries = 2, .ret_location = &location};
         int r = kiln_fetch_to_fd(url, fd, &fo, &err);
         close(fd);
+        if (r == -EXDEV && location) {
+                unlink(tmp);
+                kiln_error_free(err);
+                _cleanup_free_ char *why = xasprintf(" redirect to %s, not followed", location);
+                record(p, "GET", url, (int) status, 0, NULL, false, why);
+                return reply_redirect(c, (unsigned) status, location);
+        }
         if (r < 0) {
                 unlink(tmp);
                 unsigned code = status >= 400 && status < 600 ? (unsigned) status : MHD_HTTP_BAD_GATEWAY;
@@ -266,10 +291,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         const char *why = NULL;
         bool get = STREQ(method, "GET"), head = STREQ(method, "HEAD");
+        _cleanup_free_ char *checked = NULL;
         if (!get && !head)
                 why = "only GET and HEAD are allowed";
-        else if (kiln_proxy_check_url(&p->policy, url, &why) == 0)
-                why = NULL;
+        else if (kiln_proxy_check_url(&p->policy, url, &checked, &why) == 0)
+                why = NULL, url = checked; /* from here on, the URL as curl fetches it */
         if (why) {
                 _cleanup_free_ char *w = xasprintf(" denied: %s", why);
                 record(p, method, url, 403, 0, NULL, false, w);
@@ -289,12 +315,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         long status = 0;
         int64_t len = -1;
         struct kiln_error *err = NULL;
-        if (kiln_fetch_head(url, ua, &status, &len, &err) < 0) {
+        _cleanup_free_ char *location = NULL;
+        if (kiln_fetch_head(url, ua, &status, &len, &location, &err) < 0) {
                 kiln_error_free(err);
                 record(p, "HEAD", url, 502, 0, NULL, false, NULL);
                 return reply_status(c, MHD_HTTP_BAD_GATEWAY, "");
         }
         record(p, "HEAD", url, (int) status, 0, NULL, false, NULL);
+        if (location)
+                return reply_redirect(c, (unsigned) status, location);
         return reply_status(c, (unsigned) status, "");
 }
 

@@ -16,8 +16,9 @@ struct kiln_proxy_policy {
 void kiln_proxy_policy_for(const struct kiln_profile *p, struct kiln_proxy_policy *ret);
 void kiln_proxy_policy_clear(struct kiln_proxy_policy *pol);
 
-/* 0 when allowed, else -EACCES with *ret_why saying why (for the log). url is absolute-form. */
-int kiln_proxy_check_url(const struct kiln_proxy_policy *pol, const char *url, const char **ret_why);
+/* 0 when allowed, else -EACCES with *ret_why saying why (for the log). url is absolute-form.
+ * *ret_url (may be NULL) gets the URL as curl's URL API normalised it: the one to fetch. */
+int kiln_proxy_check_url(const struct kiln_proxy_policy *pol, const char *url, char **ret_url, const char **ret_why);
 int kiln_proxy_check_connect(const struct kiln_proxy_policy *pol, const char *authority);
 /* A pool file (.deb, .udeb, .dsc, ...), which never changes under one name and may be cached. */
 bool kiln_proxy_cacheable(const char *url);

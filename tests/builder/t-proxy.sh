@@ -24,7 +24,7 @@ security: false
 repos:
   - {name: tls, url: "https://127.0.0.1:$echo_port/repo", key_file: $TOP/profiles/keys/example-repo.asc}
 X
-"$KILN" proxy --cache "$TMP/cache" --log "$TMP/proxy.log" "$TMP/p.yaml" > "$TMP/pport" 2> "$TMP/perr" &
+KILN_FETCH_MAX_BYTES=1000000 "$KILN" proxy --cache "$TMP/cache" --log "$TMP/proxy.log" "$TMP/p.yaml" > "$TMP/pport" 2> "$TMP/perr" &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$TMP/pport" ] && break; sleep 0.1; done
 P="http://127.0.0.1:$(cat "$TMP/pport")"
@@ -63,6 +63,20 @@ get "$base/debian/README" > /dev/null
         not_ok "shared entry kept after a pass-through of the same bytes"
 check_eq "encoded dots: 403" 403 "$(get --path-as-is "$base/debian/%2e%2e/other/secret")"
 check_eq "another host: 403" 403 "$(get "http://127.0.0.2:$web/debian/dists/trixie/InRelease")"
+# '?' and '#' decoded by the server would let curl drop the '..' before them: refused.
+check_eq "..%3F: 403" 403 "$(get --path-as-is "$base/debian/pool/..%3F/x")"
+check_eq "..%23: 403" 403 "$(get --path-as-is "$base/debian/..%23")"
+get "$base/debian/README?x=1" > /dev/null
+! grep -q "x=1" "$TMP/requests.log" && ok "a query string never goes upstream" || not_ok "query forwarded" "$(tail -2 "$TMP/requests.log")"
+# An allowed mirror that redirects elsewhere: the guest gets the 302, never what it points at.
+echo "http://127.0.0.1:$web/other/secret" > "$TMP/www/debian/pool/main/h/moved_1_all.deb.redirect"
+check_eq "an upstream redirect goes to the guest as it is" 302 "$(get "$base/debian/pool/main/h/moved_1_all.deb")"
+! grep -q secret "$TMP/body" && ok "the redirect is not followed" || not_ok "redirect followed" "$(cat "$TMP/body")"
+check_eq "the guest's next request is checked again: 403" 403 "$(get -L "$base/debian/pool/main/h/moved_1_all.deb")"
+check_eq "HEAD: the redirect goes to the guest too" 302 "$(curl -s -o /dev/null -w '%{http_code}' -I -x "$P" "$base/debian/pool/main/h/moved_1_all.deb")"
+# An endless body is cut at the cap, and nothing of it stays.
+check_eq "an endless upstream body: 502" 502 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -x "$P" "$base/debian/endless")"
+[ -z "$(ls -A "$TMP/cache/tmp")" ] && ok "an endless body leaves nothing in the cache" || not_ok "endless body left files" "$(ls -la "$TMP/cache/tmp")"
 # curl would turn user info into a header; send the request line as a hostile client would.
 raw() { printf '%s\r\n\r\n' "$1" | python3 -c '
 import socket, sys

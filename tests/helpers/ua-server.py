@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Test HTTP server on 127.0.0.1 (free port, printed first): serves DIR, and logs each request's
 method, path and User-Agent to DIR/../requests.log. Also a raw TCP echo server on a second port
-(printed second), to stand in for an HTTPS repository behind CONNECT."""
+(printed second), to stand in for an HTTPS repository behind CONNECT. A file NAME.redirect makes
+NAME answer 302 to the URL it holds; a path ending in /endless streams a body without end."""
 import http.server, os, socket, socketserver, sys, threading
 
 root = sys.argv[1]
@@ -16,13 +17,34 @@ class H(http.server.SimpleHTTPRequestHandler):
         with open(log, "a") as f:
             f.write(f"{self.command} {self.path} {self.headers.get('User-Agent', '-')}\n")
 
+    def special(self):
+        target = self.translate_path(self.path) + ".redirect"
+        if os.path.isfile(target):
+            self.send_response(302)
+            self.send_header("Location", open(target).read().strip())
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        if self.path.endswith("/endless"):
+            self.send_response(200)
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(b"x" * 65536)
+            except OSError:
+                pass
+            return True
+        return False
+
     def do_GET(self):
         self.note()
-        super().do_GET()
+        if not self.special():
+            super().do_GET()
 
     def do_HEAD(self):
         self.note()
-        super().do_HEAD()
+        if not self.special():
+            super().do_HEAD()
 
 
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):

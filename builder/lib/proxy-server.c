@@ -16,12 +16,20 @@
 #include "proxy.h"
 #include "snapshot.h"
 
-struct tunnel {
+/* One accepted connection, until it is a CONNECT tunnel or handed to libmicrohttpd. */
+struct conn {
         struct kiln_proxy *proxy;
         int fd;
-        pthread_t thread;
-        struct tunnel *next;
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        struct conn *prev, *next;
 };
+
+/* What a guest can open at once; past it new connections are closed at once. */
+#define KILN_PROXY_MAX_CONNECTIONS 256
+/* How long a connection may take to say what it wants, and stay idle after. */
+#define KILN_PROXY_HEAD_TIMEOUT_MS 10000
+#define KILN_PROXY_IDLE_TIMEOUT_S 60u
 
 struct kiln_proxy {
         struct kiln_proxy_policy policy;
@@ -36,7 +44,9 @@ struct kiln_proxy {
         struct kiln_proxy_served *served;
         size_t n_served, cap_served, n_unrecorded;
         uint64_t log_bytes;
-        struct tunnel *tunnels;
+        struct conn *conns;  /* connections being dispatched or tunnelled (under lock) */
+        unsigned n_conns;
+        pthread_cond_t conns_done;
         volatile bool stopping;
 };
 
@@ -395,39 +405,86 @@ static void relay(int a, int b)
         }
 }
 
-static void *tunnel_main(void *arg)
+static void tunnel(struct kiln_proxy *p, int fd)
 {
-        struct tunnel *t = arg;
-        struct kiln_proxy *p = t->proxy;
         char head[4096];
         char authority[512] = "";
-        if (read_request_head(t->fd, head, sizeof(head)) == 0)
+        if (read_request_head(fd, head, sizeof(head)) == 0)
                 sscanf(head, "CONNECT %511s", authority);
         if (!*authority || kiln_proxy_check_connect(&p->policy, authority) < 0) {
                 static const char no[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
-                (void) !write(t->fd, no, sizeof(no) - 1);
+                (void) !write(fd, no, sizeof(no) - 1);
                 record(p, "CONNECT", authority, 403, 0, NULL, false, " denied: not a host:port the profile names");
-        } else {
-                int up = dial(authority);
-                if (up < 0) {
-                        static const char bad[] = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
-                        (void) !write(t->fd, bad, sizeof(bad) - 1);
-                        record(p, "CONNECT", authority, 502, 0, NULL, false, NULL);
-                } else {
-                        static const char yes[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-                        if (write(t->fd, yes, sizeof(yes) - 1) == (ssize_t) sizeof(yes) - 1)
-                                relay(t->fd, up);
-                        close(up);
-                        record(p, "CONNECT", authority, 200, 0, NULL, false, NULL);
-                }
+                return;
         }
-        shutdown(t->fd, SHUT_RDWR);
+        int up = dial(authority);
+        if (up < 0) {
+                static const char bad[] = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+                (void) !write(fd, bad, sizeof(bad) - 1);
+                record(p, "CONNECT", authority, 502, 0, NULL, false, NULL);
+                return;
+        }
+        static const char yes[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+        if (write(fd, yes, sizeof(yes) - 1) == (ssize_t) sizeof(yes) - 1)
+                relay(fd, up);
+        close(up);
+        record(p, "CONNECT", authority, 200, 0, NULL, false, NULL);
+}
+
+static void conn_done(struct conn *c, bool close_fd)
+{
+        struct kiln_proxy *p = c->proxy;
+        pthread_mutex_lock(&p->lock);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                p->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        if (close_fd)
+                close(c->fd);
+        if (--p->n_conns == 0)
+                pthread_cond_broadcast(&p->conns_done);
+        pthread_mutex_unlock(&p->lock);
+        free(c);
+}
+
+/* Each connection in its own detached thread, so a silent one never holds up the others: it has
+ * KILN_PROXY_HEAD_TIMEOUT_MS to say whether it is a CONNECT. */
+static void *conn_main(void *arg)
+{
+        struct conn *c = arg;
+        struct kiln_proxy *p = c->proxy;
+        char peek[8] = {0};
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        ssize_t n = poll(&pfd, 1, KILN_PROXY_HEAD_TIMEOUT_MS) > 0 ? recv(c->fd, peek, sizeof(peek), MSG_PEEK) : -1;
+        if (n >= 8 && memcmp(peek, "CONNECT ", 8) == 0 && !p->stopping) {
+                tunnel(p, c->fd);
+                shutdown(c->fd, SHUT_RDWR);
+                conn_done(c, true);
+                return NULL;
+        }
+        if (n <= 0 || p->stopping) {
+                conn_done(c, true);
+                return NULL;
+        }
+        /* libmicrohttpd owns the fd from here: it closes it, and its own limits apply. */
+        int fd = c->fd;
+        struct sockaddr_storage ss = c->ss;
+        socklen_t sl = c->sl;
+        conn_done(c, false);
+        if (MHD_add_connection(p->mhd, fd, (struct sockaddr *) &ss, sl) != MHD_YES)
+                close(fd);
         return NULL;
 }
 
 static void *accept_main(void *arg)
 {
         struct kiln_proxy *p = arg;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 256 << 10);
         while (!p->stopping) {
                 struct sockaddr_storage ss;
                 socklen_t sl = sizeof(ss);
@@ -435,34 +492,36 @@ static void *accept_main(void *arg)
                 if (fd < 0) {
                         if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                                struct timespec ts = {0, 100 * 1000 * 1000};
+                                nanosleep(&ts, NULL); /* out of descriptors: let connections end */
+                                continue;
+                        }
                         break;
                 }
-                if (p->stopping) {
-                        close(fd);
-                        break;
+                pthread_mutex_lock(&p->lock);
+                bool full = p->stopping || p->n_conns + MHD_get_daemon_info(p->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
+                                                                     ->num_connections >=
+                                                   KILN_PROXY_MAX_CONNECTIONS;
+                struct conn *c = NULL;
+                if (!full) {
+                        c = xcalloc(1, sizeof(*c));
+                        *c = (struct conn){.proxy = p, .fd = fd, .ss = ss, .sl = sl, .next = p->conns};
+                        if (p->conns)
+                                p->conns->prev = c;
+                        p->conns = c;
+                        p->n_conns++;
                 }
-                char peek[8] = {0};
-                struct pollfd pfd = {.fd = fd, .events = POLLIN};
-                ssize_t n = poll(&pfd, 1, 10000) > 0 ? recv(fd, peek, sizeof(peek), MSG_PEEK) : -1;
-                if (n <= 0) {
+                pthread_mutex_unlock(&p->lock);
+                if (full) {
                         close(fd);
                         continue;
                 }
-                if (n >= 8 && memcmp(peek, "CONNECT ", 8) == 0) {
-                        struct tunnel *t = xcalloc(1, sizeof(*t));
-                        t->proxy = p;
-                        t->fd = fd;
-                        pthread_mutex_lock(&p->lock);
-                        t->next = p->tunnels;
-                        p->tunnels = t;
-                        pthread_mutex_unlock(&p->lock);
-                        if (pthread_create(&t->thread, NULL, tunnel_main, t) != 0)
-                                shutdown(fd, SHUT_RDWR), t->thread = 0;
-                        continue;
-                }
-                if (MHD_add_connection(p->mhd, fd, (struct sockaddr *) &ss, sl) != MHD_YES)
-                        close(fd); /* MHD closes fds it accepted, and only those */
+                pthread_t t;
+                if (pthread_create(&t, &attr, conn_main, c) != 0)
+                        conn_done(c, true);
         }
+        pthread_attr_destroy(&attr);
         return NULL;
 }
 
@@ -479,6 +538,7 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
                 p->policy.connect = strv_push(p->policy.connect, xstrdup(pol->connect[i]));
         p->cache = cache;
         pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->conns_done, NULL);
         int r;
         if (log_path && !(p->log = fopen(log_path, "ae"))) {
                 r = kiln_error_set(reterr, errno, "cannot open '%s': %s", log_path, strerror(errno));
@@ -502,9 +562,14 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
         socklen_t sl = sizeof(sa);
         getsockname(p->listen_fd, (struct sockaddr *) &sa, &sl);
         p->port = ntohs(sa.sin_port);
+        /* poll(), not select(): no FD_SETSIZE ceiling; a bounded number of connections, each
+         * closed after a minute of silence. */
         p->mhd = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD |
-                                          MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-                                  0, NULL, NULL, on_request, p, MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
+                                          MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                                  0, NULL, NULL, on_request, p, MHD_OPTION_CONNECTION_TIMEOUT,
+                                  KILN_PROXY_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+                                  (unsigned) KILN_PROXY_MAX_CONNECTIONS, MHD_OPTION_THREAD_STACK_SIZE,
+                                  (size_t) (256 << 10), MHD_OPTION_END);
         if (!p->mhd) {
                 r = kiln_error_set(reterr, EIO, "cannot start the HTTP server (libmicrohttpd)");
                 goto fail;
@@ -537,22 +602,20 @@ void kiln_proxy_stop(struct kiln_proxy *p)
         shutdown(p->listen_fd, SHUT_RDWR);
         pthread_join(p->accept_thread, NULL);
         close(p->listen_fd);
-        for (struct tunnel *t = p->tunnels; t; t = t->next)
-                shutdown(t->fd, SHUT_RDWR);
-        while (p->tunnels) {
-                struct tunnel *t = p->tunnels;
-                p->tunnels = t->next;
-                if (t->thread)
-                        pthread_join(t->thread, NULL);
-                close(t->fd);
-                free(t);
-        }
+        /* Wake every connection still being dispatched or tunnelled, and wait for its thread. */
+        pthread_mutex_lock(&p->lock);
+        for (struct conn *c = p->conns; c; c = c->next)
+                shutdown(c->fd, SHUT_RDWR);
+        while (p->n_conns)
+                pthread_cond_wait(&p->conns_done, &p->lock);
+        pthread_mutex_unlock(&p->lock);
         MHD_stop_daemon(p->mhd);
         if (p->log)
                 fclose(p->log);
         kiln_proxy_served_free(p->served, p->n_served);
         kiln_proxy_policy_clear(&p->policy);
         pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->conns_done);
         free(p);
 }
 

@@ -103,4 +103,34 @@ print(out.decode(errors="replace").replace("\r", ""))' "$(cat "$TMP/pport")")
 grep -q "^HTTP/1.1 200 Connection established" <<<"$reply" && grep -q "ping-through-tunnel" <<<"$reply" &&
         ok "CONNECT to the profile's https host:port tunnels" || not_ok "CONNECT allowed" "$reply"
 check_eq "CONNECT elsewhere: 403" 403 "$(curl -s -o /dev/null -w '%{http_connect}' -x "$P" "https://127.0.0.1:$web/")"
+
+# What a guest can do to the proxy itself: a thousand CONNECTs, and connections that say nothing.
+proxy_pid=${pids[1]}
+python3 - "$(cat "$TMP/pport")" <<'PY'
+import socket, sys
+for i in range(1000):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"CONNECT 127.0.0.1:1 HTTP/1.1\r\n\r\n")
+    s.recv(100)
+    s.close()
+PY
+sleep 1
+nfd=$(ls /proc/"$proxy_pid"/fd | wc -l)
+[ "$nfd" -lt 64 ] && ok "1000 CONNECTs leave the proxy's descriptors bounded ($nfd open)" || not_ok "descriptors after a CONNECT flood" "$nfd open"
+check_eq "a GET after the CONNECT flood" 200 "$(get "$base/debian/README")"
+python3 - "$(cat "$TMP/pport")" "$P" "$base/debian/README" > "$TMP/slow" <<'PY'
+import socket, sys, time, urllib.request
+idle = []
+for i in range(200):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"G")  # one byte, then nothing: a slowloris
+    idle.append(s)
+start = time.monotonic()
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": sys.argv[2]}))
+code = opener.open(sys.argv[3], timeout=10).status
+print(code, "%.2f" % (time.monotonic() - start))
+PY
+read -r code secs < "$TMP/slow"
+check_eq "a GET while 200 idle connections are open" 200 "$code"
+awk -v s="$secs" 'BEGIN { exit !(s < 1.0) }' && ok "it answers within 1 s ($secs s)" || not_ok "GET beside idle connections" "$secs s"
 finish

@@ -70,10 +70,10 @@ char *kiln_cache_lookup(const struct kiln_cache *c, const char *sha256)
         if (access(path, F_OK) < 0)
                 return NULL;
         char hex[KILN_SHA256_HEX];
-        if (kiln_sha256_file(path, hex, NULL, NULL) < 0 || !STREQ(hex, sha256)) {
-                unlink(path); /* corrupt or truncated: fetch it again */
+        /* Corrupt or truncated: a miss. It is not unlinked here (another build may be using what
+         * it thinks is there); the verified copy fetched next replaces it by rename. */
+        if (kiln_sha256_file(path, hex, NULL, NULL) < 0 || !STREQ(hex, sha256))
                 return NULL;
-        }
         return TAKE_PTR(path);
 }
 

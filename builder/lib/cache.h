@@ -19,7 +19,7 @@ void kiln_cache_free(struct kiln_cache *c);
 /* Where the file with this hash lives (whether or not it is there). */
 char *kiln_cache_path(const struct kiln_cache *c, const char *sha256);
 
-/* The cached file's path if it is there and intact; a corrupt or truncated entry is removed. */
+/* The cached file's path if it is there and intact (a corrupt entry is a miss, left to be replaced). */
 char *kiln_cache_lookup(const struct kiln_cache *c, const char *sha256);
 
 /* Make sure the file with this hash (and size, if nonzero) is cached, fetching url if needed.

@@ -11,9 +11,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <search.h>
 #include <sys/stat.h>
 
 #include "proxy.h"
+#include "archive-index.h"
 #include "snapshot.h"
 
 /* One accepted connection, until it is a CONNECT tunnel or handed to libmicrohttpd. */
@@ -44,6 +46,13 @@ struct kiln_proxy {
         struct kiln_proxy_served *served;
         size_t n_served, cap_served, n_unrecorded;
         uint64_t log_bytes;
+        /* Pool files the verified indices vouch for: URL -> sha256 and size (under pool_lock). */
+        pthread_mutex_t pool_lock;
+        struct hsearch_data pool;
+        bool pool_ready;
+        size_t n_pool, cap_pool;
+        char **pool_keys;     /* the table's keys (n_pool of them), owned here with their values */
+        char **indices_read;  /* sha256 of each index already learnt */
         struct conn *conns;  /* connections being dispatched or tunnelled (under lock) */
         unsigned n_conns;
         pthread_cond_t conns_done;
@@ -109,6 +118,81 @@ static enum MHD_Result reply_redirect(struct MHD_Connection *c, unsigned status,
         return ret;
 }
 
+#define KILN_PROXY_MAX_POOL_ENTRIES 600000
+
+struct pool_entry {
+        char sha256[KILN_SHA256_HEX];
+        uint64_t size;
+};
+
+/* A Packages index the guest got from the verified snapshot: each file it lists, with its hash,
+ * becomes something the cache may keep. Learnt once per index. */
+static void learn_index(struct kiln_proxy *p, const struct kiln_pin *pin, const char *path, const char *sha)
+{
+        pthread_mutex_lock(&p->pool_lock);
+        bool known = strv_contains(p->indices_read, sha);
+        if (!known)
+                p->indices_read = strv_push(p->indices_read, xstrdup(sha));
+        pthread_mutex_unlock(&p->pool_lock);
+        if (known)
+                return;
+        _cleanup_free_ char *data = NULL, *text = NULL;
+        size_t len, tlen;
+        if (read_file_max(path, 256 << 20, &data, &len) < 0 || kiln_decompress(data, len, &text, &tlen, NULL) < 0)
+                return;
+        pthread_mutex_lock(&p->pool_lock);
+        const char *pos = text, *st;
+        size_t sl;
+        while ((st = kiln_stanza_next(&pos, &sl)) && p->n_pool < KILN_PROXY_MAX_POOL_ENTRIES) {
+                _cleanup_free_ char *file = kiln_stanza_field(st, sl, "Filename");
+                _cleanup_free_ char *hash = kiln_stanza_field(st, sl, "SHA256");
+                _cleanup_free_ char *size = kiln_stanza_field(st, sl, "Size");
+                if (!file || !hash || strlen(hash) != 64 || !size || strstr(file, ".."))
+                        continue;
+                char *key = xasprintf("%s/%s", pin->base, file);
+                ENTRY want = {.key = key}, *found = NULL;
+                if (hsearch_r(want, FIND, &found, &p->pool) && found) {
+                        free(key);
+                        continue;
+                }
+                struct pool_entry *e = xcalloc(1, sizeof(*e));
+                memcpy(e->sha256, hash, KILN_SHA256_HEX);
+                e->size = strtoull(size, NULL, 10);
+                want.data = e;
+                if (!hsearch_r(want, ENTER, &found, &p->pool)) {
+                        free(key);
+                        free(e);
+                        break;
+                }
+                if (p->n_pool == p->cap_pool) {
+                        p->cap_pool = p->cap_pool ? p->cap_pool * 2 : 4096;
+                        p->pool_keys = xrealloc(p->pool_keys, p->cap_pool * sizeof(char *));
+                }
+                p->pool_keys[p->n_pool++] = key;
+        }
+        pthread_mutex_unlock(&p->pool_lock);
+}
+
+/* What the verified indices say of a pool URL; false when none lists it. */
+static bool pool_lookup(struct kiln_proxy *p, const char *url, struct pool_entry *ret)
+{
+        pthread_mutex_lock(&p->pool_lock);
+        ENTRY want = {.key = (char *) url}, *found = NULL;
+        bool ok = hsearch_r(want, FIND, &found, &p->pool) && found;
+        if (ok)
+                *ret = *(struct pool_entry *) found->data;
+        pthread_mutex_unlock(&p->pool_lock);
+        return ok;
+}
+
+static bool is_packages_index(const char *relpath)
+{
+        const char *base = strrchr(relpath, '/');
+        base = base ? base + 1 : relpath;
+        return STREQ(base, "Packages") || STREQ(base, "Packages.xz") || STREQ(base, "Packages.gz") ||
+               STREQ(base, "Packages.bz2");
+}
+
 /* A file of the verified snapshot, by its signed hash: the cache, else the mirror (by hash, then by
  * name), kept only when the bytes match. Nothing else is ever served under a pinned suite. */
 static enum MHD_Result serve_signed(struct kiln_proxy *p, struct MHD_Connection *c, const char *method,
@@ -135,6 +219,8 @@ static enum MHD_Result serve_signed(struct kiln_proxy *p, struct MHD_Connection 
                                                                          : "kiln proxy: the mirror has no copy that "
                                                                            "matches its signed Release\n");
         }
+        if (relpath && is_packages_index(relpath))
+                learn_index(p, pin, path, sha);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the file\n");
@@ -203,29 +289,19 @@ static enum MHD_Result reply_fd(struct MHD_Connection *c, int fd)
         return ret;
 }
 
-static char *url_key(const char *url)
-{
-        char hex[KILN_SHA256_HEX];
-        kiln_sha256_buf(url, strlen(url), hex);
-        return xasprintf("url-%s", hex);
-}
-
 static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c, const char *url, const char *ua)
 {
-        bool cacheable = kiln_proxy_cacheable(url) && p->cache;
-        _cleanup_free_ char *key = cacheable ? url_key(url) : NULL;
+        /* The cache keeps a pool file only when an index kiln verified for this build lists its
+         * hash and size; a file no index vouches for is passed through and never stored, so one
+         * bad answer cannot be served to every later build that shares the cache. */
+        struct pool_entry want = {{0}, 0};
+        bool cacheable = p->cache && kiln_proxy_cacheable(url) && pool_lookup(p, url, &want);
         if (cacheable) {
-                _cleanup_free_ char *sha = kiln_cache_record_read(p->cache, key);
-                if (sha) {
-                        sha[strcspn(sha, "\n")] = '\0';
-                        _cleanup_free_ char *path = kiln_cache_lookup(p->cache, sha);
-                        int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-                        if (fd >= 0) {
-                                struct stat st;
-                                fstat(fd, &st);
-                                record(p, "GET", url, 200, (uint64_t) st.st_size, sha, true, NULL);
-                                return reply_fd(c, fd);
-                        }
+                _cleanup_free_ char *path = kiln_cache_lookup(p->cache, want.sha256);
+                int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+                if (fd >= 0) {
+                        record(p, "GET", url, 200, want.size, want.sha256, true, NULL);
+                        return reply_fd(c, fd);
                 }
         }
         _cleanup_free_ char *tmp = NULL;
@@ -237,7 +313,8 @@ static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c
         }
         long status = 0;
         _cleanup_free_ char *location = NULL;
-        struct kiln_fetch_opts fo = {.user_agent = ua, .ret_status = &status, .retries = 2, .ret_location = &location};
+        struct kiln_fetch_opts fo = {.user_agent = ua, .ret_status = &status, .retries = 2, .ret_location = &location,
+                                     .max_bytes = cacheable && want.size ? want.size : 0};
         int r = kiln_fetch_to_fd(url, fd, &fo, &err);
         close(fd);
         if (r == -EXDEV && location) {
@@ -270,11 +347,20 @@ static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c
                         return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the download\n");
                 }
         } else {
+                uint64_t got = 0;
+                if (kiln_sha256_file(tmp, sha, &got, NULL) < 0 || !STREQ(sha, want.sha256) || got != want.size) {
+                        unlink(tmp);
+                        _cleanup_free_ char *why = xasprintf(" (%" PRIu64 " bytes, sha256 %s; the verified index says %"
+                                                             PRIu64 " bytes, sha256 %s)", got, sha, want.size,
+                                                             want.sha256);
+                        record(p, "GET", url, 502, 0, NULL, false, why);
+                        return reply_status(c, MHD_HTTP_BAD_GATEWAY,
+                                            "kiln proxy: the mirror's file does not match its signed index\n");
+                }
                 if (kiln_cache_commit(p->cache, tmp, sha, &path, &err) < 0) {
                         kiln_error_free(err);
                         return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot store the download\n");
                 }
-                kiln_cache_record_write(p->cache, key, sha, NULL);
                 fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
                         return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the download\n");
@@ -539,6 +625,10 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
         p->cache = cache;
         pthread_mutex_init(&p->lock, NULL);
         pthread_cond_init(&p->conns_done, NULL);
+        pthread_mutex_init(&p->pool_lock, NULL);
+        p->pool_ready = hcreate_r(KILN_PROXY_MAX_POOL_ENTRIES * 4 / 3, &p->pool) != 0;
+        if (!p->pool_ready)
+                abort();
         int r;
         if (log_path && !(p->log = fopen(log_path, "ae"))) {
                 r = kiln_error_set(reterr, errno, "cannot open '%s': %s", log_path, strerror(errno));
@@ -581,6 +671,8 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
         *ret = p;
         return 0;
 fail:
+        hdestroy_r(&p->pool);
+        pthread_mutex_destroy(&p->pool_lock);
         if (p->mhd)
                 MHD_stop_daemon(p->mhd);
         if (p->listen_fd >= 0)
@@ -616,6 +708,16 @@ void kiln_proxy_stop(struct kiln_proxy *p)
         kiln_proxy_policy_clear(&p->policy);
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->conns_done);
+        for (size_t i = 0; i < p->n_pool; i++) {
+                ENTRY want = {.key = p->pool_keys[i]}, *found = NULL;
+                if (hsearch_r(want, FIND, &found, &p->pool) && found)
+                        free(found->data);
+                free(p->pool_keys[i]);
+        }
+        hdestroy_r(&p->pool);
+        free(p->pool_keys);
+        strv_free(p->indices_read);
+        pthread_mutex_destroy(&p->pool_lock);
         free(p);
 }
 

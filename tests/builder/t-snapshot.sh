@@ -71,4 +71,37 @@ mkdir -p "$D/main/i18n" && echo "unlisted" > "$D/main/i18n/Translation-en"
 check_eq "a file the Release does not list passes through" 200 "$(get "$base/dists/trixie/main/i18n/Translation-en")"
 mkdir -p "$ROOT/debian/dists/trixie-updates" && cp "$D/InRelease" "$ROOT/debian/dists/trixie-updates/InRelease"
 check_eq "a suite that appeared after the start stays absent" 404 "$(get "$base/dists/trixie-updates/InRelease")"
+
+# --- the cache keeps only what a verified index vouches for
+udeb_file=pool/main/l/partman-ext3_1_amd64.udeb
+good_sha=$(sha256sum "$ROOT/debian/$udeb_file" | cut -d' ' -f1)
+get "$base/dists/trixie/$udeb" > /dev/null # the guest reads the index first, as it always does
+check_eq "a pool file the verified index lists" 200 "$(get "$base/$udeb_file")"
+[ -f "$TMP/cache/sha256/${good_sha:0:2}/$good_sha" ] && ok "is stored under its signed hash" || not_ok "listed pool file stored"
+# Poisoning: a bad answer once, under a listed name, then the good mirror again.
+cp "$ROOT/debian/pool/main/l/busybox-udeb_1_amd64.udeb" "$TMP/busybox.good"
+bb_sha=$(sha256sum "$TMP/busybox.good" | cut -d' ' -f1)
+echo "poison" > "$ROOT/debian/pool/main/l/busybox-udeb_1_amd64.udeb"
+check_eq "a pool file that does not match the verified index: 502" 502 "$(get "$base/pool/main/l/busybox-udeb_1_amd64.udeb")"
+! grep -q poison "$TMP/body" && ok "the bad bytes are not served" || not_ok "poison served"
+p_sha=$(printf 'poison\n' | sha256sum | cut -d' ' -f1)
+[ ! -e "$TMP/cache/sha256/${p_sha:0:2}/$p_sha" ] && ok "nor stored" || not_ok "poison stored"
+cp "$TMP/busybox.good" "$ROOT/debian/pool/main/l/busybox-udeb_1_amd64.udeb"
+kill "${pids[1]}"; wait "${pids[1]}" 2>/dev/null
+# A later build sharing the cache.
+"$KILN" proxy --cache "$TMP/cache" --log "$TMP/proxy2.log" "$TMP/p.yaml" > "$TMP/pport2" 2> "$TMP/perr2" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$TMP/pport2" ] && break; sleep 0.1; done
+P="http://127.0.0.1:$(cat "$TMP/pport2")"
+get "$base/dists/trixie/$udeb" > /dev/null
+check_eq "the later build gets the file" 200 "$(get "$base/pool/main/l/busybox-udeb_1_amd64.udeb")"
+check_eq "the right bytes" "$bb_sha" "$(sha256sum < "$TMP/body" | cut -d' ' -f1)"
+rm "$ROOT/debian/$udeb_file"
+check_eq "a verified pool file, upstream gone: from the cache" 200 "$(get "$base/$udeb_file")"
+grep -q "partman-ext3_1_amd64.udeb 200 [0-9]* sha256=$good_sha cached" "$TMP/proxy2.log" && ok "logged as served from the cache" ||
+        not_ok "logged as cached" "$(grep partman "$TMP/proxy2.log")"
+# Nothing unlinks a shared entry it did not create: a corrupt-looking entry is a miss, not removed.
+printf 'junk' > "$TMP/cache/sha256/${good_sha:0:2}/$good_sha"
+get "$base/$udeb_file" > /dev/null
+[ -e "$TMP/cache/sha256/${good_sha:0:2}/$good_sha" ] && ok "a corrupt shared entry is never unlinked by a reader" || not_ok "entry unlinked"
 finish

@@ -24,7 +24,7 @@ LIB_SRC    := $(wildcard builder/lib/*.c) $(wildcard preseed-gen/*.c) $(wildcard
 CLI_SRC    := $(wildcard builder/cli/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
-FUZZ_NAMES := fuzz-profile fuzz-index
+FUZZ_NAMES := fuzz-profile fuzz-index fuzz-install-log fuzz-proxy-url
 FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%)
 
 .SECONDARY:

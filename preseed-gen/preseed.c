@@ -440,7 +440,8 @@ int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version
 char *kiln_repo_key_path(const struct kiln_repo *r)
 {
         /* apt-setup picks the keyring format from the name: armored .asc, binary .gpg. */
-        bool armored = r->key != NULL || (r->key_file && str_has_suffix(r->key_file, ".asc"));
+        bool armored = r->key != NULL ||
+                       (r->key_file_data && r->key_file_data[strspn(r->key_file_data, " \t\r\n")] == '-');
         return xasprintf("kiln/keys/%s.%s", r->name, armored ? "asc" : "gpg");
 }
 
@@ -454,8 +455,10 @@ void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **
                 if (r->key) {
                         f[n].data = xstrdup(r->key);
                         f[n].len = strlen(r->key);
-                } else {
-                        f[n].source = xstrdup(r->key_file);
+                } else { /* the bytes checked at load, never the path read again */
+                        f[n].data = xmalloc(r->key_file_len + 1);
+                        memcpy(f[n].data, r->key_file_data, r->key_file_len + 1);
+                        f[n].len = r->key_file_len;
                 }
                 n++;
         }

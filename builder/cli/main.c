@@ -242,9 +242,22 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
         return KILN_EXIT_USAGE;
 }
 
+int cli_profile_option(int c, const char *arg)
+{
+        switch (c) {
+        case CLI_OPT_PROFILE_ROOT: kiln_globals.profile_root = arg; return 0;
+        case CLI_OPT_TRUST_PATHS: kiln_globals.trust_paths = true; return 0;
+        case CLI_OPT_ALLOW_PRIVATE: kiln_globals.allow_private = true; return 0;
+        default: return 1;
+        }
+}
+
 int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_preseed)
 {
-        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir};
+        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir,
+                                          .profile_root = kiln_globals.profile_root,
+                                          .trust_paths = kiln_globals.trust_paths,
+                                          .allow_private = kiln_globals.allow_private};
         _cleanup_profile_ struct kiln_profile *p = NULL;
         _cleanup_error_ struct kiln_error *err = NULL;
         _cleanup_free_ char *text = NULL;
@@ -285,7 +298,7 @@ int cli_install_option(const char *cmd, int c, const char *arg, struct cli_insta
         case CLI_OPT_NO_PREFLIGHT: o->no_preflight = true; return 0;
         case CLI_OPT_OFFLINE: o->offline = true; return 0;
         case CLI_OPT_XEN_BRIDGE: o->xen_bridge = arg; return 0;
-        default: return 1;
+        default: return cli_profile_option(c, arg);
         }
 }
 
@@ -346,6 +359,7 @@ int main(int argc, char **argv)
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
                 {"apt-dir", required_argument, NULL, OPT_APT_DIR},
+                CLI_PROFILE_OPTIONS,
                 {0},
         };
         int c;
@@ -360,6 +374,11 @@ int main(int argc, char **argv)
                         return KILN_EXIT_OK;
                 case OPT_APT_DIR:
                         kiln_globals.apt_dir = optarg;
+                        break;
+                case CLI_OPT_PROFILE_ROOT:
+                case CLI_OPT_TRUST_PATHS:
+                case CLI_OPT_ALLOW_PRIVATE:
+                        cli_profile_option(c, optarg);
                         break;
                 default:
                         fputs("Run 'kiln --help' for usage.\n", stderr);

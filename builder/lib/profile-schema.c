@@ -26,6 +26,7 @@ struct field {
 struct walk {
         struct kiln_error **err;
         size_t n;
+        struct kiln_schema_ctx *ctx;
 };
 
 _printf_(3, 4) static void fail(struct walk *w, const struct kiln_node *n, const char *fmt, ...)
@@ -158,13 +159,83 @@ static bool check_security(struct walk *w, const struct kiln_node *n, const char
         return false;
 }
 
-static bool check_file(struct walk *w, const struct kiln_node *n, const char *path)
+void kiln_schema_ctx_clear(struct kiln_schema_ctx *ctx)
 {
-        _cleanup_free_ char *p = kiln_node_path(n);
-        if (access(p, R_OK) == 0)
+        for (size_t i = 0; i < ctx->n_files; i++) {
+                free(ctx->files[i].real);
+                free(ctx->files[i].data);
+        }
+        free(ctx->files);
+        ctx->files = NULL;
+        ctx->n_files = 0;
+}
+
+const struct kiln_file_value *kiln_schema_file(const struct kiln_schema_ctx *ctx, const struct kiln_node *n)
+{
+        for (size_t i = 0; ctx && i < ctx->n_files; i++)
+                if (ctx->files[i].node == n)
+                        return &ctx->files[i];
+        return NULL;
+}
+
+/* A path in the profile, opened under the trust model (profile-files.c); keys are read and
+ * checked now, larger files only opened (and read, checked again, when used). */
+static bool check_path(struct walk *w, const struct kiln_node *n, const char *path, enum kiln_file_kind kind)
+{
+        struct kiln_schema_ctx *ctx = w->ctx;
+        if (kiln_schema_file(ctx, n))
                 return true;
-        fail(w, n, "'%s': cannot read '%s': %s", path, p, strerror(errno));
-        return false;
+        const char *in_real = NULL;
+        for (size_t i = 0; i < ctx->n_chain; i++)
+                if (STREQ(ctx->shown[i], n->file))
+                        in_real = ctx->real[i];
+        if (!in_real) {
+                fail(w, n, "'%s': cannot tell which file this path is written in", path);
+                return false;
+        }
+        _cleanup_free_ char *why = NULL, *real = NULL, *data = NULL;
+        size_t len = 0;
+        int r;
+        if (kind == KILN_FILE_KEY) {
+                r = kiln_profile_file_read(ctx->pol, in_real, n->scalar, kind, &data, &len, &real, &why);
+        } else {
+                _cleanup_close_ int fd = -1;
+                r = kiln_profile_file_open(ctx->pol, in_real, n->scalar, kind, &fd, &real, &why);
+                char magic[8];
+                if (r == 0 && kind == KILN_FILE_UDEB &&
+                    (pread(fd, magic, sizeof(magic), 0) != (ssize_t) sizeof(magic) || memcmp(magic, "!<arch>\n", 8) != 0)) {
+                        why = xstrdup("it is not a .udeb (no ar archive header)");
+                        r = -EBADMSG;
+                }
+        }
+        if (r < 0) {
+                fail(w, n, "'%s': cannot use '%s': %s", path, n->scalar, why);
+                return false;
+        }
+        ctx->files = xrealloc(ctx->files, (ctx->n_files + 1) * sizeof(*ctx->files));
+        ctx->files[ctx->n_files++] =
+                (struct kiln_file_value){.node = n, .real = TAKE_PTR(real), .data = TAKE_PTR(data), .len = len};
+        return true;
+}
+
+static bool check_key_file(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        return check_path(w, n, path, KILN_FILE_KEY);
+}
+
+static bool check_kernel(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        return check_path(w, n, path, KILN_FILE_KERNEL);
+}
+
+static bool check_initrd(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        return check_path(w, n, path, KILN_FILE_INITRD);
+}
+
+static bool check_iso(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        return check_path(w, n, path, KILN_FILE_ISO);
 }
 
 static bool check_udeb(struct walk *w, const struct kiln_node *n, const char *path)
@@ -173,7 +244,7 @@ static bool check_udeb(struct walk *w, const struct kiln_node *n, const char *pa
                 fail(w, n, "'%s' entries must be .udeb files (got '%s')", path, n->scalar);
                 return false;
         }
-        return check_file(w, n, path);
+        return check_path(w, n, path, KILN_FILE_UDEB);
 }
 
 static bool check_locale(struct walk *w, const struct kiln_node *n, const char *path)
@@ -290,10 +361,16 @@ static bool check_word(struct walk *w, const struct kiln_node *n, const char *pa
 
 static bool check_armored_key(struct walk *w, const struct kiln_node *n, const char *path)
 {
-        if (strstr(n->scalar, "-----BEGIN PGP PUBLIC KEY BLOCK-----") &&
-            strstr(n->scalar, "-----END PGP PUBLIC KEY BLOCK-----"))
+        _cleanup_free_ char *why = NULL;
+        if (!str_has_prefix(n->scalar + strspn(n->scalar, " \t\r\n"), "-----BEGIN PGP PUBLIC KEY BLOCK-----")) {
+                fail(w, n, "'%s' must be an ASCII-armored public key ('-----BEGIN PGP PUBLIC KEY BLOCK-----' ...)",
+                     path);
+                return false;
+        }
+        why = kiln_openpgp_pubkeys_check(n->scalar, strlen(n->scalar));
+        if (!why)
                 return true;
-        fail(w, n, "'%s' must be an ASCII-armored public key ('-----BEGIN PGP PUBLIC KEY BLOCK-----' ...)", path);
+        fail(w, n, "'%s' is not an OpenPGP public key: %s", path, why);
         return false;
 }
 
@@ -380,7 +457,7 @@ static const struct field repo_fields[] = {
         {"suite", T_STR, .check = check_word},
         {"components", T_LIST, .item = T_STR, .check = check_word},
         {"key", T_STR, .check = check_armored_key, .multiline = true},
-        {"key_file", T_STR, .check = check_file},
+        {"key_file", T_STR, .check = check_key_file},
         {0},
 };
 
@@ -390,9 +467,9 @@ static const struct field installer_fields[] = {
         {"extra_args", T_LIST, .item = T_STR, .check = check_arg},
         {"early_commands", T_LIST, .item = T_STR, .check = check_command},
         {"udebs", T_LIST, .item = T_STR, .check = check_udeb},
-        {"kernel", T_STR, .check = check_file},
-        {"initrd", T_STR, .check = check_file},
-        {"iso", T_STR, .check = check_file},
+        {"kernel", T_STR, .check = check_kernel},
+        {"initrd", T_STR, .check = check_initrd},
+        {"iso", T_STR, .check = check_iso},
         {0},
 };
 
@@ -411,7 +488,7 @@ static const struct field top_fields[] = {
         {"release", T_STR, .check = check_release},
         {"arch", T_STR, .choices = arches},
         {"mirror", T_STR, .check = check_url},
-        {"mirror_keyring", T_STR, .check = check_file},
+        {"mirror_keyring", T_STR, .check = check_key_file},
         {"security", T_STR, .check = check_security},
         {"hostname", T_STR, .check = check_label},
         {"domain", T_STR, .check = check_domain},
@@ -667,9 +744,9 @@ static void check_map(struct walk *w, const struct kiln_node *n, const struct fi
         }
 }
 
-size_t kiln_schema_check(const struct kiln_node *root, struct kiln_error **reterr)
+size_t kiln_schema_check(const struct kiln_node *root, struct kiln_schema_ctx *ctx, struct kiln_error **reterr)
 {
-        struct walk w = {.err = reterr};
+        struct walk w = {.err = reterr, .ctx = ctx};
         check_map(&w, root, top_fields, NULL);
         return w.n;
 }

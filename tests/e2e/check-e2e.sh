@@ -10,6 +10,8 @@
 # here, in the test, never in kiln's defaults; kiln still verifies the view's signed chain (with the
 # fixture's throwaway key as the profile's mirror_keyring) and the pinned netboot by its sha256.
 . "$(dirname "$0")/../lib.sh"
+# The mirror-view fixture is on 127.0.0.1 and the profiles extend and name keys by absolute path.
+KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 export KILN_APT_DIR=${KILN_E2E_APT_DIR:-/etc/apt}
 cache=${KILN_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}
 fixture=${KILN_MIRROR_VIEW:-$TOP/../shared/fixtures/mirror-view.py}

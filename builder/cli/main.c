@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "../../preseed-gen/preseed.h"
+#include "../lib/fetch.h"
 #include "cli.h"
 
 struct kiln_globals kiln_globals;
@@ -258,6 +259,7 @@ int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_pre
                                           .profile_root = kiln_globals.profile_root,
                                           .trust_paths = kiln_globals.trust_paths,
                                           .allow_private = kiln_globals.allow_private};
+        kiln_fetch_allow_private(kiln_globals.allow_private);
         _cleanup_profile_ struct kiln_profile *p = NULL;
         _cleanup_error_ struct kiln_error *err = NULL;
         _cleanup_free_ char *text = NULL;

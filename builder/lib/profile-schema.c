@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <curl/curl.h>
 #include <regex.h>
+
+#include "addr-policy.h"
 
 #include "profile.h"
 
@@ -138,14 +141,90 @@ static bool check_release(struct walk *w, const struct kiln_node *n, const char 
         return false;
 }
 
+/* A mirror or repository URL: parsed by curl's own URL API (what kiln later fetches with), then
+ * the address policy on its host (addr-policy.c); names are checked again once resolved. */
 static bool check_url(struct walk *w, const struct kiln_node *n, const char *path)
 {
-        if (match("^https?://([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?"
-                  "(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$",
-                  n->scalar))
-                return true;
-        fail(w, n, "'%s' must be an http:// or https:// URL without spaces (got '%s')", path, n->scalar);
-        return false;
+        const char *u = n->scalar;
+        if (!str_has_prefix(u, "http://") && !str_has_prefix(u, "https://")) {
+                fail(w, n, "'%s' must be an http:// or https:// URL without spaces (got '%s')", path, u);
+                return false;
+        }
+        CURLU *h = curl_url();
+        if (!h)
+                abort();
+        char *host = NULL, *port = NULL, *user = NULL, *pass = NULL, *query = NULL, *frag = NULL;
+        _cleanup_free_ char *written = NULL;
+        bool ok = false;
+        CURLUcode c = curl_url_set(h, CURLUPART_URL, u, 0);
+        if (c == CURLUE_BAD_PORT_NUMBER) {
+                fail(w, n, "'%s': the port must be a number from 1 to 65535 (got '%s')", path, u);
+                goto out;
+        }
+        if (c != CURLUE_OK) {
+                fail(w, n, "'%s' must be an http:// or https:// URL without spaces (got '%s')", path, u);
+                goto out;
+        }
+        if (curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+            curl_url_get(h, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK) {
+                fail(w, n, "'%s': a URL must not carry a user name or password (the guest's proxy and the image's "
+                           "apt sources would hold it)",
+                     path);
+                goto out;
+        }
+        if (curl_url_get(h, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+            curl_url_get(h, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK) {
+                fail(w, n, "'%s': an apt source URL has no '?' query or '#' fragment (got '%s')", path, u);
+                goto out;
+        }
+        if (curl_url_get(h, CURLUPART_PORT, &port, 0) == CURLUE_OK) {
+                char *end;
+                unsigned long v = strtoul(port, &end, 10);
+                if (*end || v < 1 || v > 65535) {
+                        fail(w, n, "'%s': the port must be a number from 1 to 65535 (got '%s')", path, u);
+                        goto out;
+                }
+        }
+        if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+                fail(w, n, "'%s' must name a host (got '%s')", path, u);
+                goto out;
+        }
+        /* The host as written, too: curl may already have normalized a numeric spelling. */
+        const char *at = u + strcspn(u, ":") + 3;
+        written = xstrndup(at, strcspn(at, "/?#"));
+        if (written[0] != '[' && strchr(written, ':'))
+                written[strcspn(written, ":")] = '\0';
+        else if (written[0] == '[' && strchr(written, ']'))
+                strchr(written, ']')[1] = '\0';
+        enum kiln_addr_class hc = kiln_addr_classify_host(host), wc = kiln_addr_classify_host(written);
+        enum kiln_addr_class cls = kiln_addr_forbidden(wc) ? wc : hc;
+        if (cls == KILN_ADDR_INVALID) {
+                fail(w, n, "'%s' must name a host name or an IP address (got '%s')", path, u);
+                goto out;
+        }
+        if (kiln_addr_forbidden(cls) && !w->ctx->allow_private) {
+                fail(w, n,
+                     "'%s' names %s ('%s'); kiln refuses those unless run with --allow-private-mirrors",
+                     path, kiln_addr_class_name(cls), written);
+                goto out;
+        }
+        /* What apt and debconf are given: plain characters only. */
+        if (!match("^https?://([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?"
+                   "(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$",
+                   u)) {
+                fail(w, n, "'%s' must be an http:// or https:// URL without spaces (got '%s')", path, u);
+                goto out;
+        }
+        ok = true;
+out:
+        curl_free(host);
+        curl_free(port);
+        curl_free(user);
+        curl_free(pass);
+        curl_free(query);
+        curl_free(frag);
+        curl_url_cleanup(h);
+        return ok;
 }
 
 static bool check_security(struct walk *w, const struct kiln_node *n, const char *path)

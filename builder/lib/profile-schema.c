@@ -379,6 +379,14 @@ static bool check_password(struct walk *w, const struct kiln_node *n, const char
 
 static bool check_ssh_key(struct walk *w, const struct kiln_node *n, const char *path)
 {
+        /* Keys travel inside the late_command, a debconf value: "\n" there becomes a line break, a
+         * second authorized_keys line. */
+        if (strchr(n->scalar, '\\')) {
+                fail(w, n, "'%s': an SSH key must not contain a backslash (debconf would turn '\\n' into a "
+                           "second authorized_keys line)",
+                     path);
+                return false;
+        }
         if (strstr(n->scalar, "PRIVATE KEY")) {
                 fail(w, n, "'%s' holds a private key: give the public key (the .pub file's line)", path);
                 return false;
@@ -652,12 +660,28 @@ static char *suggest(const struct field *fields, const char *key)
 
 static void check_map(struct walk *w, const struct kiln_node *n, const struct field *fields, const char *path);
 
+/* Anything that ends a line for someone: ASCII controls, DEL, the C1 controls U+0080..U+009F
+ * (U+0085 is NEL), U+2028 and U+2029 (line and paragraph separators). The text is valid UTF-8. */
 static bool has_control(const char *s, bool multiline)
 {
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
                 if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\t' || *p == '\r'))) || *p == 0x7f)
                         return true;
+                if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+                        return true;
+                if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+                        return true;
+        }
         return false;
+}
+
+/* A preseed line ending in a backslash continues into the next one (kiln's own). */
+static bool ends_in_backslash(const char *s)
+{
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                n--;
+        return n > 0 && s[n - 1] == '\\';
 }
 
 static void check_scalar(struct walk *w, const struct kiln_node *n, const struct field *f, const char *path)
@@ -667,7 +691,13 @@ static void check_scalar(struct walk *w, const struct kiln_node *n, const struct
                 return;
         }
         if (has_control(n->scalar, f->multiline)) {
-                fail(w, n, "'%s' contains a newline or control character; preseed values are one line", path);
+                fail(w, n, "'%s' contains a newline, a line separator or a control character; preseed values "
+                           "are one line",
+                     path);
+                return;
+        }
+        if (!f->multiline && ends_in_backslash(n->scalar)) {
+                fail(w, n, "'%s' ends in a backslash, which would join the next preseed line to it", path);
                 return;
         }
         switch (f->type) {
@@ -726,7 +756,13 @@ static void check_rawmap(struct walk *w, const struct kiln_node *n, const char *
                         continue;
                 }
                 if (has_control(v->scalar, false)) {
-                        fail(w, v, "'%s': '%s' contains a newline or control character; preseed values are one line",
+                        fail(w, v, "'%s': '%s' contains a newline, a line separator or a control character; "
+                                   "preseed values are one line",
+                             path, k->scalar);
+                        continue;
+                }
+                if (ends_in_backslash(v->scalar)) {
+                        fail(w, v, "'%s': '%s' ends in a backslash, which would join the next preseed line to it",
                              path, k->scalar);
                         continue;
                 }

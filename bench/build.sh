@@ -16,6 +16,8 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 kiln=${KILN:-$top/build/kiln}
+# The operator's own profile, typically naming the mirror-view fixture on 127.0.0.1.
+trust=(--allow-private-mirrors --trust-profile-paths)
 profile=${1:?usage: bench/build.sh PROFILE}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
 pids=()
@@ -27,7 +29,7 @@ now() { date +%s.%N; }
 calc() { python3 -c "print($1)"; }
 run_build() { # NAME
         local s=$(now)
-        "$kiln" build --accel "$accel" --cache "$cache" -o "$tmp/$1.qcow2" "$profile" > /dev/null 2> "$tmp/$1.err" ||
+        "$kiln" "${trust[@]}" build --accel "$accel" --cache "$cache" -o "$tmp/$1.qcow2" "$profile" > /dev/null 2> "$tmp/$1.err" ||
                 { echo "bench/build: $1 build failed:" >&2; tail -5 "$tmp/$1.err" >&2; exit 1; }
         calc "$(now) - $s"
 }
@@ -36,12 +38,12 @@ cold=$(run_build cold)
 warm=$(run_build warm)
 
 # bare: the same kernel, the preseeded initrd kiln would boot, the installer's cmdline.
-"$kiln" fetch --cache "$cache" -o "$tmp/media" "$profile" > /dev/null 2>&1
+"$kiln" "${trust[@]}" fetch --cache "$cache" -o "$tmp/media" "$profile" > /dev/null 2>&1
 qemu-img create -q -f qcow2 "$tmp/bare.qcow2" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["profile"]["expanded"]["disk"]["size"])' "$tmp/cold.qcow2.manifest.json")"
 if [ -n "${KILN_BENCH_DIRECT:-}" ]; then
         proxy=""
 else
-        "$kiln" proxy --cache "$cache" "$profile" > "$tmp/proxy.out" 2> "$tmp/proxy.err" &
+        "$kiln" "${trust[@]}" proxy --cache "$cache" "$profile" > "$tmp/proxy.out" 2> "$tmp/proxy.err" &
         pids+=($!)
         for _ in $(seq 50); do [ -s "$tmp/proxy.out" ] && break; sleep 0.2; done
         port=$(head -1 "$tmp/proxy.out")

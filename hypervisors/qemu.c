@@ -90,10 +90,17 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
         push(&a, "unix:%s/qmp.sock,server=on,wait=off", c->run_dir);
         push(&a, "-device");
         push(&a, "virtio-rng-pci");
-        /* A QEMU option value containing ',' must double it; paths from kiln never do, but say so. */
-        for (size_t i = 0; a[i]; i++)
-                if ((str_has_prefix(a[i], "file=") && strstr(a[i] + 5, ",,")))
-                        return kiln_error_set(reterr, EINVAL, "path with ',,' not supported: %s", a[i]);
+        /* QEMU splits -drive, -chardev and -qmp values at commas: a comma in a path would add options
+         * (an output name once made QEMU open another file read-write as the disk). Never pass one. */
+        const char *paths[] = {c->disk, c->console_log, c->syslog_log, c->run_dir};
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                if (paths[i] && strchr(paths[i], ',')) {
+                        strv_free(a);
+                        return kiln_error_set(reterr, EINVAL,
+                                              "'%s' contains a comma, which QEMU would read as more options; "
+                                              "choose a path without one",
+                                              paths[i]);
+                }
         g->argv = a;
         return 0;
 }

@@ -330,20 +330,83 @@ static void gen_finish(struct gen *g)
         add(g, NULL, "debian-installer/exit/poweroff", "boolean", "true");
 }
 
-/* Questions kiln itself depends on: a raw entry may not change them. */
-static const char *const owned[][2] = {
-        {"preseed/early_command", "installer.early_commands"},
-        {"preseed/late_command", "late_commands"},
-        {"debian-installer/exit/poweroff", NULL},
-        {"debian-installer/exit/halt", NULL},
-        {"finish-install/reboot_in_progress", NULL},
-        {"preseed/include", NULL},
-        {"preseed/run", NULL},
-        {"preseed/url", NULL},
-        {"preseed/include_command", NULL},
-        {"mirror/http/proxy", NULL},
-        {"debian-installer/allow_unauthenticated", NULL},
+/* Questions kiln owns: what its guarantees rest on (power-off as the only success, the mirror and
+ * the signed sources, the guest network, the accounts, what runs in the installer, the disk). A
+ * raw 'preseed' entry or an installer.extra_args word may not set them, under any owner: the
+ * rule is on the question, in any case. NULL when free, else what to say (the key to use). */
+const char *kiln_preseed_owned(const char *question)
+{
+        static const char *const families[] = {
+                "preseed/",          /* early/late/include commands, url, file, run */
+                "auto-install/",     /* auto mode itself */
+                "debian-installer/exit/", /* power-off is how kiln knows the install finished */
+                "finish-install/",
+                "mirror/",           /* the mirror and the proxy (mirror/http/proxy) */
+                "apt-setup/",        /* the image's sources, keys and security mirror */
+                "passwd/",           /* accounts */
+                "debconf/",          /* priority, frontend */
+                "rescue/",
+        };
+        static const char *const exact[] = {
+                "partman-auto/disk", /* kiln gives the one disk on the command line */
+                /* the Xen guest's static address on the host-only bridge, from kiln's command line */
+                "netcfg/disable_autoconfig", "netcfg/get_ipaddress", "netcfg/get_netmask", "netcfg/get_gateway",
+                "netcfg/confirm_static",
+                "debian-installer/allow_unauthenticated",
+        };
+        _cleanup_free_ char *q = xstrdup(question);
+        for (char *c = q; *c; c++)
+                if (*c >= 'A' && *c <= 'Z')
+                        *c = (char) (*c - 'A' + 'a');
+        if (STREQ(q, "preseed/early_command") || STREQ(q, "installer.early_commands"))
+                return "installer.early_commands";
+        if (STREQ(q, "preseed/late_command"))
+                return "late_commands";
+        for (size_t i = 0; i < ELEMENTSOF(families); i++)
+                if (str_has_prefix(q, families[i]))
+                        return "";
+        for (size_t i = 0; i < ELEMENTSOF(exact); i++)
+                if (STREQ(q, exact[i]))
+                        return "";
+        /* Anything that runs a command in the installer, and unsigned packages anywhere. */
+        const char *last = strrchr(q, '/') ? strrchr(q, '/') + 1 : q;
+        if (str_has_suffix(last, "command") || str_has_suffix(last, "commands") || strstr(q, "allow_unauthenticated") ||
+            strstr(q, "allow-unauthenticated"))
+                return "";
+        return NULL;
+}
+
+/* debian-installer's short names on the kernel command line (the d-i manual's "boot parameters":
+ * each stands for a question), and the words kiln's own command line sets. */
+static const char *const cmdline_owned[] = {
+        "auto", "url", "priority", "file", "locale", "language", "country", "keymap", "hostname", "domain",
+        "interface", "protocol", "suite", "modules", "recommends", "desktop", "tasks", "theme", "preseed",
+        "auto-install", "debconf_debug", "debconf_frontend", "debian_frontend", "boot_debug", "fb",
+        "console", "lowmem", "rescue", "ks",
 };
+
+/* An installer.extra_args word that sets something kiln owns: the reason, or NULL. */
+static char *cmdline_word_owned(const char *word)
+{
+        size_t kl = strcspn(word, "=");
+        _cleanup_free_ char *key = xstrndup(word, kl);
+        /* "owner:question=value" sets question with that owner; the owner does not matter. */
+        const char *colon = strchr(key, ':');
+        const char *q = colon && strchr(colon, '/') ? colon + 1 : key;
+        if (strchr(q, '/')) {
+                const char *use = kiln_preseed_owned(q);
+                if (!use)
+                        return NULL;
+                return *use ? xasprintf("sets '%s', which kiln owns: use '%s'", q, use)
+                            : xasprintf("sets '%s', which kiln owns", q);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(cmdline_owned); i++)
+                if (strcasecmp(q, cmdline_owned[i]) == 0)
+                        return xasprintf("sets '%s', a boot parameter kiln owns (debian-installer reads it as a "
+                                         "preseed question, or kiln sets it itself)",
+                                         q);
+        return NULL;
+}
 
 static int apply_raw(struct gen *g, struct kiln_error **reterr)
 {
@@ -353,21 +416,17 @@ static int apply_raw(struct gen *g, struct kiln_error **reterr)
         for (size_t i = 0; i < p->n_preseed; i++) {
                 const struct kiln_preseed_entry *e = &p->preseed[i];
                 const struct kiln_node *loc = e->node;
-                bool stop = false;
-                for (size_t k = 0; k < ELEMENTSOF(owned); k++)
-                        if (STREQ(e->question, owned[k][0])) {
-                                if (owned[k][1])
-                                        r = kiln_error_at(reterr, EINVAL, loc->file, loc->line, loc->column,
-                                                          "'%s %s' is kiln's own: use '%s'", e->owner, e->question,
-                                                          owned[k][1]);
-                                else
-                                        r = kiln_error_at(reterr, EINVAL, loc->file, loc->line, loc->column,
-                                                          "'%s %s' is kiln's own and cannot be preseeded", e->owner,
-                                                          e->question);
-                                stop = true;
-                        }
-                if (stop)
+                const char *use = kiln_preseed_owned(e->question);
+                if (use) {
+                        if (*use)
+                                r = kiln_error_at(reterr, EINVAL, loc->file, loc->line, loc->column,
+                                                  "'%s %s' is kiln's own: use '%s'", e->owner, e->question, use);
+                        else
+                                r = kiln_error_at(reterr, EINVAL, loc->file, loc->line, loc->column,
+                                                  "'%s %s' is kiln's own and cannot be preseeded", e->owner,
+                                                  e->question);
                         continue;
+                }
                 struct entry *hit = NULL;
                 for (size_t k = 0; k < g->n; k++)
                         if (STREQ(g->v[k].owner, e->owner) && STREQ(g->v[k].question, e->question))
@@ -395,9 +454,39 @@ static int apply_raw(struct gen *g, struct kiln_error **reterr)
         return r;
 }
 
+/* installer.extra_args land on the installer's kernel command line, where debian-installer reads
+ * "question=value" and its short aliases as preseeding: none may set what kiln owns. */
+static int check_extra_args(const struct kiln_profile *p, struct kiln_error **reterr)
+{
+        const struct kiln_node *list = kiln_profile_key(p, "installer.extra_args");
+        int r = 0;
+        for (size_t i = 0; list && list->type == KILN_NODE_SEQ && i < list->n; i++) {
+                const struct kiln_node *n = list->values[i];
+                if (n->type != KILN_NODE_SCALAR)
+                        continue;
+                _cleanup_free_ char *why = cmdline_word_owned(n->scalar);
+                if (why)
+                        r = kiln_error_at(reterr, EINVAL, n->file, n->line, n->column, "'installer.extra_args': '%s' %s",
+                                          n->scalar, why);
+        }
+        return r;
+}
+
+/* A file name in a comment line: printable ASCII only, the rest as \xNN, so no name adds a line. */
+static void put_name(struct kiln_buf *b, const char *s)
+{
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                if (*c < 0x20 || *c >= 0x7f || *c == '\\')
+                        buf_printf(b, "\\x%02x", *c);
+                else
+                        buf_append(b, (const char *) c, 1);
+}
+
 int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version, char **ret_text,
                           struct kiln_error **reterr)
 {
+        if (check_extra_args(p, reterr) < 0)
+                return -EINVAL;
         struct gen g = {.p = p};
         gen_locale(&g);
         gen_mirror(&g);
@@ -412,9 +501,14 @@ int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version
 
         struct kiln_buf b = {0};
         if (r == 0) {
-                _cleanup_free_ char *files = strv_join(p->files, ", ");
                 buf_printf(&b, "# debian-installer preseed for profile '%s', made by kiln %s\n", p->name, kiln_version);
-                buf_printf(&b, "# from: %s\n", files);
+                buf_puts(&b, "# from: ");
+                for (size_t i = 0; p->files[i]; i++) {
+                        if (i)
+                                buf_puts(&b, ", ");
+                        put_name(&b, p->files[i]);
+                }
+                buf_puts(&b, "\n");
                 buf_printf(&b, "# release: %s (%u), arch: %s\n", p->release, p->release_number, p->arch);
                 for (size_t i = 0; i < g.n; i++) {
                         const struct entry *e = &g.v[i];
@@ -440,7 +534,8 @@ int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version
 char *kiln_repo_key_path(const struct kiln_repo *r)
 {
         /* apt-setup picks the keyring format from the name: armored .asc, binary .gpg. */
-        bool armored = r->key != NULL || (r->key_file && str_has_suffix(r->key_file, ".asc"));
+        bool armored = r->key != NULL ||
+                       (r->key_file_data && r->key_file_data[strspn(r->key_file_data, " \t\r\n")] == '-');
         return xasprintf("kiln/keys/%s.%s", r->name, armored ? "asc" : "gpg");
 }
 
@@ -454,8 +549,10 @@ void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **
                 if (r->key) {
                         f[n].data = xstrdup(r->key);
                         f[n].len = strlen(r->key);
-                } else {
-                        f[n].source = xstrdup(r->key_file);
+                } else { /* the bytes checked at load, never the path read again */
+                        f[n].data = xmalloc(r->key_file_len + 1);
+                        memcpy(f[n].data, r->key_file_data, r->key_file_len + 1);
+                        f[n].len = r->key_file_len;
                 }
                 n++;
         }

@@ -27,3 +27,7 @@ char *kiln_repo_key_path(const struct kiln_repo *r);
 
 /* The partman expert recipe for a custom swap size, or NULL to use the installer's stock recipe. */
 char *kiln_partman_recipe(const struct kiln_profile *p);
+
+/* A question kiln owns (raw 'preseed' entries and installer.extra_args may not set it, under any
+ * owner): NULL when free, "" when owned, or the profile key to use instead. */
+const char *kiln_preseed_owned(const char *question);

@@ -33,3 +33,12 @@ check_diff() {
         fi
 }
 finish() { [ "$failures" -eq 0 ]; }
+# A kiln that always passes the given options (before the command): for tests whose profiles are
+# the operator's own, e.g. a fixture mirror on 127.0.0.1 (--allow-private-mirrors) or keys named by
+# absolute path (--trust-profile-paths). Usage: KILN=$(kiln_with --allow-private-mirrors)
+kiln_with() {
+        local w="$TMP/kiln-with-$#-$RANDOM"
+        { printf '#!/bin/sh\nexec "%s"' "$KILN"; printf ' %q' "$@"; printf ' "$@"\n'; } > "$w"
+        chmod +x "$w"
+        echo "$w"
+}

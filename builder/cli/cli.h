@@ -30,7 +30,19 @@ extern const struct kiln_command kiln_commands[];
 /* Global options, parsed before the command. */
 struct kiln_globals {
         const char *apt_dir;
+        const char *profile_root; /* --profile-root DIR */
+        bool trust_paths;         /* --trust-profile-paths */
+        bool allow_private;       /* --allow-private-mirrors */
 };
+
+/* The trust options every command that reads a profile takes (also before the command). */
+enum { CLI_OPT_PROFILE_ROOT = 0x80, CLI_OPT_TRUST_PATHS, CLI_OPT_ALLOW_PRIVATE };
+#define CLI_PROFILE_OPTIONS                                                                                     \
+        {"profile-root", required_argument, NULL, CLI_OPT_PROFILE_ROOT},                                        \
+                {"trust-profile-paths", no_argument, NULL, CLI_OPT_TRUST_PATHS},                                \
+                {"allow-private-mirrors", no_argument, NULL, CLI_OPT_ALLOW_PRIVATE}
+/* Take getopt_long's c if it is one of CLI_PROFILE_OPTIONS: 0 when taken, 1 when not. */
+int cli_profile_option(int c, const char *arg);
 extern struct kiln_globals kiln_globals;
 
 /* Print each error once, "kiln: FILE:LINE:COL: message". */
@@ -72,7 +84,7 @@ enum {
                 {"events", required_argument, NULL, CLI_OPT_EVENTS},                                                  \
                 {"no-preflight", no_argument, NULL, CLI_OPT_NO_PREFLIGHT},                                            \
                 {"offline", no_argument, NULL, CLI_OPT_OFFLINE},                                                      \
-                {"xen-bridge", required_argument, NULL, CLI_OPT_XEN_BRIDGE}
+                {"xen-bridge", required_argument, NULL, CLI_OPT_XEN_BRIDGE}, CLI_PROFILE_OPTIONS
 struct cli_install_opts {
         const char *output, *cache_dir, *build_dir, *accel, *hypervisor, *xen_bridge;
         unsigned timeout_sec, watchdog_sec;

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "../lib/boot-test.h"
+#include "../lib/install.h"
 #include "cli.h"
 
 static volatile sig_atomic_t interrupted;
@@ -41,6 +42,10 @@ int kiln_cmd_boot_test(int argc, char **argv)
         if (access(image, R_OK) < 0)
                 return cli_usage_error("boot-test", "cannot read '%s': %s", image, strerror(errno));
         _cleanup_free_ char *log_path = log ? xstrdup(log) : xasprintf("%s.boot-console.log", image);
+        if (!kiln_qemu_path_ok(image) || !kiln_qemu_path_ok(log_path))
+                return cli_usage_error("boot-test", "'%s' contains a comma, which QEMU would read as more options; "
+                                                    "choose a path without one",
+                                       kiln_qemu_path_ok(image) ? log_path : image);
         cli_catch_signals(&interrupted);
         struct kiln_boot_test_opts o = {.image = image, .console_log = log_path, .accel = accel,
                                         .timeout_sec = timeout_sec, .notice = cli_notice,

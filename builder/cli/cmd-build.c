@@ -265,6 +265,11 @@ static int parse(struct build *b, int argc, char **argv)
         b->d.json = b->o.json;
         if (!b->output)
                 return cli_usage_error(b->cmd, "-o OUTPUT is required (.qcow2, .raw, .img, .vmdk or .vhdx)");
+        _cleanup_free_ char *bd = b->o.build_dir ? xstrdup(b->o.build_dir) : xasprintf("%s.d", b->output);
+        if (!kiln_qemu_path_ok(b->output) || !kiln_qemu_path_ok(bd))
+                return cli_usage_error(b->cmd, "'%s' contains a comma, which QEMU would read as more options; "
+                                               "choose a path without one",
+                                       kiln_qemu_path_ok(b->output) ? bd : b->output);
         b->out_format = kiln_output_format(b->output);
         if (!b->out_format)
                 return cli_usage_error(b->cmd, "'%s': the output's extension names its format: .qcow2, .raw, .img, "
@@ -283,10 +288,8 @@ static int prepare(struct build *b, const char *profile, struct kiln_error **err
         if (b->p->bootloader == KILN_BOOTLOADER_HOST && STREQ(b->finalize, "dm") && kiln_dm_probe(err) < 0)
                 return KILN_EXIT_FAILED; /* refuse before hours of work */
         b->bdir = b->o.build_dir ? xstrdup(b->o.build_dir) : xasprintf("%s.d", b->output);
-        if (mkdir(b->bdir, 0755) < 0 && errno != EEXIST) {
-                kiln_error_set(err, errno, "cannot create '%s': %s", b->bdir, strerror(errno));
-                return KILN_EXIT_FAILED;
-        }
+        if (kiln_build_dir_prepare(b->bdir, err) < 0)
+                return (*err)->errnum == EPERM || (*err)->errnum == ENOTDIR ? KILN_EXIT_USAGE : KILN_EXIT_FAILED;
         b->d.tty = !b->d.json && isatty(STDERR_FILENO);
         cli_catch_signals(&interrupted);
         if (kiln_cache_open(b->o.cache_dir, b->o.offline, &b->cache, err) < 0)

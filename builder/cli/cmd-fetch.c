@@ -16,6 +16,7 @@ int kiln_cmd_fetch(int argc, char **argv)
                 {"offline", no_argument, NULL, OPT_OFFLINE},
                 {"no-preflight", no_argument, NULL, OPT_NO_PREFLIGHT},
                 {"output-dir", required_argument, NULL, 'o'},
+                CLI_PROFILE_OPTIONS,
                 {0},
         };
         const char *cache_dir = NULL, *out_dir = NULL;
@@ -36,6 +37,8 @@ int kiln_cmd_fetch(int argc, char **argv)
                         out_dir = optarg;
                         break;
                 default:
+                        if (cli_profile_option(c, optarg) == 0)
+                                break;
                         return cli_usage_error("fetch", "run 'kiln fetch --help' for usage");
                 }
         }

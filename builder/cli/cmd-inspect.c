@@ -68,10 +68,8 @@ int kiln_cmd_inspect(int argc, char **argv)
         int status = KILN_EXIT_FAILED;
         if (kiln_image_format(image, &format, &err) < 0 || kiln_cache_open(cache_dir, false, &cache, &err) < 0)
                 goto out;
-        if (mkdir(bdir, 0755) < 0 && errno != EEXIST) {
-                kiln_error_set(&err, errno, "cannot create '%s': %s", bdir, strerror(errno));
+        if (kiln_build_dir_prepare(bdir, &err) < 0)
                 goto out;
-        }
         if (kiln_inspect(image, format, cli_guestfs_force_tcg(accel, cache), bdir, &in, &err) < 0)
                 goto out;
         pkgs = strv_join(in->packages, "\n");

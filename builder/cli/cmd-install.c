@@ -27,6 +27,11 @@ int kiln_cmd_install(int argc, char **argv)
                 return cli_usage_error("install", "usage: kiln install [OPTIONS] PROFILE -o DISK");
         if (access(output, F_OK) == 0)
                 return cli_usage_error("install", "'%s' exists; kiln does not overwrite a disk", output);
+        _cleanup_free_ char *bd = o.build_dir ? xstrdup(o.build_dir) : xasprintf("%s.d", output);
+        if (!kiln_qemu_path_ok(output) || !kiln_qemu_path_ok(bd))
+                return cli_usage_error("install", "'%s' contains a comma, which QEMU would read as more options; "
+                                                  "choose a path without one",
+                                       kiln_qemu_path_ok(output) ? bd : output);
 
         _cleanup_profile_ struct kiln_profile *p = NULL;
         _cleanup_error_ struct kiln_error *err = NULL;
@@ -47,6 +52,10 @@ int kiln_cmd_install(int argc, char **argv)
         self[sl > 0 ? sl : 0] = '\0';
         int status = KILN_EXIT_FAILED;
 
+        if (kiln_build_dir_prepare(bdir, &err) < 0) {
+                cli_print_errors(err);
+                return KILN_EXIT_USAGE;
+        }
         if (kiln_cache_open(o.cache_dir, o.offline, &cache, &err) < 0)
                 goto out;
         struct kiln_media_opts mo = {.cache = cache, .progress = o.json ? NULL : cli_progress, .notice = cli_display_notice,

@@ -8,6 +8,7 @@ int kiln_cmd_preseed(int argc, char **argv)
 {
         static const struct option opts[] = {
                 {"output", required_argument, NULL, 'o'},
+                CLI_PROFILE_OPTIONS,
                 {0},
         };
         const char *output = NULL;
@@ -15,7 +16,7 @@ int kiln_cmd_preseed(int argc, char **argv)
         while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
                 if (c == 'o')
                         output = optarg;
-                else
+                else if (cli_profile_option(c, optarg) != 0)
                         return cli_usage_error("preseed", "run 'kiln preseed --help' for usage");
         }
         if (argc - optind != 1)

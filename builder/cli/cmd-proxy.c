@@ -19,6 +19,7 @@ int kiln_cmd_proxy(int argc, char **argv)
                 {"cache", required_argument, NULL, OPT_CACHE},
                 {"log", required_argument, NULL, OPT_LOG},
                 {"port", required_argument, NULL, OPT_PORT},
+                CLI_PROFILE_OPTIONS,
                 {0},
         };
         const char *cache_dir = NULL, *log = NULL;
@@ -31,7 +32,7 @@ int kiln_cmd_proxy(int argc, char **argv)
                         log = optarg;
                 else if (c == OPT_PORT && (port = (unsigned) strtoul(optarg, NULL, 10)) <= 65535)
                         ;
-                else
+                else if (cli_profile_option(c, optarg) != 0)
                         return cli_usage_error("proxy", "run 'kiln proxy --help' for usage");
         }
         if (argc - optind != 1)

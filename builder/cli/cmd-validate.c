@@ -8,6 +8,7 @@ int kiln_cmd_validate(int argc, char **argv)
 {
         static const struct option opts[] = {
                 {"quiet", no_argument, NULL, 'q'},
+                CLI_PROFILE_OPTIONS,
                 {0},
         };
         bool quiet = false;
@@ -15,7 +16,7 @@ int kiln_cmd_validate(int argc, char **argv)
         while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
                 if (c == 'q')
                         quiet = true;
-                else
+                else if (cli_profile_option(c, optarg) != 0)
                         return cli_usage_error("validate", "run 'kiln validate --help' for usage");
         }
         if (optind >= argc)

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "../../preseed-gen/preseed.h"
+#include "../lib/fetch.h"
 #include "cli.h"
 
 struct kiln_globals kiln_globals;
@@ -17,6 +18,11 @@ const struct kiln_command kiln_commands[] = {
          "without writing it. Every problem is reported as FILE:LINE:COLUMN: message.\n"
          "\n"
          "  -q, --quiet   print nothing for good profiles\n"
+         "  --profile-root DIR      paths in a profile stay beneath DIR (default: the\n"
+         "                          folder of each profile named)\n"
+         "  --trust-profile-paths   follow absolute paths and '..'/symlink escapes\n"
+         "                          (your own profiles only)\n"
+         "  --allow-private-mirrors allow loopback, private and other internal addresses\n"
          "  -h, --help    show this help\n"
          "\n"
          "Exit status: 0 when all profiles are good, 2 otherwise.\n"},
@@ -178,6 +184,13 @@ static void main_usage(FILE *f)
               "Options:\n"
               "  --apt-dir DIR   read the host's apt sources from DIR instead of /etc/apt\n"
               "                  (also $KILN_APT_DIR); the default mirror comes from there\n"
+              "  --profile-root DIR     paths in a profile resolve beneath DIR (default: the\n"
+              "                  folder of the profile named)\n"
+              "  --trust-profile-paths  follow absolute paths and escapes from that folder\n"
+              "                  (for your own profiles only)\n"
+              "  --allow-private-mirrors  allow URLs to loopback, private, link-local and\n"
+              "                  other internal addresses\n"
+              "                  (these three also after any command that reads a profile)\n"
               "  -h, --help      show this help\n"
               "  --version       show kiln's version\n"
               "\n"
@@ -242,9 +255,23 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
         return KILN_EXIT_USAGE;
 }
 
+int cli_profile_option(int c, const char *arg)
+{
+        switch (c) {
+        case CLI_OPT_PROFILE_ROOT: kiln_globals.profile_root = arg; return 0;
+        case CLI_OPT_TRUST_PATHS: kiln_globals.trust_paths = true; return 0;
+        case CLI_OPT_ALLOW_PRIVATE: kiln_globals.allow_private = true; return 0;
+        default: return 1;
+        }
+}
+
 int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_preseed)
 {
-        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir};
+        struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir,
+                                          .profile_root = kiln_globals.profile_root,
+                                          .trust_paths = kiln_globals.trust_paths,
+                                          .allow_private = kiln_globals.allow_private};
+        kiln_fetch_allow_private(kiln_globals.allow_private);
         _cleanup_profile_ struct kiln_profile *p = NULL;
         _cleanup_error_ struct kiln_error *err = NULL;
         _cleanup_free_ char *text = NULL;
@@ -285,7 +312,7 @@ int cli_install_option(const char *cmd, int c, const char *arg, struct cli_insta
         case CLI_OPT_NO_PREFLIGHT: o->no_preflight = true; return 0;
         case CLI_OPT_OFFLINE: o->offline = true; return 0;
         case CLI_OPT_XEN_BRIDGE: o->xen_bridge = arg; return 0;
-        default: return 1;
+        default: return cli_profile_option(c, arg);
         }
 }
 
@@ -346,6 +373,7 @@ int main(int argc, char **argv)
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
                 {"apt-dir", required_argument, NULL, OPT_APT_DIR},
+                CLI_PROFILE_OPTIONS,
                 {0},
         };
         int c;
@@ -360,6 +388,11 @@ int main(int argc, char **argv)
                         return KILN_EXIT_OK;
                 case OPT_APT_DIR:
                         kiln_globals.apt_dir = optarg;
+                        break;
+                case CLI_OPT_PROFILE_ROOT:
+                case CLI_OPT_TRUST_PATHS:
+                case CLI_OPT_ALLOW_PRIVATE:
+                        cli_profile_option(c, optarg);
                         break;
                 default:
                         fputs("Run 'kiln --help' for usage.\n", stderr);

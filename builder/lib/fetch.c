@@ -2,10 +2,13 @@
  * transient failures, and a multi handle for many HEADs at once (the preflight). */
 #include "fetch.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <time.h>
+
+#include "addr-policy.h"
 
 #ifndef KILN_VERSION
 #define KILN_VERSION "dev"
@@ -21,6 +24,10 @@ static void global_init(void)
                 done = true;
         }
 }
+
+/* The address policy's state (see on_open_socket). */
+static bool allow_private;
+static _Thread_local char refused[160];
 
 struct sink {
         int fd;
@@ -85,6 +92,8 @@ static unsigned retries_of(const struct kiln_fetch_opts *o)
 
 static bool transient(CURLcode c, long status)
 {
+        if (refused[0])
+                return false;
         switch (c) {
         case CURLE_OK:
                 return status >= 500 || status == 429 || status == 408;
@@ -103,8 +112,30 @@ static bool transient(CURLcode c, long status)
         }
 }
 
+/* The address policy once names are resolved (addr-policy.c): every socket curl opens goes
+ * through here, so a name that resolves to loopback, a private or a metadata address, or a
+ * redirect to one, is refused before any packet leaves. The refusal is final, not retried. */
+void kiln_fetch_allow_private(bool allow) { allow_private = allow; }
+
+static curl_socket_t on_open_socket(void *userdata, curlsocktype purpose, struct curl_sockaddr *a)
+{
+        enum kiln_addr_class cls = kiln_addr_classify_sockaddr(&a->addr, a->addrlen);
+        if (kiln_addr_forbidden(cls) && !allow_private) {
+                char ip[INET6_ADDRSTRLEN] = "?";
+                if (a->family == AF_INET)
+                        inet_ntop(AF_INET, &((struct sockaddr_in *) &a->addr)->sin_addr, ip, sizeof(ip));
+                else if (a->family == AF_INET6)
+                        inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &a->addr)->sin6_addr, ip, sizeof(ip));
+                snprintf(refused, sizeof(refused), "kiln refuses to connect to %s, %s (unless run with "
+                         "--allow-private-mirrors)", ip, kiln_addr_class_name(cls));
+                return CURL_SOCKET_BAD;
+        }
+        return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static CURL *easy_new(const char *url)
 {
+        refused[0] = '\0';
         CURL *c = curl_easy_init();
         if (!c)
                 abort();
@@ -119,6 +150,7 @@ static CURL *easy_new(const char *url)
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
         return c;
 }
 
@@ -188,8 +220,8 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
                                       status, status == 404 ? " (not found)" : "");
         _cleanup_free_ char *after = tries > 1 && transient(code, status) ? xasprintf(" (after %u tries)", tries)
                                                                             : xstrdup("");
-        return kiln_error_set(reterr, EIO, "cannot fetch '%s': %s%s", url, *errbuf ? errbuf : curl_easy_strerror(code),
-                              after);
+        return kiln_error_set(reterr, refused[0] ? EPERM : EIO, "cannot fetch '%s': %s%s", url,
+                              refused[0] ? refused : *errbuf ? errbuf : curl_easy_strerror(code), after);
 }
 
 int kiln_fetch_to_fd(const char *url, int fd, const struct kiln_fetch_opts *opts, struct kiln_error **reterr)
@@ -242,7 +274,8 @@ int kiln_fetch_head(const char *url, const char *user_agent, long *ret_status, i
                                         : NULL;
         curl_easy_cleanup(c);
         if (code != CURLE_OK)
-                return kiln_error_set(reterr, EIO, "cannot reach '%s': %s", url, curl_easy_strerror(code));
+                return kiln_error_set(reterr, EIO, "cannot reach '%s': %s", url,
+                                      refused[0] ? refused : curl_easy_strerror(code));
         *ret_status = status;
         *ret_length = len;
         return 0;

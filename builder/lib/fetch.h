@@ -39,5 +39,9 @@ int kiln_fetch_to_mem(const char *url, size_t max, const struct kiln_fetch_opts 
 /* HEAD many URLs at once; ret_status[i] is the HTTP status, or 0 when no answer came. */
 int kiln_fetch_heads(char *const *urls, size_t n, long *ret_status, struct kiln_error **reterr);
 
+/* Allow connections to loopback, private, link-local and other addresses the address policy
+ * (addr-policy.h) refuses; off by default. Process-wide: set once from --allow-private-mirrors. */
+void kiln_fetch_allow_private(bool allow);
+
 /* kiln's User-Agent. */
 const char *kiln_user_agent(void);

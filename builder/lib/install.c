@@ -113,12 +113,33 @@ int kiln_install_accel(const char *want, const char *kernel, const struct kiln_c
         return 0;
 }
 
-static int mkdir_if_needed(const char *path, struct kiln_error **reterr)
+int kiln_build_dir_prepare(const char *path, struct kiln_error **reterr)
 {
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        if (mkdir(path, 0755) == 0)
+                return 0;
+        if (errno != EEXIST)
                 return kiln_error_set(reterr, errno, "cannot create '%s': %s", path, strerror(errno));
+        /* An existing folder is reused only when it is kiln's user's own and nobody else can add to it:
+         * root once overwrote a root-owned file through a symlink another user planted in OUTPUT.d. */
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return kiln_error_set(reterr, errno, "cannot use '%s': %s", path, strerror(errno));
+        if (S_ISLNK(st.st_mode))
+                return kiln_error_set(reterr, EPERM, "'%s' is a symlink; kiln uses a build folder it made itself", path);
+        if (!S_ISDIR(st.st_mode))
+                return kiln_error_set(reterr, ENOTDIR, "'%s' exists and is not a folder", path);
+        if (st.st_uid != geteuid())
+                return kiln_error_set(reterr, EPERM,
+                                      "'%s' belongs to another user (uid %u); kiln writes only in a build folder of "
+                                      "its own: remove it or give --build-dir",
+                                      path, (unsigned) st.st_uid);
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+                return kiln_error_set(reterr, EPERM, "'%s' is writable by other users; kiln writes only in a build "
+                                                     "folder of its own", path);
         return 0;
 }
+
+bool kiln_qemu_path_ok(const char *path) { return !strchr(path, ','); }
 
 static void rm_rf_flat(const char *dir)
 {
@@ -189,7 +210,7 @@ static void copy_tail(const char *from, const char *to)
         size_t len;
         if (read_file_max(from, 1 << 20, &data, &len) < 0 || len == 0)
                 return;
-        _cleanup_close_ int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        _cleanup_close_ int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd >= 0)
                 (void) !write(fd, data, len);
 }
@@ -207,7 +228,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         const struct kiln_hv_ops *ops = kiln_hv_find(o->hypervisor);
         if (!ops)
                 return kiln_error_set(reterr, EINVAL, "unknown hypervisor '%s'", o->hypervisor);
-        int r = mkdir_if_needed(o->build_dir, reterr);
+        int r = kiln_build_dir_prepare(o->build_dir, reterr);
         if (r < 0)
                 return r;
 
@@ -297,7 +318,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         if (g->argv) {
                 _cleanup_free_ char *argv_path = xasprintf("%s/guest.argv", o->build_dir);
                 _cleanup_free_ char *joined = strv_join(g->argv, "\n");
-                _cleanup_close_ int afd = open(argv_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                _cleanup_close_ int afd = open(argv_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
                 if (afd >= 0)
                         (void) !write(afd, joined, strlen(joined));
         }
@@ -417,7 +438,7 @@ out:
                 unlink(disk);
         if (r < 0 && log.console_tail) {
                 _cleanup_free_ char *tail = xasprintf("%s/console.tail", o->build_dir);
-                _cleanup_close_ int tfd = open(tail, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                _cleanup_close_ int tfd = open(tail, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
                 if (tfd >= 0)
                         (void) !write(tfd, log.console_tail, strlen(log.console_tail));
         }

@@ -53,3 +53,10 @@ char *kiln_install_cmdline(const struct kiln_profile *p, const char *proxy_url, 
  * With a cache, the verdict is kept per kernel file and QEMU binary, so one probe serves a batch. */
 int kiln_install_accel(const char *want, const char *kernel, const struct kiln_cache *cache,
                        void (*notice)(void *, const char *), void *userdata, char **ret, struct kiln_error **reterr);
+
+/* Make the build folder, or reuse it only when it is a real folder of kiln's own user that no
+ * other user can write to (never a symlink). */
+int kiln_build_dir_prepare(const char *path, struct kiln_error **reterr);
+
+/* False for a path QEMU would split into options (it holds a comma). */
+bool kiln_qemu_path_ok(const char *path);

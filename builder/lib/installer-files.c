@@ -10,6 +10,7 @@
 
 #include "../../preseed-gen/preseed.h"
 #include "archive-index.h"
+#include "profile-files.h"
 
 static const char *strip_dot(const char *p)
 {
@@ -305,9 +306,12 @@ int kiln_initrd_inject(const char *initrd_path, const char *out_path, const stru
                 _cleanup_free_ char *data = NULL;
                 size_t len = files[i].len;
                 if (files[i].source) {
-                        int k = read_file_max(files[i].source, 512 << 20, &data, &len);
+                        /* Sources are udebs a profile named, opened at its real path without following
+                         * a symlink planted since the check, and checked again. */
+                        _cleanup_free_ char *why = NULL;
+                        int k = kiln_checked_file_read(files[i].source, KILN_FILE_UDEB, &data, &len, &why);
                         if (k < 0) {
-                                r = kiln_error_set(reterr, -k, "cannot read '%s': %s", files[i].source, strerror(-k));
+                                r = kiln_error_set(reterr, -k, "cannot use '%s': %s", files[i].source, why);
                                 break;
                         }
                 }

@@ -244,7 +244,10 @@ int kiln_media_inject(const struct kiln_profile *p, const struct kiln_media *m, 
                 size_t al = 0, bl = 0;
                 if (access(DEFAULT_KEYRING, R_OK) == 0)
                         r = read_keyring_bin(DEFAULT_KEYRING, &a, &al, reterr);
-                if (r == 0)
+                if (r == 0 && p->mirror_keyring_data) /* the bytes checked when the profile loaded */
+                        r = kiln_keyring_dearmor(p->mirror_keyring_data, p->mirror_keyring_len, &mirror_key, &bl,
+                                                 reterr);
+                else if (r == 0)
                         r = read_keyring_bin(p->mirror_keyring, &mirror_key, &bl, reterr);
                 if (r == 0) {
                         if (a)

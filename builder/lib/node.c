@@ -130,6 +130,8 @@ struct parse_state {
         bool failed;
 };
 
+#define NODE_MAX_DEPTH 64
+
 static struct kiln_node *node_new(struct parse_state *s, enum kiln_node_type type, const yaml_mark_t *m)
 {
         struct kiln_node *n = kiln_arena_alloc(s->arena, sizeof(*n));
@@ -157,8 +159,9 @@ static void anchor_add(struct parse_state *s, const char *name, struct kiln_node
         s->anchors[s->n_anchors++] = (struct anchor){.name = xstrdup(name), .node = n};
 }
 
-/* Attach a finished node to its parent (or make it the root). */
-static int attach(struct parse_state *s, struct kiln_node *n, const char *anchor)
+/* Attach a finished node to its parent (or make it the root). alias_at: where an alias was
+ * written, for errors about it as a key (the anchor may be far away, or in a line that is fine). */
+static int attach(struct parse_state *s, struct kiln_node *n, const char *anchor, const yaml_mark_t *alias_at)
 {
         if (s->depth == 0) {
                 s->root = n;
@@ -168,6 +171,14 @@ static int attach(struct parse_state *s, struct kiln_node *n, const char *anchor
         struct frame *f = &s->stack[s->depth - 1];
         struct kiln_node *p = f->node;
         if (p->type == KILN_NODE_MAP && !f->pending_key) {
+                if (alias_at) {
+                        /* A key is reported where it is written: give the alias its own located copy. */
+                        struct kiln_node *k = kiln_arena_alloc(s->arena, sizeof(*k));
+                        *k = *n;
+                        k->line = (unsigned) alias_at->line + 1;
+                        k->column = (unsigned) alias_at->column + 1;
+                        n = k;
+                }
                 if (n->type != KILN_NODE_SCALAR && n->type != KILN_NODE_NULL) {
                         s->failed = true;
                         return kiln_error_at(s->err, EINVAL, s->file, n->line, n->column,
@@ -259,6 +270,22 @@ static int resolve_merge(struct parse_state *s, struct kiln_node *m)
         return 0;
 }
 
+/* YAML tags change what a value means (!!binary is base64, !!int a number, !foo whatever an
+ * application makes of it); kiln would read the text undecoded. Refuse them all, where written. */
+static int refuse_tag(struct parse_state *s, const yaml_char_t *tag, const yaml_mark_t *m)
+{
+        const char *t = (const char *) tag;
+        _cleanup_free_ char *shown = str_has_prefix(t, "tag:yaml.org,2002:") ? xasprintf("!!%s", t + 18) : xstrdup(t);
+        for (char *c = shown; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f || *c == '\'')
+                        *c = '?';
+        s->failed = true;
+        return kiln_error_at(s->err, EINVAL, s->file, (unsigned) m->line + 1, (unsigned) m->column + 1,
+                             "YAML tags are not supported (found '%s'): write the value plainly, quoted if it "
+                             "must stay text",
+                             shown);
+}
+
 static int handle_event(struct parse_state *s, yaml_event_t *ev)
 {
         const yaml_mark_t *m = &ev->start_mark;
@@ -275,7 +302,9 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                 return 0;
 
         case YAML_SCALAR_EVENT: {
-                bool null = scalar_is_null(ev) && !ev->data.scalar.tag;
+                if (ev->data.scalar.tag) /* reported, and the node kept so the structure stays whole */
+                        refuse_tag(s, ev->data.scalar.tag, m);
+                bool null = scalar_is_null(ev);
                 n = node_new(s, null ? KILN_NODE_NULL : KILN_NODE_SCALAR, m);
                 n->scalar = kiln_arena_alloc(s->arena, ev->data.scalar.length + 1);
                 memcpy(n->scalar, ev->data.scalar.value, ev->data.scalar.length);
@@ -285,22 +314,27 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                         kiln_error_at(s->err, EINVAL, s->file, n->line, n->column,
                                       "value contains a NUL character");
                 }
-                n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
-                            (ev->data.scalar.tag && STREQ((char *) ev->data.scalar.tag, YAML_STR_TAG));
+                n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
                 if (++s->total > KILN_YAML_MAX_NODES)
                         goto too_big;
-                return attach(s, n, (const char *) ev->data.scalar.anchor);
+                return attach(s, n, (const char *) ev->data.scalar.anchor, NULL);
         }
 
         case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
+        case YAML_MAPPING_START_EVENT: {
+                const yaml_char_t *tag = ev->type == YAML_MAPPING_START_EVENT ? ev->data.mapping_start.tag
+                                                                              : ev->data.sequence_start.tag;
+                if (tag)
+                        refuse_tag(s, tag, m);
                 n = node_new(s, ev->type == YAML_MAPPING_START_EVENT ? KILN_NODE_MAP : KILN_NODE_SEQ, m);
                 if (++s->total > KILN_YAML_MAX_NODES)
                         goto too_big;
-                if (s->depth >= 64) {
+                if (s->depth >= NODE_MAX_DEPTH) {
+                        /* Stop here: one error, and no END event ever pops a frame this level never
+                         * pushed (that underflow crashed on 65 nested flow lists). */
                         s->failed = true;
-                        return kiln_error_at(s->err, EINVAL, s->file, n->line, n->column,
-                                             "nesting deeper than 64 levels");
+                        return kiln_error_at(s->err, E2BIG, s->file, n->line, n->column,
+                                             "nesting deeper than %d levels", NODE_MAX_DEPTH);
                 }
                 if (s->depth == s->stack_cap) {
                         s->stack_cap = s->stack_cap ? s->stack_cap * 2 : 8;
@@ -313,9 +347,12 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                                     ? (ev->data.mapping_start.anchor ? kiln_arena_strdup(s->arena, (char *) ev->data.mapping_start.anchor) : NULL)
                                     : (ev->data.sequence_start.anchor ? kiln_arena_strdup(s->arena, (char *) ev->data.sequence_start.anchor) : NULL);
                 return 0;
+        }
 
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT: {
+                if (s->depth == 0) /* never for a well-formed stream; never an underflow either */
+                        return -EINVAL;
                 struct frame f = s->stack[--s->depth];
                 const char *anchor = f.node->scalar;
                 f.node->scalar = NULL;
@@ -324,7 +361,7 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                                              "map key without a value");
                 if (f.node->type == KILN_NODE_MAP && resolve_merge(s, f.node) < 0)
                         return -EINVAL;
-                return attach(s, f.node, anchor);
+                return attach(s, f.node, anchor, NULL);
         }
 
         case YAML_ALIAS_EVENT: {
@@ -342,7 +379,7 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                         /* keep the structure whole with an empty value, which may also stand as a key */
                         struct kiln_node *ph = node_new(s, KILN_NODE_NULL, m);
                         ph->scalar = kiln_arena_strdup(s->arena, "");
-                        return attach(s, ph, NULL);
+                        return attach(s, ph, NULL, m);
                 }
                 s->total += target->weight;
                 if (s->total > KILN_YAML_MAX_NODES) {
@@ -351,7 +388,7 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                                              (unsigned) m->column + 1,
                                              "YAML aliases expand past %d nodes", KILN_YAML_MAX_NODES);
                 }
-                return attach(s, target, NULL);
+                return attach(s, target, NULL, m);
         }
 
         default:

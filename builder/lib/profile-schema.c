@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <curl/curl.h>
 #include <regex.h>
+
+#include "addr-policy.h"
 
 #include "profile.h"
 
@@ -26,6 +29,7 @@ struct field {
 struct walk {
         struct kiln_error **err;
         size_t n;
+        struct kiln_schema_ctx *ctx;
 };
 
 _printf_(3, 4) static void fail(struct walk *w, const struct kiln_node *n, const char *fmt, ...)
@@ -137,14 +141,90 @@ static bool check_release(struct walk *w, const struct kiln_node *n, const char 
         return false;
 }
 
+/* A mirror or repository URL: parsed by curl's own URL API (what kiln later fetches with), then
+ * the address policy on its host (addr-policy.c); names are checked again once resolved. */
 static bool check_url(struct walk *w, const struct kiln_node *n, const char *path)
 {
-        if (match("^https?://([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?"
-                  "(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$",
-                  n->scalar))
-                return true;
-        fail(w, n, "'%s' must be an http:// or https:// URL without spaces (got '%s')", path, n->scalar);
-        return false;
+        const char *u = n->scalar;
+        if (!str_has_prefix(u, "http://") && !str_has_prefix(u, "https://")) {
+                fail(w, n, "'%s' must be an http:// or https:// URL without spaces (got '%s')", path, u);
+                return false;
+        }
+        CURLU *h = curl_url();
+        if (!h)
+                abort();
+        char *host = NULL, *port = NULL, *user = NULL, *pass = NULL, *query = NULL, *frag = NULL;
+        _cleanup_free_ char *written = NULL;
+        bool ok = false;
+        CURLUcode c = curl_url_set(h, CURLUPART_URL, u, 0);
+        if (c == CURLUE_BAD_PORT_NUMBER) {
+                fail(w, n, "'%s': the port must be a number from 1 to 65535 (got '%s')", path, u);
+                goto out;
+        }
+        if (c != CURLUE_OK) {
+                fail(w, n, "'%s' must be an http:// or https:// URL without spaces (got '%s')", path, u);
+                goto out;
+        }
+        if (curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+            curl_url_get(h, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK) {
+                fail(w, n, "'%s': a URL must not carry a user name or password (the guest's proxy and the image's "
+                           "apt sources would hold it)",
+                     path);
+                goto out;
+        }
+        if (curl_url_get(h, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+            curl_url_get(h, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK) {
+                fail(w, n, "'%s': an apt source URL has no '?' query or '#' fragment (got '%s')", path, u);
+                goto out;
+        }
+        if (curl_url_get(h, CURLUPART_PORT, &port, 0) == CURLUE_OK) {
+                char *end;
+                unsigned long v = strtoul(port, &end, 10);
+                if (*end || v < 1 || v > 65535) {
+                        fail(w, n, "'%s': the port must be a number from 1 to 65535 (got '%s')", path, u);
+                        goto out;
+                }
+        }
+        if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+                fail(w, n, "'%s' must name a host (got '%s')", path, u);
+                goto out;
+        }
+        /* The host as written, too: curl may already have normalized a numeric spelling. */
+        const char *at = u + strcspn(u, ":") + 3;
+        written = xstrndup(at, strcspn(at, "/?#"));
+        if (written[0] != '[' && strchr(written, ':'))
+                written[strcspn(written, ":")] = '\0';
+        else if (written[0] == '[' && strchr(written, ']'))
+                strchr(written, ']')[1] = '\0';
+        enum kiln_addr_class hc = kiln_addr_classify_host(host), wc = kiln_addr_classify_host(written);
+        enum kiln_addr_class cls = kiln_addr_forbidden(wc) ? wc : hc;
+        if (cls == KILN_ADDR_INVALID) {
+                fail(w, n, "'%s' must name a host name or an IP address (got '%s')", path, u);
+                goto out;
+        }
+        if (kiln_addr_forbidden(cls) && !w->ctx->allow_private) {
+                fail(w, n,
+                     "'%s' names %s ('%s'); kiln refuses those unless run with --allow-private-mirrors",
+                     path, kiln_addr_class_name(cls), written);
+                goto out;
+        }
+        /* What apt and debconf are given: plain characters only. */
+        if (!match("^https?://([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?"
+                   "(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$",
+                   u)) {
+                fail(w, n, "'%s' must be an http:// or https:// URL without spaces (got '%s')", path, u);
+                goto out;
+        }
+        ok = true;
+out:
+        curl_free(host);
+        curl_free(port);
+        curl_free(user);
+        curl_free(pass);
+        curl_free(query);
+        curl_free(frag);
+        curl_url_cleanup(h);
+        return ok;
 }
 
 static bool check_security(struct walk *w, const struct kiln_node *n, const char *path)
@@ -158,13 +238,83 @@ static bool check_security(struct walk *w, const struct kiln_node *n, const char
         return false;
 }
 
-static bool check_file(struct walk *w, const struct kiln_node *n, const char *path)
+void kiln_schema_ctx_clear(struct kiln_schema_ctx *ctx)
 {
-        _cleanup_free_ char *p = kiln_node_path(n);
-        if (access(p, R_OK) == 0)
+        for (size_t i = 0; i < ctx->n_files; i++) {
+                free(ctx->files[i].real);
+                free(ctx->files[i].data);
+        }
+        free(ctx->files);
+        ctx->files = NULL;
+        ctx->n_files = 0;
+}
+
+const struct kiln_file_value *kiln_schema_file(const struct kiln_schema_ctx *ctx, const struct kiln_node *n)
+{
+        for (size_t i = 0; ctx && i < ctx->n_files; i++)
+                if (ctx->files[i].node == n)
+                        return &ctx->files[i];
+        return NULL;
+}
+
+/* A path in the profile, opened under the trust model (profile-files.c); keys are read and
+ * checked now, larger files only opened (and read, checked again, when used). */
+static bool check_path(struct walk *w, const struct kiln_node *n, const char *path, enum kiln_file_kind kind)
+{
+        struct kiln_schema_ctx *ctx = w->ctx;
+        if (kiln_schema_file(ctx, n))
                 return true;
-        fail(w, n, "'%s': cannot read '%s': %s", path, p, strerror(errno));
-        return false;
+        const char *in_real = NULL;
+        for (size_t i = 0; i < ctx->n_chain; i++)
+                if (STREQ(ctx->shown[i], n->file))
+                        in_real = ctx->real[i];
+        if (!in_real) {
+                fail(w, n, "'%s': cannot tell which file this path is written in", path);
+                return false;
+        }
+        _cleanup_free_ char *why = NULL, *real = NULL, *data = NULL;
+        size_t len = 0;
+        int r;
+        if (kind == KILN_FILE_KEY) {
+                r = kiln_profile_file_read(ctx->pol, in_real, n->scalar, kind, &data, &len, &real, &why);
+        } else {
+                _cleanup_close_ int fd = -1;
+                r = kiln_profile_file_open(ctx->pol, in_real, n->scalar, kind, &fd, &real, &why);
+                char magic[8];
+                if (r == 0 && kind == KILN_FILE_UDEB &&
+                    (pread(fd, magic, sizeof(magic), 0) != (ssize_t) sizeof(magic) || memcmp(magic, "!<arch>\n", 8) != 0)) {
+                        why = xstrdup("it is not a .udeb (no ar archive header)");
+                        r = -EBADMSG;
+                }
+        }
+        if (r < 0) {
+                fail(w, n, "'%s': cannot use '%s': %s", path, n->scalar, why);
+                return false;
+        }
+        ctx->files = xrealloc(ctx->files, (ctx->n_files + 1) * sizeof(*ctx->files));
+        ctx->files[ctx->n_files++] =
+                (struct kiln_file_value){.node = n, .real = TAKE_PTR(real), .data = TAKE_PTR(data), .len = len};
+        return true;
+}
+
+static bool check_key_file(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        return check_path(w, n, path, KILN_FILE_KEY);
+}
+
+static bool check_kernel(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        return check_path(w, n, path, KILN_FILE_KERNEL);
+}
+
+static bool check_initrd(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        return check_path(w, n, path, KILN_FILE_INITRD);
+}
+
+static bool check_iso(struct walk *w, const struct kiln_node *n, const char *path)
+{
+        return check_path(w, n, path, KILN_FILE_ISO);
 }
 
 static bool check_udeb(struct walk *w, const struct kiln_node *n, const char *path)
@@ -173,7 +323,7 @@ static bool check_udeb(struct walk *w, const struct kiln_node *n, const char *pa
                 fail(w, n, "'%s' entries must be .udeb files (got '%s')", path, n->scalar);
                 return false;
         }
-        return check_file(w, n, path);
+        return check_path(w, n, path, KILN_FILE_UDEB);
 }
 
 static bool check_locale(struct walk *w, const struct kiln_node *n, const char *path)
@@ -229,6 +379,14 @@ static bool check_password(struct walk *w, const struct kiln_node *n, const char
 
 static bool check_ssh_key(struct walk *w, const struct kiln_node *n, const char *path)
 {
+        /* Keys travel inside the late_command, a debconf value: "\n" there becomes a line break, a
+         * second authorized_keys line. */
+        if (strchr(n->scalar, '\\')) {
+                fail(w, n, "'%s': an SSH key must not contain a backslash (debconf would turn '\\n' into a "
+                           "second authorized_keys line)",
+                     path);
+                return false;
+        }
         if (strstr(n->scalar, "PRIVATE KEY")) {
                 fail(w, n, "'%s' holds a private key: give the public key (the .pub file's line)", path);
                 return false;
@@ -290,10 +448,16 @@ static bool check_word(struct walk *w, const struct kiln_node *n, const char *pa
 
 static bool check_armored_key(struct walk *w, const struct kiln_node *n, const char *path)
 {
-        if (strstr(n->scalar, "-----BEGIN PGP PUBLIC KEY BLOCK-----") &&
-            strstr(n->scalar, "-----END PGP PUBLIC KEY BLOCK-----"))
+        _cleanup_free_ char *why = NULL;
+        if (!str_has_prefix(n->scalar + strspn(n->scalar, " \t\r\n"), "-----BEGIN PGP PUBLIC KEY BLOCK-----")) {
+                fail(w, n, "'%s' must be an ASCII-armored public key ('-----BEGIN PGP PUBLIC KEY BLOCK-----' ...)",
+                     path);
+                return false;
+        }
+        why = kiln_openpgp_pubkeys_check(n->scalar, strlen(n->scalar));
+        if (!why)
                 return true;
-        fail(w, n, "'%s' must be an ASCII-armored public key ('-----BEGIN PGP PUBLIC KEY BLOCK-----' ...)", path);
+        fail(w, n, "'%s' is not an OpenPGP public key: %s", path, why);
         return false;
 }
 
@@ -380,7 +544,7 @@ static const struct field repo_fields[] = {
         {"suite", T_STR, .check = check_word},
         {"components", T_LIST, .item = T_STR, .check = check_word},
         {"key", T_STR, .check = check_armored_key, .multiline = true},
-        {"key_file", T_STR, .check = check_file},
+        {"key_file", T_STR, .check = check_key_file},
         {0},
 };
 
@@ -390,9 +554,9 @@ static const struct field installer_fields[] = {
         {"extra_args", T_LIST, .item = T_STR, .check = check_arg},
         {"early_commands", T_LIST, .item = T_STR, .check = check_command},
         {"udebs", T_LIST, .item = T_STR, .check = check_udeb},
-        {"kernel", T_STR, .check = check_file},
-        {"initrd", T_STR, .check = check_file},
-        {"iso", T_STR, .check = check_file},
+        {"kernel", T_STR, .check = check_kernel},
+        {"initrd", T_STR, .check = check_initrd},
+        {"iso", T_STR, .check = check_iso},
         {0},
 };
 
@@ -411,7 +575,7 @@ static const struct field top_fields[] = {
         {"release", T_STR, .check = check_release},
         {"arch", T_STR, .choices = arches},
         {"mirror", T_STR, .check = check_url},
-        {"mirror_keyring", T_STR, .check = check_file},
+        {"mirror_keyring", T_STR, .check = check_key_file},
         {"security", T_STR, .check = check_security},
         {"hostname", T_STR, .check = check_label},
         {"domain", T_STR, .check = check_domain},
@@ -496,12 +660,28 @@ static char *suggest(const struct field *fields, const char *key)
 
 static void check_map(struct walk *w, const struct kiln_node *n, const struct field *fields, const char *path);
 
+/* Anything that ends a line for someone: ASCII controls, DEL, the C1 controls U+0080..U+009F
+ * (U+0085 is NEL), U+2028 and U+2029 (line and paragraph separators). The text is valid UTF-8. */
 static bool has_control(const char *s, bool multiline)
 {
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
                 if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\t' || *p == '\r'))) || *p == 0x7f)
                         return true;
+                if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+                        return true;
+                if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+                        return true;
+        }
         return false;
+}
+
+/* A preseed line ending in a backslash continues into the next one (kiln's own). */
+static bool ends_in_backslash(const char *s)
+{
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                n--;
+        return n > 0 && s[n - 1] == '\\';
 }
 
 static void check_scalar(struct walk *w, const struct kiln_node *n, const struct field *f, const char *path)
@@ -511,7 +691,13 @@ static void check_scalar(struct walk *w, const struct kiln_node *n, const struct
                 return;
         }
         if (has_control(n->scalar, f->multiline)) {
-                fail(w, n, "'%s' contains a newline or control character; preseed values are one line", path);
+                fail(w, n, "'%s' contains a newline, a line separator or a control character; preseed values "
+                           "are one line",
+                     path);
+                return;
+        }
+        if (!f->multiline && ends_in_backslash(n->scalar)) {
+                fail(w, n, "'%s' ends in a backslash, which would join the next preseed line to it", path);
                 return;
         }
         switch (f->type) {
@@ -570,7 +756,13 @@ static void check_rawmap(struct walk *w, const struct kiln_node *n, const char *
                         continue;
                 }
                 if (has_control(v->scalar, false)) {
-                        fail(w, v, "'%s': '%s' contains a newline or control character; preseed values are one line",
+                        fail(w, v, "'%s': '%s' contains a newline, a line separator or a control character; "
+                                   "preseed values are one line",
+                             path, k->scalar);
+                        continue;
+                }
+                if (ends_in_backslash(v->scalar)) {
+                        fail(w, v, "'%s': '%s' ends in a backslash, which would join the next preseed line to it",
                              path, k->scalar);
                         continue;
                 }
@@ -667,9 +859,9 @@ static void check_map(struct walk *w, const struct kiln_node *n, const struct fi
         }
 }
 
-size_t kiln_schema_check(const struct kiln_node *root, struct kiln_error **reterr)
+size_t kiln_schema_check(const struct kiln_node *root, struct kiln_schema_ctx *ctx, struct kiln_error **reterr)
 {
-        struct walk w = {.err = reterr};
+        struct walk w = {.err = reterr, .ctx = ctx};
         check_map(&w, root, top_fields, NULL);
         return w.n;
 }

@@ -16,6 +16,14 @@ struct chain {
         size_t n;
 };
 
+struct loader {
+        struct kiln_arena *arena;
+        struct chain c;
+        struct kiln_path_policy pol;
+        struct kiln_schema_ctx ctx;
+        const struct kiln_profile_options *opts;
+};
+
 /* Collapse "." and "dir/.." lexically, as a person would write the path (leading ".." stay). */
 static char *path_tidy(const char *path)
 {
@@ -43,31 +51,74 @@ static char *path_tidy(const char *path)
         return xstrdup(*joined ? joined : ".");
 }
 
+/* A display name for a path: control characters and quotes never reach a message raw. */
+static char *display_name(const char *path)
+{
+        _cleanup_free_ char *t = path_tidy(path);
+        struct kiln_buf b = {0};
+        for (const unsigned char *c = (const unsigned char *) t; *c; c++) {
+                if (*c < 0x20 || *c == 0x7f || *c == '\'' || *c == '\\')
+                        buf_printf(&b, "\\x%02x", *c);
+                else
+                        buf_append(&b, (const char *) c, 1);
+        }
+        return buf_steal(&b);
+}
+
 static char *parent_display(const char *child, const char *rel)
 {
         if (rel[0] == '/')
-                return path_tidy(rel);
+                return display_name(rel);
         _cleanup_free_ char *copy = xstrdup(child);
         _cleanup_free_ char *joined = xasprintf("%s/%s", dirname(copy), rel);
-        return path_tidy(joined);
+        return display_name(joined);
 }
 
-/* Load path and what it extends; return the merged tree (NULL for an empty chain). */
-static int load_chain(struct kiln_arena *a, const char *path, const char *shown, const char *data, size_t len,
-                      const struct kiln_node *from, struct chain *c, struct kiln_node **ret,
+/* Load a file (the named profile when from is NULL, else what from's 'extends' names) and what it
+ * extends; return the merged tree (NULL for an empty chain), or 1 for the named file alone when
+ * something it extends failed (that error is reported). A file reached through 'extends'
+ * that fails to load as a profile is reported as one error at the 'extends' line that named it,
+ * with nothing of its content: it may be any file kiln can read, and its lines must not come
+ * back in messages. */
+static int load_chain(struct loader *L, const char *shown, const char *data, size_t len,
+                      const struct kiln_node *from, const char *from_real, struct kiln_node **ret,
                       struct kiln_error **reterr)
 {
-        char real[PATH_MAX];
-        if (data) {
-                /* An in-memory profile: its name only places what it extends. */
-                snprintf(real, sizeof(real), "<buffer>/%s", shown);
-        } else if (!realpath(path, real)) {
-                int e = errno;
-                if (from)
-                        return kiln_error_at(reterr, e, from->file, from->line, from->column,
-                                             "cannot read '%s': %s", shown, strerror(e));
-                return kiln_error_at(reterr, e, shown, 0, 0, "cannot read: %s", strerror(e));
+        _cleanup_free_ char *buf = NULL, *real = NULL, *why = NULL;
+        int r;
+        if (!from) {
+                char cwd[PATH_MAX];
+                if (!getcwd(cwd, sizeof(cwd)))
+                        return kiln_error_at(reterr, errno, shown, 0, 0, "cannot tell the current folder: %s",
+                                             strerror(errno));
+                if (data) {
+                        /* An in-memory profile: its name only places what it extends. */
+                        real = shown[0] == '/' ? path_tidy(shown) : xasprintf("%s/%s", cwd, shown);
+                        char *t = path_tidy(real);
+                        free(real), real = t;
+                } else {
+                        /* The operator named this file: open it as given, but never block or read a device. */
+                        struct kiln_path_policy any = {.root_fd = -1, .trust = true};
+                        _cleanup_free_ char *here = xasprintf("%s/.", cwd);
+                        r = kiln_profile_file_read(&any, here, shown, KILN_FILE_PROFILE, &buf, &len, &real, &why);
+                        if (r == -EFBIG)
+                                return kiln_error_at(reterr, EFBIG, shown, 0, 0, "file is larger than 1 MiB");
+                        if (r < 0)
+                                return kiln_error_at(reterr, -r, shown, 0, 0, "cannot read: %s", why);
+                        data = buf;
+                }
+                r = kiln_path_policy_init(&L->pol, L->opts ? L->opts->profile_root : NULL,
+                                          L->opts && L->opts->trust_paths, real, reterr);
+                if (r < 0)
+                        return r;
+        } else {
+                r = kiln_profile_file_read(&L->pol, from_real, from->scalar, KILN_FILE_PROFILE, &buf, &len, &real, &why);
+                if (r < 0)
+                        return kiln_error_at(reterr, -r, from->file, from->line, from->column,
+                                             "'extends': cannot use '%s': %s", from->scalar, why);
+                data = buf;
         }
+        struct chain *c = &L->c;
         for (size_t i = 0; i < c->n; i++)
                 if (STREQ(c->real[i], real)) {
                         struct kiln_buf b = {0};
@@ -84,15 +135,27 @@ static int load_chain(struct kiln_arena *a, const char *path, const char *shown,
         c->real[c->n] = xstrdup(real);
         c->shown[c->n] = xstrdup(shown);
         c->n++;
+        L->ctx.shown = c->shown;
+        L->ctx.real = c->real;
+        L->ctx.n_chain = c->n;
 
         struct kiln_node *root = NULL;
-        int r = data ? kiln_yaml_parse(a, shown, data, len, &root, reterr)
-                     : kiln_yaml_load(a, path, shown, &root, reterr);
+        struct kiln_error *own = NULL;
+        r = kiln_yaml_parse(L->arena, shown, data, len, &root, from ? &own : reterr);
+        if (r == 0 && root && root->type != KILN_NODE_MAP)
+                r = kiln_error_at(from ? &own : reterr, EINVAL, root->file, root->line, root->column,
+                                  "a profile is a map of keys, not %s", kiln_node_type_name(root));
+        if (r == 0 && from && root && kiln_schema_check(root, &L->ctx, &own) > 0)
+                r = -EINVAL;
+        if (from && r < 0) {
+                kiln_error_free(own);
+                return kiln_error_at(reterr, EINVAL, from->file, from->line, from->column,
+                                     "'extends': '%s' does not load as a profile; kiln shows nothing of a file it "
+                                     "extends that fails, so check that file on its own",
+                                     from->scalar);
+        }
         if (r < 0)
                 return r;
-        if (root && root->type != KILN_NODE_MAP)
-                return kiln_error_at(reterr, EINVAL, root->file, root->line, root->column,
-                                     "a profile is a map of keys, not %s", kiln_node_type_name(root));
 
         const struct kiln_node *ext = kiln_node_get(root, "extends");
         if (!ext || ext->type == KILN_NODE_NULL) {
@@ -103,17 +166,25 @@ static int load_chain(struct kiln_arena *a, const char *path, const char *shown,
                 return kiln_error_at(reterr, EINVAL, ext->file, ext->line, ext->column,
                                      "'extends' must be the path of another profile, not %s",
                                      kiln_node_type_name(ext));
-        /* Open the path as written (through symlinks); show it tidied. */
-        _cleanup_free_ char *copy = xstrdup(path), *copy2 = xstrdup(shown);
-        _cleanup_free_ char *parent_path = ext->scalar[0] == '/' ? xstrdup(ext->scalar)
-                                                                 : xasprintf("%s/%s", dirname(copy), ext->scalar);
-        _cleanup_free_ char *parent_shown = parent_display(copy2, ext->scalar);
+        _cleanup_free_ char *parent_shown = parent_display(shown, ext->scalar);
         struct kiln_node *parent = NULL;
-        r = load_chain(a, parent_path, parent_shown, NULL, 0, ext, c, &parent, reterr);
-        if (r < 0)
+        r = load_chain(L, parent_shown, NULL, 0, ext, real, &parent, reterr);
+        if (r < 0 && from) /* reported at this 'extends'; stop below a file that is not the named one */
                 return r;
-        *ret = kiln_node_merge(a, parent, root);
-        return 0;
+        /* The named profile's own problems are still worth reporting: go on without the parent, once. */
+        *ret = kiln_node_merge(L->arena, r < 0 ? NULL : parent, root);
+        return r < 0 ? 1 : r;
+}
+
+static void loader_clear(struct loader *L)
+{
+        for (size_t i = 0; i < L->c.n; i++) {
+                free(L->c.real[i]);
+                free(L->c.shown[i]);
+        }
+        L->c.n = 0;
+        kiln_schema_ctx_clear(&L->ctx);
+        kiln_path_policy_clear(&L->pol);
 }
 
 /* ---- typed access to a checked tree ---- */
@@ -141,20 +212,32 @@ static char *str_or(const struct kiln_node *root, const char *path, const char *
         return def ? xstrdup(def) : NULL;
 }
 
-static char *path_or_null(const struct kiln_node *root, const char *path)
+/* A path the schema check opened: its real path (what kiln uses from now on), or NULL. */
+static char *path_or_null(const struct kiln_schema_ctx *ctx, const struct kiln_node *root, const char *path)
 {
-        const struct kiln_node *n = at(root, path);
-        return n && n->type == KILN_NODE_SCALAR ? kiln_node_path(n) : NULL;
+        const struct kiln_file_value *f = kiln_schema_file(ctx, at(root, path));
+        return f ? xstrdup(f->real) : NULL;
 }
 
-static char **list_of(const struct kiln_node *n, bool paths)
+static char **list_of(const struct kiln_node *n)
 {
         char **v = xcalloc(1, sizeof(char *));
         if (!n || n->type != KILN_NODE_SEQ)
                 return v;
         for (size_t i = 0; i < n->n; i++)
                 if (n->values[i]->type == KILN_NODE_SCALAR)
-                        v = strv_push(v, paths ? kiln_node_path(n->values[i]) : xstrdup(n->values[i]->scalar));
+                        v = strv_push(v, xstrdup(n->values[i]->scalar));
+        return v;
+}
+
+static char **paths_of(const struct kiln_schema_ctx *ctx, const struct kiln_node *n)
+{
+        char **v = xcalloc(1, sizeof(char *));
+        for (size_t i = 0; n && n->type == KILN_NODE_SEQ && i < n->n; i++) {
+                const struct kiln_file_value *f = kiln_schema_file(ctx, n->values[i]);
+                if (f)
+                        v = strv_push(v, xstrdup(f->real));
+        }
         return v;
 }
 
@@ -321,7 +404,7 @@ static void extract_users(struct kiln_profile *p, const struct kiln_node *list)
                 struct kiln_user *d = &p->users[p->n_users++];
                 d->name = str_or(u, "name", NULL);
                 d->password = str_or(u, "password", NULL);
-                d->ssh_keys = list_of(at(u, "ssh_keys"), false);
+                d->ssh_keys = list_of(at(u, "ssh_keys"));
                 d->shell = str_or(u, "shell", "/bin/bash");
                 const struct kiln_node *s = at(u, "sudo");
                 bool b = false;
@@ -332,7 +415,7 @@ static void extract_users(struct kiln_profile *p, const struct kiln_node *list)
         }
 }
 
-static void extract_repos(struct kiln_profile *p, const struct kiln_node *list)
+static void extract_repos(struct kiln_profile *p, const struct kiln_schema_ctx *ctx, const struct kiln_node *list)
 {
         if (!list || list->type != KILN_NODE_SEQ)
                 return;
@@ -346,11 +429,17 @@ static void extract_repos(struct kiln_profile *p, const struct kiln_node *list)
                 while (len > 8 && d->url[len - 1] == '/')
                         d->url[--len] = '\0';
                 d->suite = str_or(r, "suite", p->release);
-                d->components = list_of(at(r, "components"), false);
+                d->components = list_of(at(r, "components"));
                 if (!d->components[0])
                         d->components = strv_push(d->components, xstrdup("main"));
                 d->key = str_or(r, "key", NULL);
-                d->key_file = path_or_null(r, "key_file");
+                const struct kiln_file_value *kf = kiln_schema_file(ctx, at(r, "key_file"));
+                if (kf) { /* the bytes checked as OpenPGP are the bytes the initrd gets */
+                        d->key_file = xstrdup(kf->real);
+                        d->key_file_data = xmalloc(kf->len + 1);
+                        memcpy(d->key_file_data, kf->data, kf->len + 1);
+                        d->key_file_len = kf->len;
+                }
         }
 }
 
@@ -371,7 +460,8 @@ static void extract_preseed(struct kiln_profile *p, const struct kiln_node *map)
         }
 }
 
-static int extract(struct kiln_profile *p, const struct kiln_profile_options *opts, struct kiln_error **reterr)
+static int extract(struct kiln_profile *p, const struct kiln_profile_options *opts, const struct kiln_schema_ctx *ctx,
+                   struct kiln_error **reterr)
 {
         const struct kiln_node *t = p->tree;
 
@@ -406,8 +496,13 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
                 p->mirror[--len] = '\0';
 
         p->mirror_keyring_set = at(t, "mirror_keyring") != NULL;
-        p->mirror_keyring = p->mirror_keyring_set ? path_or_null(t, "mirror_keyring")
-                                                  : xstrdup("/usr/share/keyrings/debian-archive-keyring.gpg");
+        const struct kiln_file_value *kr = kiln_schema_file(ctx, at(t, "mirror_keyring"));
+        p->mirror_keyring = kr ? xstrdup(kr->real) : xstrdup("/usr/share/keyrings/debian-archive-keyring.gpg");
+        if (kr) {
+                p->mirror_keyring_data = xmalloc(kr->len + 1);
+                memcpy(p->mirror_keyring_data, kr->data, kr->len + 1);
+                p->mirror_keyring_len = kr->len;
+        }
 
         const struct kiln_node *sec = at(t, "security");
         bool sec_on = true;
@@ -427,7 +522,7 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
         p->keymap = str_or(t, "keymap", "us");
         p->timezone = str_or(t, "timezone", "Etc/UTC");
         const struct kiln_node *ka = at(t, "kernel_args");
-        p->kernel_args = ka ? list_of(ka, false) : strv_push(NULL, xstrdup("console=ttyS0,115200n8"));
+        p->kernel_args = ka ? list_of(ka) : strv_push(NULL, xstrdup("console=ttyS0,115200n8"));
 
         p->disk.size = size_or(t, "disk.size", 10ULL << 30);
         _cleanup_free_ char *layout = str_or(t, "disk.layout", "atomic");
@@ -445,18 +540,18 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
 
         extract_users(p, at(t, "users"));
         p->root.password = str_or(t, "root.password", NULL);
-        p->root.ssh_keys = list_of(at(t, "root.ssh_keys"), false);
+        p->root.ssh_keys = list_of(at(t, "root.ssh_keys"));
 
-        p->packages = list_of(at(t, "packages"), false);
+        p->packages = list_of(at(t, "packages"));
         const struct kiln_node *tasks = at(t, "tasks");
         if (tasks) {
-                p->tasks = list_of(tasks, false);
+                p->tasks = list_of(tasks);
         } else {
                 p->tasks = strv_push(NULL, xstrdup("standard"));
                 p->tasks = strv_push(p->tasks, xstrdup("ssh-server"));
         }
-        extract_repos(p, at(t, "repos"));
-        p->late_commands = list_of(at(t, "late_commands"), false);
+        extract_repos(p, ctx, at(t, "repos"));
+        p->late_commands = list_of(at(t, "late_commands"));
         _cleanup_free_ char *bl = str_or(t, "bootloader", "guest");
         p->bootloader = STREQ(bl, "host") ? KILN_BOOTLOADER_HOST : KILN_BOOTLOADER_GUEST;
 
@@ -464,12 +559,12 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
         p->installer.sha256 = str_or(t, "installer.sha256", NULL);
         for (char *c = p->installer.sha256; c && *c; c++)
                 *c = (char) (*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
-        p->installer.extra_args = list_of(at(t, "installer.extra_args"), false);
-        p->installer.early_commands = list_of(at(t, "installer.early_commands"), false);
-        p->installer.udebs = list_of(at(t, "installer.udebs"), true);
-        p->installer.kernel = path_or_null(t, "installer.kernel");
-        p->installer.initrd = path_or_null(t, "installer.initrd");
-        p->installer.iso = path_or_null(t, "installer.iso");
+        p->installer.extra_args = list_of(at(t, "installer.extra_args"));
+        p->installer.early_commands = list_of(at(t, "installer.early_commands"));
+        p->installer.udebs = paths_of(ctx, at(t, "installer.udebs"));
+        p->installer.kernel = path_or_null(ctx, t, "installer.kernel");
+        p->installer.initrd = path_or_null(ctx, t, "installer.initrd");
+        p->installer.iso = path_or_null(ctx, t, "installer.iso");
 
         p->vm.memory = size_or(t, "vm.memory", 2ULL << 30);
         const struct kiln_node *cpus = at(t, "vm.cpus");
@@ -510,25 +605,30 @@ static int profile_load(const char *path, const char *data, size_t len, const st
         _cleanup_profile_ struct kiln_profile *p = xcalloc(1, sizeof(*p));
         p->arena = kiln_arena_new();
         struct kiln_error *err = NULL;
-        struct chain c = {0};
+        struct loader L = {.arena = p->arena, .opts = opts, .pol = {.root_fd = -1}};
+        L.ctx.pol = &L.pol;
+        L.ctx.allow_private = opts && opts->allow_private;
 
         if (data && len > KILN_PROFILE_MAX_BYTES) {
                 kiln_error_at(&err, EFBIG, path, 0, 0, "file is larger than 1 MiB");
                 goto fail;
         }
-        int r = load_chain(p->arena, path, path, data, len, NULL, &c, &p->tree, &err);
-        for (size_t i = 0; i < c.n; i++) {
-                p->files = strv_push(p->files, c.shown[i]);
-                free(c.real[i]);
-        }
+        int r = load_chain(&L, path, data, len, NULL, NULL, &p->tree, &err);
+        for (size_t i = 0; i < L.c.n; i++)
+                p->files = strv_push(p->files, xstrdup(L.c.shown[i]));
         if (r < 0)
                 goto fail;
+        if (r > 0) { /* a file it extends failed (reported): check the named file's own keys too */
+                if (p->tree)
+                        kiln_schema_check(p->tree, &L.ctx, &err);
+                goto fail;
+        }
         if (!p->tree) {
                 kiln_error_at(&err, EINVAL, path, 0, 0, "profile is empty: it needs at least 'name' and 'release'");
                 goto fail;
         }
 
-        size_t n = kiln_schema_check(p->tree, &err);
+        size_t n = kiln_schema_check(p->tree, &L.ctx, &err);
         n += check_required(p->tree, path, &err);
         n += check_unique(at(p->tree, "users"), "users", &err);
         n += check_repos(at(p->tree, "repos"), &err);
@@ -536,12 +636,14 @@ static int profile_load(const char *path, const char *data, size_t len, const st
         n += check_sizes(p->tree, &err);
         if (n > 0)
                 goto fail;
-        if (extract(p, opts, &err) < 0)
+        if (extract(p, opts, &L.ctx, &err) < 0)
                 goto fail;
+        loader_clear(&L);
         *ret = TAKE_PTR(p);
         return 0;
 
 fail:
+        loader_clear(&L);
         kiln_error_sort(&err, p->files);
         if (reterr) {
                 struct kiln_error **tail = reterr;
@@ -577,6 +679,7 @@ void kiln_profile_free(struct kiln_profile *p)
         free(p->arch);
         free(p->mirror);
         free(p->mirror_keyring);
+        free(p->mirror_keyring_data);
         free(p->security);
         free(p->hostname);
         free(p->domain);
@@ -603,6 +706,7 @@ void kiln_profile_free(struct kiln_profile *p)
                 strv_free(p->repos[i].components);
                 free(p->repos[i].key);
                 free(p->repos[i].key_file);
+                free(p->repos[i].key_file_data);
         }
         free(p->repos);
         strv_free(p->late_commands);

@@ -23,7 +23,9 @@ struct kiln_repo {
         char *suite;
         char **components;
         char *key;      /* armored key text, or NULL */
-        char *key_file; /* path, or NULL */
+        char *key_file; /* its real path, or NULL */
+        char *key_file_data; /* what key_file held when the profile was checked: the bytes kiln uses */
+        size_t key_file_len;
 };
 
 struct kiln_preseed_entry {
@@ -42,7 +44,9 @@ struct kiln_profile {
 
         char *mirror;         /* URL without trailing slash */
         bool mirror_from_host;
-        char *mirror_keyring; /* path */
+        char *mirror_keyring; /* real path */
+        char *mirror_keyring_data; /* the profile's keyring as checked, or NULL for the default */
+        size_t mirror_keyring_len;
         bool mirror_keyring_set;
         char *security;       /* URL, or NULL for none */
 
@@ -96,6 +100,9 @@ struct kiln_profile {
 
 struct kiln_profile_options {
         const char *apt_dir; /* host apt configuration; NULL: $KILN_APT_DIR or /etc/apt */
+        const char *profile_root; /* --profile-root: paths resolve beneath it; NULL: the profile's folder */
+        bool trust_paths;         /* --trust-profile-paths: absolute paths and escapes allowed */
+        bool allow_private;       /* --allow-private-mirrors: URLs may name loopback, private, ... hosts */
 };
 
 /* Load a profile and everything it extends, validate it, fill defaults.

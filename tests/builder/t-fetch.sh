@@ -3,6 +3,8 @@
 # the good chain, each way the chain can break (its own message, nothing left in the cache),
 # offline use, cache repair, concurrent fetches, local files and ISOs, and the injected initrd.
 . "$(dirname "$0")/../lib.sh"
+# The fixture archive is on 127.0.0.1 and the profiles name keys by absolute path: the operator's own.
+KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 FIX="$TOP/tests/helpers/archive-fixture.py"
 WALK="$TOP/tests/helpers/initrd-walk.py"
 export KILN_FETCH_RETRIES=1
@@ -78,14 +80,14 @@ if command -v bsdtar > /dev/null; then
 fi
 
 # extra files: repository keys and udebs travel in the initrd
-printf 'fake udeb\n' > "$TMP/extra_1_all.udeb"
+printf '!<arch>\nfake udeb\n' > "$TMP/extra_1_all.udeb" # kiln checks a udeb is an ar archive
 profile "$TMP/files.yaml" "repos: [{name: corp, url: 'http://apt.corp.invalid/debian', key_file: $TOP/profiles/keys/example-repo.asc}]" \
         "installer: {udebs: [extra_1_all.udeb]}"
 "$KILN" fetch --cache "$TMP/cache" -o "$TMP/out2" "$TMP/files.yaml" > /dev/null 2>&1; check_eq "profile with files exits 0" 0 $?
 python3 "$WALK" "$TMP/out2/initrd.gz" > "$TMP/walk2"
 grep -q "^1 100644 $(stat -c %s "$TOP/profiles/keys/example-repo.asc") $(sha256sum "$TOP/profiles/keys/example-repo.asc" | cut -d' ' -f1) kiln/keys/corp.asc$" "$TMP/walk2" &&
         ok "repo key injected at the path the preseed names" || not_ok "repo key injected" "$(cat "$TMP/walk2")"
-grep -q "^1 100644 10 [0-9a-f]* kiln/udebs/extra_1_all.udeb$" "$TMP/walk2" && ok "udeb injected under kiln/udebs" || not_ok "udeb injected"
+grep -q "^1 100644 18 [0-9a-f]* kiln/udebs/extra_1_all.udeb$" "$TMP/walk2" && ok "udeb injected under kiln/udebs" || not_ok "udeb injected"
 grep -q '^1 40755 0 [0-9a-f]* kiln/keys$' "$TMP/walk2" && ok "parent folders injected once" || not_ok "parent folders injected"
 
 # a second fetch uses the cache; --offline works from it alone

@@ -20,7 +20,10 @@ packages: [nginx]
 domain:
 disk: {layout: atomic}
 X
-"$KILN" preseed app/app.yaml > p.cfg 2> err; check_eq "two-file chain builds" 0 $?
+# app/ extends ../base/: beneath the folder given with --profile-root, not beneath app/ alone
+"$KILN" preseed app/app.yaml > /dev/null 2> err; check_eq "extends out of the profile's folder is refused" 2 $?
+check_eq "the refusal is located" "kiln: app/app.yaml:1:10: 'extends': cannot use '../base/base.yaml': it leads outside the profile's folder (through '..' or a symlink); kiln reads files beneath it only, unless run with --trust-profile-paths" "$(cat err)"
+"$KILN" preseed --profile-root . app/app.yaml > p.cfg 2> err; check_eq "two-file chain builds" 0 $?
 grep -q '^# from: app/app.yaml, base/base.yaml$' p.cfg && ok "preseed names the chain" || not_ok "preseed names the chain" "$(sed -n 2p p.cfg)"
 grep -q '^d-i pkgsel/include string nginx$' p.cfg && ok "lists replace" || not_ok "lists replace" "$(grep pkgsel/include p.cfg)"
 grep -q '^d-i partman/default_filesystem string btrfs$' p.cfg && grep -q '^d-i partman-auto/choose_recipe select atomic$' p.cfg &&
@@ -28,14 +31,20 @@ grep -q '^d-i partman/default_filesystem string btrfs$' p.cfg && grep -q '^d-i p
 grep -q '^d-i netcfg/get_domain string$' p.cfg && ok "null in the child resets to the default" || not_ok "null resets" "$(grep get_domain p.cfg)"
 grep -q '^d-i mirror/suite string bookworm$' p.cfg && ok "scalars inherit" || not_ok "scalars inherit"
 grep -q '^d-i apt-setup/local0/key string file:///kiln/keys/corp.asc$' p.cfg && ok "repo key travels as a file" || not_ok "repo key travels as a file"
-"$KILN" validate app/app.yaml > /dev/null 2>&1 && ok "key_file resolves against the file that names it" || not_ok "key_file resolves relative to base/"
+"$KILN" --profile-root . validate app/app.yaml > /dev/null 2>&1 && ok "key_file resolves against the file that names it" || not_ok "key_file resolves relative to base/"
 
-# an error in the parent names the parent; the child's own errors name the child, all in one run
+# a parent that fails is one error at the 'extends' naming it, quoting nothing of it; the child's
+# own errors are still all reported in the same run
 printf 'release: trixie\nvm: {cpus: 0}\n' > parent.yaml
 printf 'extends: parent.yaml\nname: c\ndisk: {size: 1T, layout: zfs}\n' > child.yaml
 "$KILN" validate child.yaml 2> err
-check_eq "errors across the chain" "kiln: child.yaml:3:26: 'disk.layout' must be one of 'atomic', 'home', 'multi', 'lvm' (got 'zfs')
-kiln: parent.yaml:2:12: 'vm.cpus' must be a whole number from 1 to 64 (got '0')" "$(cat err)"
+check_eq "errors across the chain" "kiln: child.yaml:1:10: 'extends': 'parent.yaml' does not load as a profile; kiln shows nothing of a file it extends that fails, so check that file on its own
+kiln: child.yaml:3:26: 'disk.layout' must be one of 'atomic', 'home', 'multi', 'lvm' (got 'zfs')" "$(cat err)"
+# a parent that loads is quoted where its values clash with the merged profile's checks
+printf 'release: trixie\nrepos:\n  - {name: r, key: x}\n' > parent2.yaml
+printf 'extends: parent2.yaml\nname: c\n' > child2.yaml
+"$KILN" validate child2.yaml 2> err; check_eq "a parent that fails its own checks is not quoted" 2 $?
+grep -q "'x'" err && not_ok "nothing of a failing parent in messages" "$(cat err)" || ok "nothing of a failing parent in messages"
 
 # sizes: powers of 1024, K to T, iB accepted
 for s in 2G 2048M 2097152K 2GiB 1T; do

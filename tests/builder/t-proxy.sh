@@ -4,6 +4,8 @@
 # client's User-Agent forwarded, CONNECT only to the profile's HTTPS host:port. (The suites'
 # dists/ folders, served from the verified snapshot, are t-snapshot.sh's.)
 . "$(dirname "$0")/../lib.sh"
+# The upstreams are on 127.0.0.1 and the key is named by absolute path: the operator's own profile.
+KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 command -v curl > /dev/null || { skip "proxy" "curl is not installed"; finish; exit 0; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }

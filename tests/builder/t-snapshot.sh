@@ -5,6 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 command -v curl > /dev/null || { skip "snapshot" "curl is not installed"; finish; exit 0; }
 FIX="$TOP/tests/helpers/archive-fixture.py"
+KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 export KILN_FETCH_RETRIES=1
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }

@@ -218,6 +218,7 @@ def serve(root):
     truncate = set()
     if os.path.exists(os.path.join(root, "truncate")):
         truncate = set(open(os.path.join(root, "truncate")).read().split())
+    log = os.path.abspath(os.path.join(root, "requests.log"))
     os.chdir(root)
 
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -226,7 +227,7 @@ def serve(root):
 
     s = Server(("127.0.0.1", 0), Handler)
     s.truncate = truncate
-    s.log = os.path.join(root, "requests.log")
+    s.log = log
     print(s.server_address[1], flush=True)
     s.serve_forever()
 

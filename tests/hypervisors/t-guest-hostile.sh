@@ -7,6 +7,7 @@
 for t in qemu-system-x86_64 qemu-img cpio; do
         command -v $t > /dev/null || { skip "hostile guest" "$t is not installed"; finish; exit 0; }
 done
+KILN=$(kiln_with --allow-private-mirrors)
 export TMPDIR="$TMP/tmp"
 mkdir -p "$TMPDIR"
 cap=2000000

@@ -3,6 +3,8 @@
 # Ctrl-C (SIGINT) and SIGTERM mid-install, the watchdog on a silent guest, and a forced
 # accel=kvm where KVM cannot run the kernel (fails before anything boots).
 . "$(dirname "$0")/../lib.sh"
+# The mirror is on 127.0.0.1: the operator's own fixture.
+KILN=$(kiln_with --allow-private-mirrors)
 for t in qemu-system-x86_64 qemu-img cpio; do
         command -v $t > /dev/null || { skip "install cleanup" "$t is not installed"; finish; exit 0; }
 done

@@ -4,6 +4,8 @@
 # proxy an allowed URL works and a disallowed one gets 403; a direct connection anywhere fails.
 # The guest powers off without installing anything, so kiln must also clean up after a failure.
 . "$(dirname "$0")/../lib.sh"
+# The mirror is on 127.0.0.1: the operator's own fixture.
+KILN=$(kiln_with --allow-private-mirrors)
 for t in qemu-system-x86_64 qemu-img cpio; do
         command -v $t > /dev/null || { skip "network limit in a real guest" "$t is not installed"; finish; exit 0; }
 done

@@ -2,6 +2,8 @@
 # kiln's xl configs, checked with Xen's own parser (libxlutil from libxen-dev) and against goldens
 # (libxlutil accepts unknown keys, so the golden pins them). No Xen hypervisor runs here.
 . "$(dirname "$0")/../lib.sh"
+# The mirror is on 127.0.0.1: the operator's own fixture.
+KILN=$(kiln_with --allow-private-mirrors)
 : "${FUZZ_DIR:?}"
 bin="$(dirname "$FUZZ_DIR")/hypervisors/test-xen-config"
 [ -x "$bin" ] || { skip "xl configs parse with libxlutil" "built without libxen-dev"; finish; exit 0; }

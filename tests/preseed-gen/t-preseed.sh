@@ -17,7 +17,7 @@ late_commands:
   - test -d /etc
 installer:
   early_commands: ["echo early 'one'"]
-  extra_args: [priority=critical]
+  extra_args: [quiet]
 preseed:
   "d-i pkgsel/upgrade": "select none"
   "d-i netcfg/dhcp_timeout": "string 60"

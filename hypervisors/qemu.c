@@ -31,6 +31,7 @@ static void push(char ***argv, const char *fmt, ...)
 static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
 {
         const struct kiln_guest_config *c = &g->cfg;
+        g->qmp_fd = -1;
         char **a = NULL;
         push(&a, "%s", qemu_binary());
         push(&a, "-name");
@@ -42,7 +43,10 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
         push(&a, "-no-reboot");
         /* seccomp: no obsolete syscalls, no resource control. elevateprivileges=deny would also
          * forbid setsid(), which libslirp calls in the child it forks for a guestfwd command: the
-         * proxy relay would die on its first connection (measured with QEMU 7.2). */
+         * proxy relay would die on its first connection (measured with QEMU 7.2); spawn=deny would
+         * forbid that fork and exec outright. What they would guard against is covered otherwise:
+         * QEMU runs as the sandbox user with NoNewPrivs (no setuid program can raise it), and the
+         * relay installs its own filter that allows only I/O. */
         push(&a, "-sandbox");
         push(&a, "on,obsolete=deny,resourcecontrol=deny");
         push(&a, "-machine");
@@ -66,13 +70,14 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
                 push(&a, "file=%s,if=virtio,format=%s,cache=unsafe,discard=unmap%s", c->disk, c->disk_format,
                      c->snapshot ? ",snapshot=on" : "");
         }
-        if (c->proxy_port) {
+        if (c->proxy_port || c->proxy_socket) {
                 /* restrict=on: the guest reaches nothing outside; the one guestfwd starts a relay per
                  * connection (a chardev guestfwd would serve only one). */
                 _cleanup_free_ char *q = shell_quote(c->relay);
+                _cleanup_free_ char *to = c->proxy_socket ? shell_quote(c->proxy_socket) : xasprintf("%u", c->proxy_port);
                 push(&a, "-netdev");
-                push(&a, "user,id=n0,restrict=on,guestfwd=tcp:%s:%u-cmd:%s proxy-relay %u", KILN_QEMU_PROXY_ADDR,
-                     KILN_GUEST_PROXY_PORT, q, c->proxy_port);
+                push(&a, "user,id=n0,restrict=on,guestfwd=tcp:%s:%u-cmd:%s proxy-relay %s", KILN_QEMU_PROXY_ADDR,
+                     KILN_GUEST_PROXY_PORT, q, to);
                 push(&a, "-device");
                 push(&a, "virtio-net-pci,netdev=n0");
         }
@@ -86,8 +91,25 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
                 push(&a, "-serial");
                 push(&a, "chardev:syslog");
         }
-        push(&a, "-qmp");
-        push(&a, "unix:%s/qmp.sock,server=on,wait=off", c->run_dir);
+        /* The QMP socket is kiln's, bound in the run folder (which QEMU cannot reach) and handed to
+         * QEMU listening. */
+        _cleanup_free_ char *qmp_path = xasprintf("%s/qmp.sock", c->run_dir);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(qmp_path) >= sizeof(sa.sun_path)) {
+                strv_free(a);
+                return kiln_error_set(reterr, ENAMETOOLONG, "'%s' is too long for a socket", qmp_path);
+        }
+        strcpy(sa.sun_path, qmp_path);
+        g->qmp_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (g->qmp_fd < 0 || bind(g->qmp_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(g->qmp_fd, 4) < 0) {
+                int e = errno;
+                strv_free(a);
+                return kiln_error_set(reterr, e, "cannot listen on '%s': %s", qmp_path, strerror(e));
+        }
+        push(&a, "-chardev");
+        push(&a, "socket,id=qmp,fd=%d,server=on,wait=off", g->qmp_fd);
+        push(&a, "-mon");
+        push(&a, "chardev=qmp,mode=control");
         push(&a, "-device");
         push(&a, "virtio-rng-pci");
         /* QEMU splits -drive, -chardev and -qmp values at commas: a comma in a path would add options
@@ -109,7 +131,14 @@ static int qemu_start(struct kiln_guest *g, struct kiln_error **reterr)
 {
         _cleanup_free_ char *err_path = xasprintf("%s/qemu.stderr", g->cfg.run_dir);
         _cleanup_close_ int err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = err_fd};
+        int fds[16];
+        size_t n = 0;
+        for (size_t i = 0; i < g->cfg.n_fds && n < ELEMENTSOF(fds) - 1; i++)
+                fds[n++] = g->cfg.fds[i];
+        if (g->qmp_fd >= 0)
+                fds[n++] = g->qmp_fd;
+        struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = err_fd,
+                                      .sandbox = g->cfg.sandbox, .pass_fds = fds, .n_pass_fds = n};
         return kiln_command_spawn(g->argv, &o, &g->pid, reterr);
 }
 
@@ -180,6 +209,9 @@ static void qemu_cleanup(struct kiln_guest *g)
 {
         if (g->pid)
                 qemu_stop(g, 0);
+        if (g->qmp_fd >= 0)
+                close(g->qmp_fd);
+        g->qmp_fd = -1;
         _cleanup_free_ char *qmp_path = xasprintf("%s/qmp.sock", g->cfg.run_dir);
         unlink(qmp_path);
 }

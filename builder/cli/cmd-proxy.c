@@ -6,9 +6,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "../lib/proxy.h"
+#include "../lib/sandbox.h"
 #include "../lib/snapshot.h"
 #include "cli.h"
 
@@ -87,12 +90,37 @@ int kiln_cmd_proxy(int argc, char **argv)
 int kiln_cmd_proxy_relay(int argc, char **argv)
 {
         if (argc != 2)
-                return cli_usage_error("proxy-relay", "usage: kiln proxy-relay PORT (started by QEMU's guestfwd)");
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) strtoul(argv[1], NULL, 10)),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                fprintf(stderr, "kiln proxy-relay: cannot reach the proxy on 127.0.0.1:%s: %s\n", argv[1], strerror(errno));
+                return cli_usage_error("proxy-relay", "usage: kiln proxy-relay SOCKET|PORT (started by QEMU's guestfwd)");
+        int fd;
+        if (argv[1][0] == '/' || argv[1][0] == '@') { /* the build's unix socket ('@': abstract) */
+                struct sockaddr_un su = {.sun_family = AF_UNIX};
+                size_t len = strlen(argv[1]);
+                if (len >= sizeof(su.sun_path))
+                        return cli_usage_error("proxy-relay", "'%s' is too long for a socket", argv[1]);
+                memcpy(su.sun_path, argv[1], len);
+                if (argv[1][0] == '@')
+                        su.sun_path[0] = '\0';
+                socklen_t sl = argv[1][0] == '@' ? (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)
+                                                 : (socklen_t) sizeof(su);
+                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd < 0 || connect(fd, (struct sockaddr *) &su, sl) < 0) {
+                        fprintf(stderr, "kiln proxy-relay: cannot reach the proxy at '%s': %s\n", argv[1], strerror(errno));
+                        return KILN_EXIT_FAILED;
+                }
+        } else {
+                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) strtoul(argv[1], NULL, 10)),
+                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                        fprintf(stderr, "kiln proxy-relay: cannot reach the proxy on 127.0.0.1:%s: %s\n", argv[1],
+                                strerror(errno));
+                        return KILN_EXIT_FAILED;
+                }
+        }
+        /* From here the relay only moves bytes: a filter that allows nothing else. It already runs
+         * as QEMU does (the sandbox user, NoNewPrivs, QEMU's own filter). */
+        if (kiln_sandbox_relay() < 0) {
+                fprintf(stderr, "kiln proxy-relay: cannot install its seccomp filter\n");
                 return KILN_EXIT_FAILED;
         }
         /* stdin -> proxy, proxy -> stdout, until both directions have ended. */

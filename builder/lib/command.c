@@ -13,24 +13,35 @@
 #include <sys/wait.h>
 #include <time.h>
 
-static void child_close_fds(void)
+static bool passed(const struct kiln_command_opts *o, int fd)
 {
-        /* close_range(3, ~0U, 0) where the kernel has it; otherwise walk /proc/self/fd. */
+        for (size_t i = 0; i < o->n_pass_fds; i++)
+                if (o->pass_fds[i] == fd)
+                        return true;
+        return false;
+}
+
+static void child_close_fds(const struct kiln_command_opts *o)
+{
+        /* Descriptors handed over on purpose stay, without FD_CLOEXEC; every other one goes. */
+        for (size_t i = 0; i < o->n_pass_fds; i++)
+                fcntl(o->pass_fds[i], F_SETFD, 0);
 #ifdef SYS_close_range
-        if (syscall(SYS_close_range, 3U, ~0U, 0) == 0)
+        if (o->n_pass_fds == 0 && syscall(SYS_close_range, 3U, ~0U, 0) == 0)
                 return;
 #endif
         DIR *d = opendir("/proc/self/fd");
         if (!d) {
                 for (int fd = 3; fd < 1024; fd++)
-                        close(fd);
+                        if (!passed(o, fd))
+                                close(fd);
                 return;
         }
         int keep = dirfd(d);
         struct dirent *de;
         while ((de = readdir(d))) {
                 int fd = atoi(de->d_name);
-                if (fd > 2 && fd != keep)
+                if (fd > 2 && fd != keep && !passed(o, fd))
                         close(fd);
         }
         closedir(d);
@@ -58,7 +69,11 @@ _Noreturn static void child_exec(char *const *argv, const struct kiln_command_op
         int err = o->stderr_fd == -2 ? err_w : o->stderr_fd >= 0 ? o->stderr_fd : open_null(O_WRONLY);
         if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
                 _exit(126);
-        child_close_fds();
+        child_close_fds(o);
+        /* The user changes here, and a change of credentials clears PDEATHSIG: set it again. */
+        if (o->sandbox && (kiln_sandbox_enter(o->sandbox) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+                           getppid() != parent))
+                _exit(126);
         if (o->envp)
                 execvpe(argv[0], argv, o->envp);
         else

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "sandbox.h"
 
 struct kiln_command_opts {
         int stdin_fd;          /* -1: /dev/null */
@@ -12,6 +13,9 @@ struct kiln_command_opts {
         int stderr_fd;         /* -1: /dev/null; -2: capture into *ret_err */
         unsigned timeout_sec;  /* 0: none */
         char *const *envp;     /* NULL: inherit */
+        const struct kiln_sandbox *sandbox; /* NULL: run as kiln runs; else as sandbox.h says */
+        const int *pass_fds;   /* kept open in the child, same numbers (e.g. for /dev/fd/N paths) */
+        size_t n_pass_fds;
 };
 
 /* Run argv to completion. Returns the exit status (0-255) on a normal exit, or fails with a

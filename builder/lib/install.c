@@ -5,6 +5,7 @@
 #include "install.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -143,21 +144,29 @@ bool kiln_qemu_path_ok(const char *path) { return !strchr(path, ','); }
 
 static void rm_rf_flat(const char *dir)
 {
-        /* The run folder holds only files kiln put there. */
-        static const char *const names[] = {"initrd.gz", "qmp.sock", "qemu.stderr", "guest.cfg"};
-        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-                _cleanup_free_ char *p = xasprintf("%s/%s", dir, names[i]);
-                unlink(p);
+        /* The run folder belongs to the sandbox user, so anything may be in it: every entry goes,
+         * through the folder's fd (a link is removed, never followed). */
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = dfd >= 0 ? fdopendir(dup(dfd)) : NULL;
+        for (struct dirent *e; d && (e = readdir(d));) {
+                if (STREQ(e->d_name, ".") || STREQ(e->d_name, ".."))
+                        continue;
+                if (unlinkat(dfd, e->d_name, 0) < 0 && errno == EISDIR)
+                        unlinkat(dfd, e->d_name, AT_REMOVEDIR);
         }
+        if (d)
+                closedir(d);
         rmdir(dir);
 }
 
-static int create_disk(const char *path, const char *format, uint64_t size, struct kiln_error **reterr)
+static int create_disk(const char *path, const char *format, uint64_t size, const struct kiln_sandbox *sb,
+                       const int *fd, struct kiln_error **reterr)
 {
         _cleanup_free_ char *sz = xasprintf("%" PRIu64, size);
         char *argv[] = {"qemu-img", "create", "-q", "-f", (char *) format, (char *) path, sz, NULL};
         _cleanup_free_ char *errs = NULL;
-        struct kiln_command_opts co = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2, .timeout_sec = 60};
+        struct kiln_command_opts co = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2, .timeout_sec = 60,
+                                       .sandbox = sb, .pass_fds = fd, .n_pass_fds = fd ? 1 : 0};
         int r = kiln_command_run(argv, &co, NULL, &errs, reterr);
         if (r > 0)
                 return kiln_error_set(reterr, EIO, "qemu-img create failed: %s", errs ? errs : "");
@@ -251,6 +260,23 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         if (!mkdtemp(run))
                 return kiln_error_set(reterr, errno, "cannot create a temporary folder: %s", strerror(errno));
 
+        /* What touches the guest's bytes runs as the sandbox user: QEMU, its relays, qemu-img on the
+         * disk. It can reach no folder of kiln's: it gets its files open (/dev/fd/N), owns only the
+         * disk and the two logs QEMU writes, and reaches the proxy on an abstract socket that
+         * admits its uid alone. Xen's xl must run as root. */
+        bool xen = STREQ(o->hypervisor, "xen");
+        struct kiln_sandbox sandbox = {0};
+        r = xen ? 0 : kiln_sandbox_init(&sandbox, reterr);
+        if (r < 0) {
+                rmdir(run);
+                return r;
+        }
+        const struct kiln_sandbox *sb = xen ? NULL : &sandbox;
+        int fds[5] = {-1, -1, -1, -1, -1}; /* kernel, initrd, disk, console, syslog */
+        char fd_paths[5][32] = {{0}};
+        char rnd[9];
+        kiln_random_hex(rnd, sizeof(rnd));
+        _cleanup_free_ char *proxy_sock = xasprintf("@kiln-proxy-%d-%s", (int) getpid(), rnd);
         _cleanup_free_ char *initrd = xasprintf("%s/initrd.gz", run);
         _cleanup_free_ char *console = xasprintf("%s/console.log", o->build_dir);
         _cleanup_free_ char *syslog = xasprintf("%s/syslog.log", o->build_dir);
@@ -268,6 +294,8 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         unlink(syslog);
 
         r = kiln_media_inject(p, o->media, o->preseed, initrd, reterr);
+        if (r == 0)
+                r = kiln_sandbox_give(sb, initrd, reterr); /* it holds the password hash: 0600, its alone */
         if (r < 0)
                 goto out;
         int fd = mkostemp(disk, O_CLOEXEC);
@@ -277,11 +305,26 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         }
         close(fd);
         disk_made = true;
-        r = create_disk(disk, format, p->disk.size, reterr);
+        r = kiln_sandbox_give(sb, disk, reterr);
+        if (r < 0)
+                goto out;
+        if (!xen) {
+                const char *files[] = {o->media->kernel, initrd, disk, console, syslog};
+                for (size_t i = 0; r == 0 && i < ELEMENTSOF(files); i++) {
+                        int flags = i < 2 ? O_RDONLY : i == 2 ? O_RDWR : O_WRONLY | O_CREAT | O_EXCL;
+                        fds[i] = open(files[i], flags | O_NOFOLLOW | O_CLOEXEC, 0644);
+                        if (fds[i] < 0)
+                                r = kiln_error_set(reterr, errno, "cannot open '%s': %s", files[i], strerror(errno));
+                        else if (i >= 3)
+                                r = kiln_sandbox_give(sb, files[i], reterr);
+                        snprintf(fd_paths[i], sizeof(fd_paths[i]), "/dev/fd/%d", fds[i]);
+                }
+        }
+        if (r == 0)
+                r = create_disk(xen ? disk : fd_paths[2], format, p->disk.size, sb, xen ? NULL : &fds[2], reterr);
         if (r < 0)
                 goto out;
 
-        bool xen = STREQ(o->hypervisor, "xen");
         struct kiln_xen_net xn = {0};
         const char *bridge = o->xen_bridge ? o->xen_bridge : "kilnbr0";
         if (xen && (r = kiln_xen_net_plan(bridge, &xn, reterr)) < 0)
@@ -292,11 +335,14 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                 goto out;
         struct kiln_proxy_policy pol;
         kiln_proxy_policy_for(p, &pol);
-        /* QEMU: loopback, reached through guestfwd; Xen: the bridge's address, reached directly. */
-        r = kiln_proxy_start(&pol, o->cache, &snapshot, proxy_log, xen ? xn.bridge_ip : NULL, 0, &proxy, reterr);
+        /* QEMU: a unix socket in the run folder, reached through guestfwd's relay (and by no other
+         * local user); Xen: the bridge's address, reached directly. */
+        r = kiln_proxy_start(&pol, o->cache, &snapshot, proxy_log, xen ? xn.bridge_ip : proxy_sock, 0, &proxy, reterr);
         kiln_proxy_policy_clear(&pol);
         if (r < 0)
                 goto out;
+        if (!xen)
+                kiln_proxy_admit_uid(proxy, sb->drop ? sb->uid : geteuid());
 
         if (xen)
                 proxy_url = xasprintf("http://%s:%u/", xn.bridge_ip, kiln_proxy_port(proxy));
@@ -305,11 +351,13 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         cmdline = kiln_install_cmdline(p, proxy_url, xen ? &xn : NULL);
         g = xcalloc(1, sizeof(*g));
         g->ops = ops;
+        g->qmp_fd = -1;
         g->cfg = (struct kiln_guest_config){
-                .name = p->name, .kernel = o->media->kernel, .initrd = initrd, .cmdline = cmdline, .disk = disk,
+                .name = p->name, .kernel = xen ? o->media->kernel : fd_paths[0], .initrd = xen ? initrd : fd_paths[1], .cmdline = cmdline, .disk = xen ? disk : fd_paths[2],
                 .disk_format = format, .memory = p->vm.memory, .cpus = p->vm.cpus, .accel = accel,
-                .console_log = console, .syslog_log = syslog, .run_dir = run,
-                .proxy_port = kiln_proxy_port(proxy), .relay = o->self,
+                .console_log = xen ? console : fd_paths[3], .syslog_log = xen ? syslog : fd_paths[4], .run_dir = run,
+                .proxy_port = xen ? kiln_proxy_port(proxy) : 0, .proxy_socket = xen ? NULL : proxy_sock,
+                .sandbox = sb, .fds = xen ? NULL : fds, .n_fds = xen ? 0 : ELEMENTSOF(fds), .relay = o->self,
                 .xen_bridge = xen ? bridge : NULL, .xen_guest_ip = xen ? xn.guest_ip : NULL,
                 .xen_proxy_ip = xen ? xn.bridge_ip : NULL};
         r = ops->prepare(g, reterr);
@@ -405,6 +453,11 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                                            log.step ? log.step : "none");
                 goto out;
         }
+        /* The guest and its helpers are gone: the disk becomes kiln's user's again. */
+        if (sb && sb->drop && lchown(disk, getuid(), getgid()) < 0) {
+                r = kiln_error_set(reterr, errno, "cannot take back '%s': %s", disk, strerror(errno));
+                goto out;
+        }
         if (rename(disk, o->output) < 0) {
                 r = kiln_error_set(reterr, errno, "cannot move the disk to '%s': %s", o->output, strerror(errno));
                 goto out;
@@ -434,6 +487,10 @@ out:
         if (proxy)
                 kiln_proxy_stop(proxy);
         kiln_snapshot_clear(&snapshot);
+        kiln_sandbox_clear(&sandbox);
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
         if (disk_made)
                 unlink(disk);
         if (r < 0 && log.console_tail) {

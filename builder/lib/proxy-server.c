@@ -12,7 +12,9 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <search.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "proxy.h"
 #include "archive-index.h"
@@ -40,6 +42,9 @@ struct kiln_proxy {
         FILE *log;
         int listen_fd;
         uint16_t port;
+        char *socket_path; /* listening on a unix socket: removed at stop */
+        bool admit_set;    /* a unix socket admits this uid's peers (and root's) alone */
+        uid_t admit_uid;
         struct MHD_Daemon *mhd;
         pthread_t accept_thread;
         pthread_mutex_t lock;
@@ -585,6 +590,15 @@ static void *accept_main(void *arg)
                         }
                         break;
                 }
+                if (p->admit_set) {
+                        struct ucred cred;
+                        socklen_t cl = sizeof(cred);
+                        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+                            (cred.uid != p->admit_uid && cred.uid != 0)) {
+                                close(fd); /* another local user: the proxy is not theirs */
+                                continue;
+                        }
+                }
                 pthread_mutex_lock(&p->lock);
                 bool full = p->stopping || p->n_conns + MHD_get_daemon_info(p->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
                                                                      ->num_connections >=
@@ -634,24 +648,49 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
                 r = kiln_error_set(reterr, errno, "cannot open '%s': %s", log_path, strerror(errno));
                 goto fail;
         }
-        p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        if (addr && inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-                r = kiln_error_set(reterr, EINVAL, "'%s' is not an IPv4 address", addr);
-                goto fail;
-        }
         int one = 1;
-        setsockopt(p->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
-            listen(p->listen_fd, 64) < 0) {
-                r = kiln_error_set(reterr, errno, "cannot listen on %s:%u: %s", addr ? addr : "127.0.0.1", port,
-                                   strerror(errno));
-                goto fail;
+        if (addr && (addr[0] == '/' || addr[0] == '@')) {
+                /* A unix socket: a path, or '@NAME' in the abstract namespace (nothing on disk to
+                 * reach or to leave behind; kiln_proxy_admit_uid says whose peers it takes). */
+                struct sockaddr_un su = {.sun_family = AF_UNIX};
+                size_t len = strlen(addr);
+                if (len >= sizeof(su.sun_path)) {
+                        r = kiln_error_set(reterr, ENAMETOOLONG, "'%s' is too long for a socket", addr);
+                        goto fail;
+                }
+                memcpy(su.sun_path, addr, len);
+                if (addr[0] == '@')
+                        su.sun_path[0] = '\0';
+                socklen_t sl = addr[0] == '@' ? (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)
+                                              : (socklen_t) sizeof(su);
+                p->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *) &su, sl) < 0 ||
+                    listen(p->listen_fd, 64) < 0) {
+                        r = kiln_error_set(reterr, errno, "cannot listen on '%s': %s", addr, strerror(errno));
+                        goto fail;
+                }
+                if (addr[0] == '/')
+                        p->socket_path = xstrdup(addr);
+        } else {
+                p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                if (addr && inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+                        r = kiln_error_set(reterr, EINVAL, "'%s' is not an IPv4 address", addr);
+                        goto fail;
+                }
+                if (p->listen_fd >= 0)
+                        setsockopt(p->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
+                    listen(p->listen_fd, 64) < 0) {
+                        r = kiln_error_set(reterr, errno, "cannot listen on %s:%u: %s", addr ? addr : "127.0.0.1", port,
+                                           strerror(errno));
+                        goto fail;
+                }
+                socklen_t sl = sizeof(sa);
+                getsockname(p->listen_fd, (struct sockaddr *) &sa, &sl);
+                p->port = ntohs(sa.sin_port);
         }
-        socklen_t sl = sizeof(sa);
-        getsockname(p->listen_fd, (struct sockaddr *) &sa, &sl);
-        p->port = ntohs(sa.sin_port);
         /* poll(), not select(): no FD_SETSIZE ceiling; a bounded number of connections, each
          * closed after a minute of silence. */
         p->mhd = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -677,6 +716,9 @@ fail:
                 MHD_stop_daemon(p->mhd);
         if (p->listen_fd >= 0)
                 close(p->listen_fd);
+        if (p->socket_path)
+                unlink(p->socket_path);
+        free(p->socket_path);
         if (p->log)
                 fclose(p->log);
         kiln_proxy_policy_clear(&p->policy);
@@ -686,6 +728,12 @@ fail:
 
 uint16_t kiln_proxy_port(const struct kiln_proxy *p) { return p->port; }
 
+void kiln_proxy_admit_uid(struct kiln_proxy *p, uid_t uid)
+{
+        p->admit_uid = uid;
+        p->admit_set = true;
+}
+
 void kiln_proxy_stop(struct kiln_proxy *p)
 {
         if (!p)
@@ -694,6 +742,9 @@ void kiln_proxy_stop(struct kiln_proxy *p)
         shutdown(p->listen_fd, SHUT_RDWR);
         pthread_join(p->accept_thread, NULL);
         close(p->listen_fd);
+        if (p->socket_path)
+                unlink(p->socket_path);
+        free(p->socket_path);
         /* Wake every connection still being dispatched or tunnelled, and wait for its thread. */
         pthread_mutex_lock(&p->lock);
         for (struct conn *c = p->conns; c; c = c->next)

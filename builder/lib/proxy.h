@@ -32,13 +32,16 @@ struct kiln_proxy_served {
 
 struct kiln_proxy;
 struct kiln_snapshot;
-/* Listen on addr (an IPv4 address; NULL: 127.0.0.1) and port (0: any free one). log_path (may be
+/* Listen on addr (an IPv4 address; NULL: 127.0.0.1) and port (0: any free one), or, when addr
+ * is an absolute path or '@NAME' (the abstract namespace), on a unix socket. log_path (may be
  * NULL) gets one line per request. Under each suite the snapshot pins (it may be NULL; it must
  * outlive the proxy), the guest gets only the verified Release and the bytes it lists. */
 int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cache,
                      const struct kiln_snapshot *snapshot, const char *log_path, const char *addr, uint16_t port,
                      struct kiln_proxy **ret, struct kiln_error **reterr);
 uint16_t kiln_proxy_port(const struct kiln_proxy *p);
+/* On a unix socket: take connections from this uid's processes (and root's) only (SO_PEERCRED). */
+void kiln_proxy_admit_uid(struct kiln_proxy *p, uid_t uid);
 /* Stop serving and wait for every connection's thread. */
 void kiln_proxy_stop(struct kiln_proxy *p);
 /* What was served so far (a copy; free with kiln_proxy_served_free). */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <time.h>
 
 static void oom(void)
@@ -286,4 +287,15 @@ char *kiln_newest_kernel(int dirfd)
                 }
         closedir(d);
         return best;
+}
+
+void kiln_random_hex(char *buf, size_t size)
+{
+        unsigned char raw[32];
+        size_t n = (size - 1) / 2 < sizeof(raw) ? (size - 1) / 2 : sizeof(raw);
+        if (getrandom(raw, n, 0) != (ssize_t) n)
+                abort();
+        for (size_t i = 0; i < n; i++)
+                snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+        buf[2 * n] = '\0';
 }

@@ -87,6 +87,9 @@ char *shell_quote(const char *s);
  * or paragraph separator, bidirectional override and malformed UTF-8 byte becomes "\xNN". */
 char *kiln_text_safe(const char *s, size_t n) _returns_nonnull_;
 
+/* size - 1 random hex digits (rounded down to even) and a NUL, from getrandom(). */
+void kiln_random_hex(char *buf, size_t size);
+
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 

@@ -1,0 +1,39 @@
+/* Least privilege for the helpers that touch what a guest writes (QEMU, its proxy relays,
+ * qemu-img on the install disk): they run as an unprivileged user, with no capabilities and
+ * NoNewPrivs, under a seccomp filter (QEMU's own -sandbox; the relay's, sandbox_relay). */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+struct kiln_sandbox {
+        bool drop;          /* kiln runs as root: children become uid/gid */
+        uid_t uid;
+        gid_t gid;
+        gid_t groups[1];    /* kvm, when /dev/kvm is there */
+        size_t n_groups;
+        char *user;         /* "kiln", or "uid 2147418390" for a per-build one */
+        void *bpf;          /* the helpers' seccomp filter, compiled before any fork */
+        size_t bpf_len;     /* in struct sock_filter units */
+};
+
+/* As root: the system user 'kiln' when there is one (make install creates it), else a uid of its
+ * own for this build, from a range no account uses (KILN_SANDBOX_UID_BASE + the pid). As another
+ * user: no change of user, NoNewPrivs only. */
+int kiln_sandbox_init(struct kiln_sandbox *sb, struct kiln_error **reterr);
+void kiln_sandbox_clear(struct kiln_sandbox *sb);
+
+/* Make a file or folder kiln created the sandbox user's (before a child opens it). */
+int kiln_sandbox_give(const struct kiln_sandbox *sb, const char *path, struct kiln_error **reterr);
+
+/* In a forked child, before exec: the user, its groups, NoNewPrivs, and a seccomp filter that
+ * refuses what no helper needs (ptrace, mount, module loading, kexec, bpf, keyrings, namespaces,
+ * the clock, ...). No allocation: it runs between fork and exec. Returns -errno. */
+int kiln_sandbox_enter(const struct kiln_sandbox *sb);
+
+/* The proxy relay's own filter, once connected: only reading, writing, polling and exiting. */
+int kiln_sandbox_relay(void);
+
+#define KILN_SANDBOX_UID_BASE 2147418112u /* 0x7fff0000: above any account's uid */

@@ -116,6 +116,7 @@ static bool transient(CURLcode c, long status)
  * through here, so a name that resolves to loopback, a private or a metadata address, or a
  * redirect to one, is refused before any packet leaves. The refusal is final, not retried. */
 void kiln_fetch_allow_private(bool allow) { allow_private = allow; }
+bool kiln_fetch_private_allowed(void) { return allow_private; }
 
 static curl_socket_t on_open_socket(void *userdata, curlsocktype purpose, struct curl_sockaddr *a)
 {

@@ -42,6 +42,8 @@ int kiln_fetch_heads(char *const *urls, size_t n, long *ret_status, struct kiln_
 /* Allow connections to loopback, private, link-local and other addresses the address policy
  * (addr-policy.h) refuses; off by default. Process-wide: set once from --allow-private-mirrors. */
 void kiln_fetch_allow_private(bool allow);
+/* Whether the operator allowed them (the proxy's CONNECT tunnels follow the same policy). */
+bool kiln_fetch_private_allowed(void);
 
 /* kiln's User-Agent. */
 const char *kiln_user_agent(void);

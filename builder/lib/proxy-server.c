@@ -17,6 +17,7 @@
 #include <sys/un.h>
 
 #include "proxy.h"
+#include "addr-policy.h"
 #include "archive-index.h"
 #include "snapshot.h"
 
@@ -462,6 +463,10 @@ static int dial(const char *authority)
                 return -1;
         int fd = -1;
         for (struct addrinfo *a = res; a; a = a->ai_next) {
+                /* The address policy on the address actually connected to, as for every download. */
+                if (kiln_addr_forbidden(kiln_addr_classify_sockaddr(a->ai_addr, a->ai_addrlen)) &&
+                    !kiln_fetch_private_allowed())
+                        continue;
                 fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
                 if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) == 0)
                         break;

@@ -5,6 +5,7 @@
 # dists/ folders, served from the verified snapshot, are t-snapshot.sh's.)
 . "$(dirname "$0")/../lib.sh"
 # The upstreams are on 127.0.0.1 and the key is named by absolute path: the operator's own profile.
+KILN_PLAIN=$KILN
 KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 command -v curl > /dev/null || { skip "proxy" "curl is not installed"; finish; exit 0; }
 pids=()
@@ -97,6 +98,23 @@ print(out.decode(errors="replace").replace("\r", ""))' "$(cat "$TMP/pport")")
 grep -q "^HTTP/1.1 200 Connection established" <<<"$reply" && grep -q "ping-through-tunnel" <<<"$reply" &&
         ok "CONNECT to the profile's https host:port tunnels" || not_ok "CONNECT allowed" "$reply"
 check_eq "CONNECT elsewhere: 403" 403 "$(curl -s -o /dev/null -w '%{http_connect}' -x "$P" "https://127.0.0.1:$web/")"
+
+# The address policy on the address actually connected to: a profile naming this machine by a host
+# name passes validation, but neither a GET nor a CONNECT reaches loopback without the switch.
+h=$(hostname)
+if getent hosts "$h" | grep -qE '^127\.'; then
+        sed -e "s#127.0.0.1#$h#g" "$TMP/p.yaml" > "$TMP/named.yaml"
+        "$KILN_PLAIN" proxy --trust-profile-paths --cache "$TMP/cache" "$TMP/named.yaml" > "$TMP/nport" 2> "$TMP/nerr" &
+        pids+=($!)
+        for _ in $(seq 50); do [ -s "$TMP/nport" ] && break; sleep 0.1; done
+        N="http://127.0.0.1:$(cat "$TMP/nport")"
+        check_eq "a GET to a name that resolves to loopback: refused (502)" 502 \
+                "$(curl -s -o /dev/null -w '%{http_code}' -x "$N" "http://$h:$web/debian/README")"
+        check_eq "a CONNECT to a name that resolves to loopback: refused (502)" 502 \
+                "$(curl -s -o /dev/null -w '%{http_connect}' -x "$N" "https://$h:$echo_port/")"
+else
+        skip "address policy after DNS in the proxy" "the host name '$h' does not resolve to loopback here"
+fi
 
 # What a guest can do to the proxy itself: a thousand CONNECTs, and connections that say nothing.
 proxy_pid=${pids[1]}

@@ -62,8 +62,18 @@ openssh-server=1:10.0p1-7" "$(cat "$TMP/good.d/packages.txt")"
         check_eq "image untouched (read-only)" "$before" "$(sha256sum "$TMP/good.raw")"
 fi
 
-"$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/proxy.d" "$TMP/proxy.raw" > "$TMP/out" 2> "$TMP/err"
+"$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/proxy.d" "$TMP/proxy.raw" > "$TMP/out" 2> "$TMP/err" &
+ipid=$!
+# The appliance's QEMU opens the untrusted image: it runs under a seccomp filter.
+sec=""
+while kill -0 $ipid 2>/dev/null; do
+        q=$(pgrep -P $ipid -f qemu-system | head -1)
+        [ -n "$q" ] && sec=$(awk '/^Seccomp:/ {print $2}' /proc/"$q"/status 2>/dev/null) && [ -n "$sec" ] && break
+        sleep 0.2
+done
+wait $ipid
 check_eq "an image keeping the build proxy fails inspection" 1 $?
+check_eq "the appliance's QEMU runs under a seccomp filter" 2 "$sec"
 grep -q "^problem    /etc/apt/apt.conf still names the build's proxy$" "$TMP/out" && ok "the problem is named" || not_ok "the problem is named" "$(cat "$TMP/out")"
 L=$TMP/proxy.d/installer
 [ -f "$L/syslog" ] && [ -f "$L/sub/private" ] && ok "hostile logs: the regular files come out" || not_ok "hostile logs: files copied" "$(find "$L" 2>&1)"

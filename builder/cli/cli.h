@@ -73,6 +73,8 @@ enum {
         CLI_OPT_NO_PREFLIGHT,
         CLI_OPT_OFFLINE,
         CLI_OPT_XEN_BRIDGE,
+        CLI_OPT_EVENTS_FD,
+        CLI_OPT_BUILD_ID,
         CLI_OPT_INSTALL_END, /* a command's own options start here */
 };
 #define CLI_INSTALL_OPTIONS                                                                                           \
@@ -84,12 +86,19 @@ enum {
                 {"events", required_argument, NULL, CLI_OPT_EVENTS},                                                  \
                 {"no-preflight", no_argument, NULL, CLI_OPT_NO_PREFLIGHT},                                            \
                 {"offline", no_argument, NULL, CLI_OPT_OFFLINE},                                                      \
-                {"xen-bridge", required_argument, NULL, CLI_OPT_XEN_BRIDGE}, CLI_PROFILE_OPTIONS
+                {"xen-bridge", required_argument, NULL, CLI_OPT_XEN_BRIDGE},                                          \
+                {"events-fd", required_argument, NULL, CLI_OPT_EVENTS_FD},                                            \
+                {"build-id", required_argument, NULL, CLI_OPT_BUILD_ID}, CLI_PROFILE_OPTIONS
 struct cli_install_opts {
         const char *output, *cache_dir, *build_dir, *accel, *hypervisor, *xen_bridge;
         unsigned timeout_sec, watchdog_sec;
         bool json, no_preflight, offline;
+        int events_fd;        /* --events-fd N: the JSON event stream goes there (0: stdout) */
+        const char *build_id; /* --build-id: what every event carries (else random) */
 };
+/* The display for these options: JSON events on stdout or the --events-fd descriptor. */
+struct cli_display;
+int cli_display_open(const char *cmd, const struct cli_install_opts *o, struct cli_display *d);
 /* Take getopt_long's c (and optarg) if it is one of CLI_INSTALL_OPTIONS: 0 when taken, 1 when c is
  * not one of them, KILN_EXIT_USAGE (after saying why) for a bad value. */
 int cli_install_option(const char *cmd, int c, const char *arg, struct cli_install_opts *o);
@@ -107,15 +116,25 @@ void cli_notice(void *userdata, const char *msg);
 
 /* The build's display: the installer's steps (a bar on a terminal, lines in a pipe, or JSON lines
  * on stdout with --events json), the pipeline's stages, notices and the final error. */
+#define KILN_EVENTS_VERSION 1
 struct cli_display {
         bool json, tty;
         int last_percent;
         char *last_step;
+        FILE *out;         /* the event stream: stdout, or --events-fd's */
+        char build_id[33]; /* carried by every event; random unless --build-id gave one */
+};
+struct cli_output {
+        const char *kind, *path, *sha256; /* "image", "manifest", "libvirt-xml" */
 };
 void cli_display_event(void *userdata, const char *step, int percent, const char *message);
 void cli_display_notice(void *userdata, const char *msg);
 void cli_display_stage(struct cli_display *d, unsigned n, unsigned total, const char *stage, const char *what);
 void cli_display_error(struct cli_display *d, const struct kiln_error *err, const char *build_dir);
+/* The last event of a build that succeeded: its outputs with their sha256, the stage timings. */
+struct kiln_stage_time;
+void cli_display_result(struct cli_display *d, const struct cli_output *outputs, size_t n_outputs,
+                        const struct kiln_stage_time *times, size_t n_times);
 
 /* Should libguestfs be told force_tcg? accel auto probes KVM (cached) with the host's kernel;
  * LIBGUESTFS_BACKEND_SETTINGS set by the user wins. */

@@ -45,6 +45,7 @@ struct build {
         char *work;              /* the disk kiln works on, in the build folder */
         const char *work_format;
         char *tmp_out, *manifest, *xml;
+        char image_sha[KILN_SHA256_HEX], manifest_sha[KILN_SHA256_HEX], xml_sha[KILN_SHA256_HEX];
         bool output_done;
         const char *bootloader;
         const char *stage_name;             /* the stage running, for "interrupted in ..." */
@@ -165,6 +166,7 @@ static int finish_stages(struct build *b, struct kiln_error **err)
         char hex[KILN_SHA256_HEX];
         if (kiln_sha256_file(b->tmp_out, hex, NULL, err) < 0)
                 return -EIO;
+        memcpy(b->image_sha, hex, KILN_SHA256_HEX);
         stage_done(b, "manifest");
         struct kiln_manifest_in mi = {.profile = b->p, .media = b->media, .served = b->res.served,
                                       .n_served = b->res.n_served, .inspection = b->in, .image = base,
@@ -179,9 +181,11 @@ static int finish_stages(struct build *b, struct kiln_error **err)
                         return kiln_error_set(err, errno, "cannot resolve '%s': %s", dir, strerror(errno));
                 _cleanup_free_ char *img = xasprintf("%s/%s", abs, base);
                 _cleanup_free_ char *xml = kiln_libvirt_xml(b->p, img, b->out_format);
+                kiln_sha256_buf(xml, strlen(xml), b->xml_sha);
                 if (cli_write_file_atomic(b->xml, xml, strlen(xml), err) < 0)
                         return -EIO;
         }
+        kiln_sha256_buf(json, strlen(json), b->manifest_sha);
         if (cli_write_file_atomic(b->manifest, json, strlen(json), err) < 0)
                 return -EIO;
         if (rename(b->tmp_out, b->output) < 0)
@@ -262,7 +266,9 @@ static int parse(struct build *b, int argc, char **argv)
         }
         b->output = b->o.output;
         b->accel = b->o.accel;
-        b->d.json = b->o.json;
+        int dr = cli_display_open(b->cmd, &b->o, &b->d);
+        if (dr != 0)
+                return dr;
         if (!b->output)
                 return cli_usage_error(b->cmd, "-o OUTPUT is required (.qcow2, .raw, .img, .vmdk or .vhdx)");
         _cleanup_free_ char *bd = b->o.build_dir ? xstrdup(b->o.build_dir) : xasprintf("%s.d", b->output);
@@ -317,6 +323,12 @@ static int report(struct build *b, int r, struct kiln_error *err)
                         fprintf(stderr, "kiln: %s failed; nothing was written to '%s'; logs are in '%s'\n", b->cmd,
                                 b->output, b->bdir);
         } else {
+                struct cli_output outs[3] = {{"image", b->output, b->image_sha},
+                                             {"manifest", b->manifest, b->manifest_sha}};
+                size_t n = 2;
+                if (b->xml)
+                        outs[n++] = (struct cli_output){"libvirt-xml", b->xml, b->xml_sha};
+                cli_display_result(&b->d, outs, n, b->times, b->n_times);
                 fprintf(stderr, "kiln: built '%s' (%s, bootloader %s); manifest '%s'\n", b->output, b->out_format,
                         b->bootloader, b->manifest);
         }

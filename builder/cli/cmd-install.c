@@ -42,7 +42,9 @@ int kiln_cmd_install(int argc, char **argv)
 
         cli_catch_signals(&interrupted);
 
-        struct cli_display d = {.json = o.json, .tty = !o.json && isatty(STDERR_FILENO)};
+        struct cli_display d;
+        if ((r = cli_display_open("install", &o, &d)) != 0)
+                return r;
         struct kiln_cache *cache = NULL;
         struct kiln_media *m = NULL;
         struct kiln_install_result res = {0};

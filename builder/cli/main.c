@@ -84,7 +84,9 @@ const struct kiln_command kiln_commands[] = {
          "  --boot-timeout MIN    the boot test's limit (default 10 minutes TCG, 3 KVM)\n"
          "  --keep-work           keep the work disk in the build folder after a failure\n"
          "  --force               replace an existing OUTPUT (only once the new one is done)\n"
-         "  --events json         JSON lines on stdout: stages, installer steps, the error\n"
+         "  --events json         JSON lines on stdout: typed events (docs/events.md)\n"
+         "  --events-fd N         the same events on descriptor N (stderr keeps the display)\n"
+         "  --build-id ID         what every event carries (default: random)\n"
          "  --accel, --hypervisor, --timeout, --watchdog, --xen-bridge, --cache,\n"
          "  --offline, --no-preflight   as for 'kiln install'\n"
          "\n"
@@ -115,7 +117,9 @@ const struct kiln_command kiln_commands[] = {
          "  --build-dir DIR       logs (console.log, syslog.log, proxy.log); default DISK.d\n"
          "  --accel auto|kvm|tcg  override the profile's vm.accel; auto probes KVM for real\n"
          "  --hypervisor qemu|xen override the profile's vm.hypervisor\n"
-         "  --events json         JSON lines on stdout: time, step, percent, message\n"
+         "  --events json         JSON lines on stdout: typed events (docs/events.md)\n"
+         "  --events-fd N         the same events on descriptor N (stderr keeps the display)\n"
+         "  --build-id ID         what every event carries (default: random)\n"
          "  --timeout MIN         give up after MIN minutes, or 'Ns' seconds (default 180\n"
          "                        minutes under TCG, 60 under KVM)\n"
          "  --watchdog MIN        stop a guest silent for MIN minutes (default 10 TCG, 5 KVM)\n"
@@ -312,8 +316,33 @@ int cli_install_option(const char *cmd, int c, const char *arg, struct cli_insta
         case CLI_OPT_NO_PREFLIGHT: o->no_preflight = true; return 0;
         case CLI_OPT_OFFLINE: o->offline = true; return 0;
         case CLI_OPT_XEN_BRIDGE: o->xen_bridge = arg; return 0;
+        case CLI_OPT_EVENTS_FD: {
+                char *end = NULL;
+                long fd = strtol(arg, &end, 10);
+                if (!*arg || *end || fd < 3 || fd > 65535 || fcntl((int) fd, F_GETFD) < 0)
+                        return cli_usage_error(cmd, "--events-fd takes an open descriptor above 2 (got '%s')", arg);
+                o->events_fd = (int) fd;
+                o->json = true;
+                return 0;
+        }
+        case CLI_OPT_BUILD_ID:
+                if (strlen(arg) < 1 || strlen(arg) > 32 || strspn(arg, "0123456789abcdefghijklmnopqrstuvwxyz-") != strlen(arg))
+                        return cli_usage_error(cmd, "--build-id takes 1 to 32 lowercase letters, digits or '-' (got '%s')",
+                                               arg);
+                o->build_id = arg;
+                return 0;
         default: return cli_profile_option(c, arg);
         }
+}
+
+int cli_display_open(const char *cmd, const struct cli_install_opts *o, struct cli_display *d)
+{
+        *d = (struct cli_display){.json = o->json, .tty = (!o->json || o->events_fd) && isatty(STDERR_FILENO)};
+        if (o->build_id)
+                snprintf(d->build_id, sizeof(d->build_id), "%s", o->build_id);
+        if (o->events_fd && !(d->out = fdopen(o->events_fd, "w")))
+                return cli_usage_error(cmd, "--events-fd %d: %s", o->events_fd, strerror(errno));
+        return 0;
 }
 
 int cli_parse_duration(const char *cmd, const char *opt, const char *arg, unsigned *ret_sec)

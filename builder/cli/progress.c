@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "../lib/manifest.h"
 
 static void human(uint64_t v, char *out, size_t n)
 {
@@ -48,22 +49,46 @@ void cli_notice(void *userdata, const char *msg)
         fprintf(stderr, "kiln: %s\n", msg);
 }
 
+/* Every event of the stream (docs/events.schema.json): v, time (RFC 3339, milliseconds, UTC),
+ * type, and the build's id; then what the type carries. Old keys stay as they were. */
+static struct json_object *event_new(struct cli_display *d, const char *type)
+{
+        if (!d->build_id[0])
+                kiln_random_hex(d->build_id, sizeof(d->build_id));
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char t[32], full[48];
+        strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(full, sizeof(full), "%s.%03ldZ", t, ts.tv_nsec / 1000000);
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "v", json_object_new_int(KILN_EVENTS_VERSION));
+        json_object_object_add(o, "time", json_object_new_string(full));
+        json_object_object_add(o, "type", json_object_new_string(type));
+        json_object_object_add(o, "build", json_object_new_string(d->build_id));
+        return o;
+}
+
+static void emit(struct cli_display *d, struct json_object *o)
+{
+        FILE *f = d->out ? d->out : stdout;
+        fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        fflush(f);
+        json_object_put(o);
+}
+
 void cli_display_event(void *userdata, const char *step, int percent, const char *message)
 {
         struct cli_display *d = userdata;
         if (d->json) {
-                struct json_object *o = json_object_new_object();
-                char ts[32];
-                time_t t = time(NULL);
-                strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-                json_object_object_add(o, "time", json_object_new_string(ts));
+                struct json_object *o = event_new(d, "step");
                 json_object_object_add(o, "step", json_object_new_string(step));
                 json_object_object_add(o, "percent", json_object_new_int(percent));
                 json_object_object_add(o, "message", json_object_new_string(message));
-                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-                fflush(stdout);
-                json_object_put(o);
-                return;
+                emit(d, o);
+                if (!d->out)
+                        return;
         }
         bool same_step = d->last_step && STREQ(d->last_step, step);
         if (same_step && (!d->tty || percent == d->last_percent))
@@ -88,33 +113,25 @@ void cli_display_notice(void *userdata, const char *msg)
 {
         struct cli_display *d = userdata;
         if (d->json) {
-                struct json_object *o = json_object_new_object();
+                struct json_object *o = event_new(d, "notice");
                 json_object_object_add(o, "notice", json_object_new_string(msg));
-                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-                fflush(stdout);
-                json_object_put(o);
+                json_object_object_add(o, "message", json_object_new_string(msg));
+                emit(d, o);
         }
         fprintf(stderr, "%skiln: %s\n", d->tty && d->last_step ? "\n" : "", msg);
-}
-
-
-static void json_line(struct json_object *o)
-{
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-        fflush(stdout);
-        json_object_put(o);
 }
 
 void cli_display_stage(struct cli_display *d, unsigned n, unsigned total, const char *stage, const char *what)
 {
         if (d->json) {
-                struct json_object *o = json_object_new_object();
+                struct json_object *o = event_new(d, "stage");
                 json_object_object_add(o, "stage", json_object_new_string(stage));
                 json_object_object_add(o, "index", json_object_new_int((int) n));
                 json_object_object_add(o, "of", json_object_new_int((int) total));
                 json_object_object_add(o, "message", json_object_new_string(what));
-                json_line(o);
-                return;
+                emit(d, o);
+                if (!d->out) /* --events-fd keeps the display for people on stderr */
+                        return;
         }
         if (d->tty && d->last_step)
                 fputc('\n', stderr);
@@ -129,10 +146,47 @@ void cli_display_error(struct cli_display *d, const struct kiln_error *err, cons
                 fputc('\n', stderr);
         if (!d->json || !err)
                 return;
-        struct json_object *o = json_object_new_object();
+        struct json_object *o = event_new(d, "error");
         _cleanup_free_ char *msg = kiln_error_format(err);
         json_object_object_add(o, "error", json_object_new_string(msg));
+        json_object_object_add(o, "message", json_object_new_string(err->msg));
+        /* The whole chain, each with its location when it has one. */
+        struct json_object *chain = json_object_new_array();
+        for (const struct kiln_error *e = err; e; e = e->next) {
+                struct json_object *c = json_object_new_object();
+                json_object_object_add(c, "message", json_object_new_string(e->msg));
+                if (e->file) {
+                        json_object_object_add(c, "file", json_object_new_string(e->file));
+                        json_object_object_add(c, "line", json_object_new_int((int) e->line));
+                        json_object_object_add(c, "column", json_object_new_int((int) e->column));
+                }
+                json_object_array_add(chain, c);
+        }
+        json_object_object_add(o, "chain", chain);
         if (build_dir)
                 json_object_object_add(o, "build_dir", json_object_new_string(build_dir));
-        json_line(o);
+        emit(d, o);
+}
+
+void cli_display_result(struct cli_display *d, const struct cli_output *outputs, size_t n_outputs,
+                        const struct kiln_stage_time *times, size_t n_times)
+{
+        if (!d->json)
+                return;
+        struct json_object *o = event_new(d, "result");
+        json_object_object_add(o, "state", json_object_new_string("succeeded"));
+        struct json_object *outs = json_object_new_array();
+        for (size_t i = 0; i < n_outputs; i++) {
+                struct json_object *x = json_object_new_object();
+                json_object_object_add(x, "kind", json_object_new_string(outputs[i].kind));
+                json_object_object_add(x, "path", json_object_new_string(outputs[i].path));
+                json_object_object_add(x, "sha256", json_object_new_string(outputs[i].sha256));
+                json_object_array_add(outs, x);
+        }
+        json_object_object_add(o, "outputs", outs);
+        struct json_object *st = json_object_new_object();
+        for (size_t i = 0; i < n_times; i++)
+                json_object_object_add(st, times[i].stage, json_object_new_double(times[i].seconds));
+        json_object_object_add(o, "stages", st);
+        emit(d, o);
 }

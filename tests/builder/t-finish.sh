@@ -101,12 +101,20 @@ fi
 mkdir -p "$TMP/a"
 opts=(--libvirt-xml)
 [ -n "$quick" ] && opts+=(--no-boot-test)
-"$KILN" finish "${opts[@]}" -o "$TMP/a/fixture.qcow2" "$fixdir/host.yaml" "$img" > "$TMP/a.out" 2> "$TMP/a.err"; rc=$?
+"$KILN" finish "${opts[@]}" --events-fd 3 -o "$TMP/a/fixture.qcow2" "$fixdir/host.yaml" "$img" 3> "$TMP/a.jsonl" > "$TMP/a.out" 2> "$TMP/a.err"; rc=$?
 if [ $rc -ne 0 ]; then
         not_ok "kiln finish with bootloader: host" "$(grep -v warning "$TMP/a.err" | tail -8)"
         finish; exit
 fi
 ok "kiln finish with bootloader: host (libguestfs) succeeds"
+if /usr/bin/python3 -c 'import jsonschema' 2> /dev/null; then
+        out=$(/usr/bin/python3 "$TOP/tests/helpers/check-events.py" "$TOP/docs/events.schema.json" "$TMP/a.jsonl" --last result 2>&1) &&
+                ok "its event stream passes the schema: $out, the result last" || not_ok "finish events: schema" "$out"
+        check_eq "the result event names the image's sha256" "$(sha256sum < "$TMP/a/fixture.qcow2" | cut -d' ' -f1)" \
+                "$(/usr/bin/python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])][-1]; print([o["sha256"] for o in r["outputs"] if o["kind"] == "image"][0])' "$TMP/a.jsonl")"
+else
+        skip "finish events: schema" "python3-jsonschema is not installed"
+fi
 for s in "inspecting" "installing GRUB from the host side" "writing the output" "hashing the image and writing the manifest"; do
         grep -q "\] $s" "$TMP/a.err" && ok "one display shows the stage: $s" || not_ok "stage shown: $s" "$(cat "$TMP/a.err")"
 done

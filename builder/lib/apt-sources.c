@@ -56,7 +56,7 @@ static void parse_one_line(struct sources *out, const char *text)
                         *hash = '\0';
                 _cleanup_strv_free_ char **w = split_words(line);
                 size_t n = strv_length(w), i = 1;
-                if (n < 3 || !STREQ(w[0], "deb"))
+                if (!w || n < 3 || !STREQ(w[0], "deb"))
                         continue;
                 if (w[1][0] == '[') { /* options may contain spaces: skip to the closing bracket */
                         while (i < n && !strchr(w[i], ']'))

@@ -220,7 +220,7 @@ int kiln_release_verify(const char *signed_path, const char *detached_sig, const
                 return kiln_error_set(reterr, errno, "cannot create a temporary folder: %s", strerror(errno));
         _cleanup_free_ char *kr_path = xasprintf("%s/keyring.gpg", home), *out_path = xasprintf("%s/Release", home);
         _cleanup_free_ char *kr = NULL, *bin = NULL, *out = NULL, *status = NULL, *errs = NULL;
-        size_t kr_len, bin_len;
+        size_t kr_len = 0, bin_len = 0;
         int r = read_file_max(keyring, 64 << 20, &kr, &kr_len);
         if (r < 0) {
                 r = kiln_error_set(reterr, -r, "cannot read keyring '%s': %s", keyring, strerror(-r));

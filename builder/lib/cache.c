@@ -82,9 +82,10 @@ int kiln_cache_tmp(const struct kiln_cache *c, char **ret_path, int *ret_fd, str
         char *path = xasprintf("%s/tmp/part-XXXXXX", c->dir);
         int fd = mkostemp(path, O_CLOEXEC);
         if (fd < 0) {
-                int e = errno;
+                int e = errno > 0 ? errno : EIO;
                 free(path);
-                return kiln_error_set(reterr, e, "cannot create a file in '%s/tmp': %s", c->dir, strerror(e));
+                kiln_error_set(reterr, e, "cannot create a file in '%s/tmp': %s", c->dir, strerror(e));
+                return -e; /* spelt out: the analyzer then knows nothing was set */
         }
         *ret_path = path;
         *ret_fd = fd;
@@ -134,7 +135,7 @@ int kiln_cache_fetch_tried(const struct kiln_cache *c, const char *url, const ch
                 return kiln_error_set(reterr, ENOENT, "offline, and the cache lacks '%s' (sha256 %s)", url, sha256);
 
         _cleanup_free_ char *tmp = NULL;
-        int fd;
+        int fd = -1;
         int r = kiln_cache_tmp(c, &tmp, &fd, reterr);
         if (r < 0)
                 return r;
@@ -188,7 +189,7 @@ int kiln_cache_fetch(const struct kiln_cache *c, const char *url, const char *sh
 int kiln_cache_record_write(const struct kiln_cache *c, const char *key, const char *text, struct kiln_error **reterr)
 {
         _cleanup_free_ char *tmp = NULL;
-        int fd;
+        int fd = -1;
         int r = kiln_cache_tmp(c, &tmp, &fd, reterr);
         if (r < 0)
                 return r;

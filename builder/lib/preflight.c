@@ -158,7 +158,7 @@ int kiln_preflight(const struct kiln_profile *p, const struct kiln_media *m, con
                 kiln_fetch_heads(urls, n, status, reterr);
         struct kiln_buf missing = {0};
         size_t nmissing = 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; urls && i < n; i++)
                 if (status[i] < 200 || status[i] >= 300) {
                         nmissing++;
                         if (status[i])

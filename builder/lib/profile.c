@@ -126,6 +126,8 @@ static int load_chain(struct loader *L, const char *shown, const char *data, siz
                                 buf_printf(&b, "%s -> ", c->shown[k]);
                         buf_puts(&b, shown);
                         _cleanup_free_ char *cycle = buf_steal(&b);
+                        if (!from)
+                                return kiln_error_set(reterr, ELOOP, "'extends' makes a cycle: %s", cycle);
                         return kiln_error_at(reterr, ELOOP, from->file, from->line, from->column,
                                              "'extends' makes a cycle: %s", cycle);
                 }

@@ -132,6 +132,8 @@ int kiln_proxy_check_url(const struct kiln_proxy_policy *pol, const char *url, c
         for (size_t i = 0; pol->allow && pol->allow[i]; i++) {
                 size_t n = strlen(pol->allow[i]);
                 const char *a_path = strchr(pol->allow[i] + 7, '/');
+                if (!a_path)
+                        continue; /* prefix_of() always ends a prefix with '/': never here */
                 size_t host_len = (size_t) (a_path - pol->allow[i]);
                 size_t url_host_len = (size_t) (np - norm);
                 if (url_host_len == host_len && strncasecmp(norm, pol->allow[i], host_len) == 0 &&

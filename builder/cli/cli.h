@@ -61,6 +61,10 @@ int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_pre
 /* "MIN" minutes or "Ns" seconds, more than zero; a usage error naming cmd and opt otherwise. */
 int cli_parse_duration(const char *cmd, const char *opt, const char *arg, unsigned *ret_sec);
 
+/* The format of an input disk: --format (opt, may be NULL) or the name's extension. 0, or the
+ * usage exit status (the message printed). */
+int cli_disk_format(const char *cmd, const char *path, const char *opt, const char **ret_format);
+
 /* The install options `kiln install`, `kiln build` and `kiln finish` share: one table, one parser. */
 enum {
         CLI_OPT_CACHE = 0x100,

@@ -11,14 +11,15 @@ static volatile sig_atomic_t interrupted;
 
 int kiln_cmd_boot_test(int argc, char **argv)
 {
-        enum { OPT_ACCEL = 0x100, OPT_TIMEOUT, OPT_KERNEL };
+        enum { OPT_ACCEL = 0x100, OPT_TIMEOUT, OPT_KERNEL, OPT_FORMAT };
         static const struct option opts[] = {
                 {"accel", required_argument, NULL, OPT_ACCEL},
                 {"timeout", required_argument, NULL, OPT_TIMEOUT},
                 {"console-log", required_argument, NULL, 'l'},
+                {"format", required_argument, NULL, OPT_FORMAT},
                 {0},
         };
-        const char *accel = "tcg", *log = NULL;
+        const char *accel = "tcg", *log = NULL, *format_opt = NULL, *format = NULL;
         unsigned timeout_sec = 0;
         int c;
         while ((c = getopt_long(argc, argv, "l:", opts, NULL)) != -1) {
@@ -33,12 +34,15 @@ int kiln_cmd_boot_test(int argc, char **argv)
                                 return KILN_EXIT_USAGE;
                         break;
                 case 'l': log = optarg; break;
+                case OPT_FORMAT: format_opt = optarg; break;
                 default: return cli_usage_error("boot-test", "run 'kiln boot-test --help' for usage");
                 }
         }
         if (argc - optind != 1)
                 return cli_usage_error("boot-test", "usage: kiln boot-test [OPTIONS] IMAGE");
         const char *image = argv[optind];
+        if (cli_disk_format("boot-test", image, format_opt, &format) != 0)
+                return KILN_EXIT_USAGE;
         if (access(image, R_OK) < 0)
                 return cli_usage_error("boot-test", "cannot read '%s': %s", image, strerror(errno));
         _cleanup_free_ char *log_path = log ? xstrdup(log) : xasprintf("%s.boot-console.log", image);
@@ -47,7 +51,7 @@ int kiln_cmd_boot_test(int argc, char **argv)
                                                     "choose a path without one",
                                        kiln_qemu_path_ok(image) ? log_path : image);
         cli_catch_signals(&interrupted);
-        struct kiln_boot_test_opts o = {.image = image, .console_log = log_path, .accel = accel,
+        struct kiln_boot_test_opts o = {.image = image, .format = format, .console_log = log_path, .accel = accel,
                                         .timeout_sec = timeout_sec, .notice = cli_notice,
                                         .interrupted = &interrupted};
         _cleanup_error_ struct kiln_error *err = NULL;

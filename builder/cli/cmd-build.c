@@ -29,6 +29,7 @@ struct build {
         char *preseed;
         struct cli_install_opts o; /* the options kiln install takes too */
         const char *output, *out_format;
+        const char *in_format_opt; /* kiln finish --format */
         char *bdir;
         const char *accel; /* o.accel, then what the install's probe found */
         const char *finalize;
@@ -224,7 +225,15 @@ static void cleanup_build(struct build *b, bool ok)
         kiln_profile_free(b->p);
 }
 
-enum { OPT_FINALIZE = CLI_OPT_INSTALL_END, OPT_LIBVIRT, OPT_NO_BOOT_TEST, OPT_BOOT_TIMEOUT, OPT_KEEP_WORK, OPT_FORCE };
+enum {
+        OPT_FINALIZE = CLI_OPT_INSTALL_END,
+        OPT_LIBVIRT,
+        OPT_NO_BOOT_TEST,
+        OPT_BOOT_TIMEOUT,
+        OPT_KEEP_WORK,
+        OPT_FORCE,
+        OPT_FORMAT
+};
 
 static const struct option build_opts[] = {
         CLI_INSTALL_OPTIONS,
@@ -234,6 +243,7 @@ static const struct option build_opts[] = {
         {"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
         {"keep-work", no_argument, NULL, OPT_KEEP_WORK},
         {"force", no_argument, NULL, OPT_FORCE},
+        {"format", required_argument, NULL, OPT_FORMAT},
         {0},
 };
 
@@ -261,6 +271,11 @@ static int parse(struct build *b, int argc, char **argv)
                 case OPT_NO_BOOT_TEST: b->boot_test = false; break;
                 case OPT_KEEP_WORK: b->keep_work = true; break;
                 case OPT_FORCE: b->force = true; break;
+                case OPT_FORMAT:
+                        if (!STREQ(b->cmd, "finish"))
+                                return cli_usage_error(b->cmd, "--format names the format of kiln finish's DISK");
+                        b->in_format_opt = optarg;
+                        break;
                 default: return cli_usage_error(b->cmd, "run 'kiln %s --help' for usage", b->cmd);
                 }
         }
@@ -390,11 +405,12 @@ int kiln_cmd_finish(int argc, char **argv)
                 return r;
         if (argc - optind != 2)
                 return cli_usage_error("finish", "usage: kiln finish [OPTIONS] PROFILE DISK -o OUTPUT");
-        const char *disk = argv[optind + 1];
+        const char *disk = argv[optind + 1], *format = NULL;
+        if (cli_disk_format("finish", disk, b.in_format_opt, &format) != 0)
+                return KILN_EXIT_USAGE;
         if (access(disk, R_OK) < 0)
                 return cli_usage_error("finish", "cannot read '%s': %s", disk, strerror(errno));
         _cleanup_error_ struct kiln_error *err = NULL;
-        _cleanup_free_ char *format = NULL;
         r = prepare(&b, argv[optind], &err);
         if (r != 0)
                 return report(&b, r, err);
@@ -403,8 +419,7 @@ int kiln_cmd_finish(int argc, char **argv)
         /* The given disk is never changed: kiln works on a copy in the build folder. */
         stage(&b, "copy", "copying the installed disk into the build folder");
         unlink(b.work);
-        if (kiln_image_format(disk, &format, &err) < 0 ||
-            kiln_image_convert(disk, format, b.work, b.work_format, false, &interrupted, &err) < 0)
+        if (kiln_image_convert(disk, format, b.work, b.work_format, false, &interrupted, &err) < 0)
                 return report(&b, -EIO, err);
         stage_done(&b, "copy");
         r = finish_stages(&b, &err);

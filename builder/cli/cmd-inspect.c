@@ -6,6 +6,7 @@
 
 #include "../lib/boot-test.h"
 #include "../lib/cache.h"
+#include "../lib/image-format.h"
 #include "../lib/inspect.h"
 #include "../lib/install.h"
 #include "cli.h"
@@ -36,14 +37,15 @@ bool cli_guestfs_force_tcg(const char *accel, const struct kiln_cache *cache)
 
 int kiln_cmd_inspect(int argc, char **argv)
 {
-        enum { OPT_ACCEL = 0x100, OPT_CACHE };
+        enum { OPT_ACCEL = 0x100, OPT_CACHE, OPT_FORMAT };
         static const struct option opts[] = {
                 {"build-dir", required_argument, NULL, 'd'},
                 {"accel", required_argument, NULL, OPT_ACCEL},
                 {"cache", required_argument, NULL, OPT_CACHE},
+                {"format", required_argument, NULL, OPT_FORMAT},
                 {0},
         };
-        const char *dir = NULL, *accel = "auto", *cache_dir = NULL;
+        const char *dir = NULL, *accel = "auto", *cache_dir = NULL, *format_opt = NULL, *format = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
                 if (c == 'd')
@@ -52,21 +54,25 @@ int kiln_cmd_inspect(int argc, char **argv)
                         accel = optarg;
                 else if (c == OPT_CACHE)
                         cache_dir = optarg;
+                else if (c == OPT_FORMAT)
+                        format_opt = optarg;
                 else
                         return cli_usage_error("inspect", "run 'kiln inspect --help' for usage");
         }
         if (argc - optind != 1)
-                return cli_usage_error("inspect", "usage: kiln inspect [-d DIR] IMAGE");
+                return cli_usage_error("inspect", "usage: kiln inspect [-d DIR] [--format FMT] IMAGE");
         const char *image = argv[optind];
+        if (cli_disk_format("inspect", image, format_opt, &format) != 0)
+                return KILN_EXIT_USAGE;
         if (access(image, R_OK) < 0)
                 return cli_usage_error("inspect", "cannot read '%s': %s", image, strerror(errno));
         _cleanup_free_ char *bdir = dir ? xstrdup(dir) : xasprintf("%s.d", image);
         _cleanup_error_ struct kiln_error *err = NULL;
-        _cleanup_free_ char *format = NULL, *pkgs = NULL, *pkg_path = NULL, *pkg_text = NULL;
+        _cleanup_free_ char *pkgs = NULL, *pkg_path = NULL, *pkg_text = NULL;
         struct kiln_cache *cache = NULL;
         struct kiln_inspection *in = NULL;
         int status = KILN_EXIT_FAILED;
-        if (kiln_image_format(image, &format, &err) < 0 || kiln_cache_open(cache_dir, false, &cache, &err) < 0)
+        if (kiln_image_check(image, format, &err) < 0 || kiln_cache_open(cache_dir, false, &cache, &err) < 0)
                 goto out;
         if (kiln_build_dir_prepare(bdir, &err) < 0)
                 goto out;

@@ -6,6 +6,7 @@
 
 #include "../../preseed-gen/preseed.h"
 #include "../lib/fetch.h"
+#include "../lib/image-format.h"
 #include "cli.h"
 
 struct kiln_globals kiln_globals;
@@ -102,6 +103,11 @@ const struct kiln_command kiln_commands[] = {
          "--no-boot-test, --boot-timeout, --keep-work, --force, --events, --accel,\n"
          "--cache).\n"
          "\n"
+         "  --format raw|qcow2    DISK's format; without it the name says: .raw and .img\n"
+         "                        raw, .qcow2 qcow2 (never read from the disk's contents).\n"
+         "                        A qcow2 with a backing file or external data file is\n"
+         "                        refused.\n"
+         "\n"
          "Exit status: 0 finished, 1 a stage failed, 2 bad profile or usage.\n"},
         {"install", kiln_cmd_install, "run the real installer in an isolated guest; leave the installed disk",
          "Usage: kiln install [OPTIONS] PROFILE -o DISK\n"
@@ -140,6 +146,8 @@ const struct kiln_command kiln_commands[] = {
          "  --timeout MIN         give up after MIN minutes, or 'Ns' seconds (default 10\n"
          "                        minutes under TCG, 3 under KVM)\n"
          "  -l, --console-log F   keep the console in F (default IMAGE.boot-console.log)\n"
+         "  --format raw|qcow2    IMAGE's format (default from its name: .raw/.img raw,\n"
+         "                        .qcow2 qcow2; never from its contents)\n"
          "\n"
          "Exit status: 0 passed, 1 failed, 2 usage.\n"},
         {"inspect", kiln_cmd_inspect, "inspect an image read-only through libguestfs",
@@ -153,7 +161,9 @@ const struct kiln_command kiln_commands[] = {
          "\n"
          "  -d, --build-dir DIR   where installer/ and packages.txt go (default IMAGE.d)\n"
          "  --accel auto|kvm|tcg  for the libguestfs appliance (auto: probe KVM, cached)\n"
-         "  --cache DIR           where the KVM probe's verdict is kept\n"},
+         "  --cache DIR           where the KVM probe's verdict is kept\n"
+         "  --format raw|qcow2    IMAGE's format (default from its name: .raw/.img raw,\n"
+         "                        .qcow2 qcow2; never from its contents)\n"},
         {"proxy", kiln_cmd_proxy, "run a profile's mirror proxy in the foreground (for debugging)",
          "Usage: kiln proxy [--port N] [--cache DIR] [--log FILE] PROFILE\n"
          "\n"
@@ -353,6 +363,24 @@ int cli_parse_duration(const char *cmd, const char *opt, const char *arg, unsign
         if (errno || end == arg || (*end && !STREQ(end, "s")) || v == 0 || v > 7 * 24 * 3600)
                 return cli_usage_error(cmd, "%s takes minutes, or seconds as 'Ns' (got '%s')", opt, arg);
         *ret_sec = (unsigned) (*end ? v : v * 60);
+        return 0;
+}
+
+int cli_disk_format(const char *cmd, const char *path, const char *opt, const char **ret_format)
+{
+        /* Never from the disk's bytes: a guest wrote them, and a qcow2 header in a '.raw' once made
+         * kiln copy a host file (the header's external data file) into the output. */
+        if (opt) {
+                *ret_format = kiln_input_format_name(opt);
+                if (!*ret_format)
+                        return cli_usage_error(cmd, "--format takes raw or qcow2 (got '%s')", opt);
+                return 0;
+        }
+        *ret_format = kiln_input_format(path);
+        if (!*ret_format)
+                return cli_usage_error(cmd, "'%s': kiln reads a disk's format from its name (.raw, .img or .qcow2) "
+                                            "or --format, never from its contents",
+                                       path);
         return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "image-format.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -25,6 +26,10 @@ int kiln_appliance_error(guestfs_h *g, struct kiln_error **reterr, const char *w
 int kiln_appliance_open(const char *image, const char *format, bool readonly, bool force_tcg, guestfs_h **ret_g,
                         char **ret_root, struct kiln_error **reterr)
 {
+        /* Here as well as in the CLI: every image libguestfs opens is checked, whoever names it. */
+        int r = kiln_image_check(image, format, reterr);
+        if (r < 0)
+                return r;
         guestfs_h *g = guestfs_create();
         if (!g)
                 return kiln_error_set(reterr, ENOMEM, "cannot create a libguestfs handle");
@@ -41,7 +46,6 @@ int kiln_appliance_open(const char *image, const char *format, bool readonly, bo
                 return r;
         }
         char **roots = NULL;
-        int r;
         if (guestfs_add_drive_opts(g, image, GUESTFS_ADD_DRIVE_OPTS_READONLY, readonly ? 1 : 0,
                                    GUESTFS_ADD_DRIVE_OPTS_FORMAT, format, -1) < 0)
                 r = kiln_appliance_error(g, reterr, "libguestfs: add the image");

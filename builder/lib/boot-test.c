@@ -4,42 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 
 #include "../../hypervisors/hv.h"
 #include "command.h"
+#include "image-format.h"
 #include "install.h"
-
-int kiln_image_format(const char *path, char **ret, struct kiln_error **reterr)
-{
-        char *argv[] = {"qemu-img", "info", "--output=json", (char *) path, NULL};
-        _cleanup_free_ char *out = NULL, *errs = NULL;
-        struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -2, .stderr_fd = -2, .timeout_sec = 60};
-        int r = kiln_command_run(argv, &o, &out, &errs, reterr);
-        if (r < 0)
-                return r;
-        if (r > 0) {
-                if (errs)
-                        errs[strcspn(errs, "\n")] = '\0';
-                return kiln_error_set(reterr, EINVAL, "'%s' is not a disk image qemu-img can read: %s", path,
-                                      errs ? errs : "");
-        }
-        struct json_object *j = json_tokener_parse(out), *f = NULL;
-        if (!j || !json_object_object_get_ex(j, "format", &f)) {
-                json_object_put(j);
-                return kiln_error_set(reterr, EINVAL, "qemu-img info gave no format for '%s'", path);
-        }
-        struct json_object *bf = NULL;
-        if (json_object_object_get_ex(j, "backing-filename", &bf)) {
-                int e = kiln_error_set(reterr, EPERM, "'%s' has a backing file ('%s'); kiln works on self-contained "
-                                                      "images only", path, json_object_get_string(bf));
-                json_object_put(j);
-                return e;
-        }
-        *ret = xstrdup(json_object_get_string(f));
-        json_object_put(j);
-        return 0;
-}
 
 static char *console_tail(const char *path)
 {
@@ -66,8 +35,9 @@ static char *console_tail(const char *path)
 
 int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, struct kiln_error **reterr)
 {
-        _cleanup_free_ char *format = o->format ? xstrdup(o->format) : NULL, *accel = NULL;
-        int r = format ? 0 : kiln_image_format(o->image, &format, reterr);
+        _cleanup_free_ char *accel = NULL;
+        const char *format = o->format;
+        int r = kiln_image_check(o->image, format, reterr);
         if (r < 0)
                 return r;
         if (o->kernel || STREQ(o->accel, "tcg") || STREQ(o->accel, "kvm")) {

@@ -10,7 +10,7 @@
 
 struct kiln_boot_test_opts {
         const char *image;
-        const char *format;      /* NULL: ask qemu-img (refusing backing files) */
+        const char *format;      /* raw, qcow2 (kiln_image_check), or kiln's own vmdk, vhdx */
         const char *console_log; /* where the serial console goes (kept) */
         const char *accel;       /* auto, kvm or tcg */
         const char *kernel;      /* for the KVM probe under auto; NULL: no probe, TCG */
@@ -25,7 +25,3 @@ struct kiln_boot_test_opts {
 /* 0 when the console showed "login:" in time; otherwise an error saying what happened, with the
  * console's last lines. */
 int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, struct kiln_error **reterr);
-
-/* The image's format as qemu-img reads it (qcow2, raw, vmdk, vhdx). An image with a backing file
- * is refused: a finished image has none, and one could point QEMU at a host file. */
-int kiln_image_format(const char *path, char **ret, struct kiln_error **reterr);

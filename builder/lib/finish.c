@@ -13,6 +13,7 @@
 
 #include "appliance.h"
 #include "command.h"
+#include "image-format.h"
 
 const char *kiln_output_format(const char *path)
 {
@@ -158,6 +159,9 @@ int kiln_image_convert(const char *src, const char *src_format, const char *dst,
          * requests in flight and write them out of order (-m 8 -W: the same guest data, clusters
          * laid out in whatever order they finish; measured in bench/README.md). convert skips
          * zeroes: the output is sparse. */
+        int r = kiln_image_check(src, src_format, reterr);
+        if (r < 0)
+                return r;
         bool qcow2 = compress && STREQ(dst_format, "qcow2");
         const char *argv[16];
         size_t n = 0;
@@ -179,7 +183,7 @@ int kiln_image_convert(const char *src, const char *src_format, const char *dst,
         argv[n] = NULL;
         _cleanup_free_ char *errs = NULL;
         struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2, .timeout_sec = 3600};
-        int r = kiln_command_run((char **) argv, &o, NULL, &errs, reterr);
+        r = kiln_command_run((char **) argv, &o, NULL, &errs, reterr);
         if (r == 0 && interrupted && *interrupted)
                 r = kiln_error_set(reterr, EINTR, "interrupted");
         else if (r > 0)

@@ -50,7 +50,7 @@ used=$(du -k "$TMP/conv.raw" | cut -f1)
 [ "$used" -lt 8192 ] && ok "the raw output is sparse (${used} KiB used of 64 MiB)" || not_ok "sparse raw output" "$used KiB"
 cmp -s "$TMP/src.raw" "$TMP/conv.raw" && ok "the converted raw holds the same bytes" || not_ok "conversion changed the bytes"
 "$plan" convert "$TMP/src.raw" qcow2 "$TMP/bad.qcow2" > "$TMP/conv.err"
-grep -q "qemu-img convert to qcow2 failed" "$TMP/conv.err" && [ ! -e "$TMP/bad.qcow2" ] &&
+grep -q "is not a qcow2 image" "$TMP/conv.err" && [ ! -e "$TMP/bad.qcow2" ] &&
         ok "a source not of the stated format fails, and leaves no output" || not_ok "conversion failure" "$(cat "$TMP/conv.err")"
 
 # Usage errors: exit 2, nothing created.

@@ -28,7 +28,7 @@ FUZZ_NAMES := fuzz-profile fuzz-index fuzz-install-log fuzz-proxy-url
 FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%)
 
 .SECONDARY:
-.PHONY: all deps demo check check-unit check-asan check-net check-e2e fuzz bench bench-build install uninstall clean format
+.PHONY: shellcheck all deps demo check check-unit check-asan check-net check-e2e fuzz bench bench-build install uninstall clean format
 
 TEST_BIN   := $(BUILD)/tests/builder/test-install-log $(BUILD)/tests/builder/test-finish
 # Xen's own config parser, where libxen-dev is installed.
@@ -60,7 +60,7 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LI
 DEB_RUN    := qemu-system-x86 qemu-utils gpgv dmsetup kpartx grub-pc-bin
 DEB_BUILD  := build-essential pkg-config libyaml-dev libarchive-dev libcurl4-openssl-dev \
               libguestfs-dev libjson-c-dev libmicrohttpd-dev libssl-dev libxml2-dev libseccomp-dev
-DEB_TEST   := debconf-utils clang python3 gpg gpgv cpio dpkg-dev libarchive-tools man-db \
+DEB_TEST   := debconf-utils clang shellcheck python3 gpg gpgv cpio dpkg-dev libarchive-tools man-db \
               qemu-system-x86 qemu-utils busybox-static linux-image-amd64 libxen-dev curl \
               mmdebstrap libguestfs-tools libxml2-utils python3-jsonschema
 deps:
@@ -73,6 +73,7 @@ deps:
 	else echo "make deps: all packages present"; fi
 
 check: deps
+	$(MAKE) shellcheck
 	$(MAKE) all
 	$(MAKE) check-unit
 	$(MAKE) check-asan
@@ -145,3 +146,9 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The habits the house style names, gated in .ci/run: shellcheck on every script (warnings and
+# errors; style notes are not gated).
+SH_SCRIPTS := $(wildcard tests/*.sh tests/*/*.sh bench/*.sh .ci/run)
+shellcheck:
+	shellcheck -S warning $(SH_SCRIPTS)

@@ -21,6 +21,7 @@ trust=(--allow-private-mirrors --trust-profile-paths)
 profile=${1:?usage: bench/build.sh PROFILE}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
 pids=()
+# shellcheck disable=SC2154 # p is the loop's own variable, set when the trap runs
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 cache=$tmp/cache
 accel=${KILN_BENCH_ACCEL:-tcg}
@@ -28,7 +29,8 @@ accel=${KILN_BENCH_ACCEL:-tcg}
 now() { date +%s.%N; }
 calc() { python3 -c "print($1)"; }
 run_build() { # NAME
-        local s=$(now)
+        local s
+        s=$(now)
         "$kiln" "${trust[@]}" build --accel "$accel" --cache "$cache" -o "$tmp/$1.qcow2" "$profile" > /dev/null 2> "$tmp/$1.err" ||
                 { echo "bench/build: $1 build failed:" >&2; tail -5 "$tmp/$1.err" >&2; exit 1; }
         calc "$(now) - $s"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the test scripts: TAP-style result lines and a temporary folder removed on exit.
 # Each script prints "ok - NAME", "not ok - NAME" or "ok - NAME # SKIP reason".
 set -u

@@ -2,7 +2,7 @@
 # The default mirror comes from the host's apt sources: one-line and deb822, comments, options,
 # disabled stanzas and deb-src ignored; no Debian source is a located error.
 . "$(dirname "$0")/../lib.sh"
-cd "$TOP"
+cd "$TOP" || exit 1
 mirror_of() { "$KILN" --apt-dir "$1" preseed profiles/minimal.yaml 2>/dev/null | sed -n 's/^d-i mirror\/http\/\(hostname\|directory\) string //p' | tr '\n' ' '; }
 security_of() { "$KILN" --apt-dir "$1" preseed profiles/minimal.yaml 2>/dev/null | sed -n 's/^d-i apt-setup\/security_\(host\|path\) string //p' | tr '\n' ' '; }
 

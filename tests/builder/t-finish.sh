@@ -92,8 +92,8 @@ if [ -z "$quick" ]; then
         "$KILN" finish --no-boot-test -o "$TMP/blank-out.qcow2" "$fixdir/host.yaml" "$TMP/blank.qcow2" > /dev/null 2> "$TMP/blank.err"; rc=$?
         [ $rc -eq 1 ] && grep -q "no operating system" "$TMP/blank.err" && ok "a disk without an OS fails at inspection" ||
                 not_ok "a disk without an OS fails" "rc=$rc" "$(tail -3 "$TMP/blank.err")"
-        left=$(ls -A "$TMP" | grep -E '^blank-out|kiln-partial' | grep -v '^blank-out.qcow2.d$')
-        leftd=$(ls -A "$TMP/blank-out.qcow2.d" | grep -E '^work\.')
+        left=$(find "$TMP" -mindepth 1 -maxdepth 1 \( -name 'blank-out*' -o -name '*kiln-partial*' \) ! -name blank-out.qcow2.d -printf '%f\n')
+        leftd=$(find "$TMP/blank-out.qcow2.d" -mindepth 1 -maxdepth 1 -name 'work.*' -printf '%f\n')
         [ -z "$left$leftd" ] && ok "a failed finish leaves no image, manifest, partial or work disk" || not_ok "failed finish leaves nothing" "$left $leftd"
 fi
 
@@ -149,7 +149,7 @@ xmllint --noout "$TMP/a/fixture.qcow2.xml" 2> "$TMP/xml.err" && grep -q "<source
         ok "--libvirt-xml writes a well-formed domain naming the image" || not_ok "libvirt xml" "$(cat "$TMP/xml.err")"
 [ -s "$TMP/a/fixture.qcow2.d/installer/README" ] && grep -q "^grub-pc=" "$TMP/a/fixture.qcow2.d/packages.txt" &&
         ok "the image's /var/log/installer and package list are copied to the build folder" || not_ok "build folder contents"
-[ -z "$(ls -A "$TMP/a" | grep -E 'kiln-partial')" ] && [ -z "$(ls "$TMP/a/fixture.qcow2.d" | grep -E '^work\.')" ] &&
+[ -z "$(find "$TMP/a" -mindepth 1 -maxdepth 1 -name '*kiln-partial*')" ] && [ -z "$(find "$TMP/a/fixture.qcow2.d" -mindepth 1 -maxdepth 1 -name 'work.*')" ] &&
         ok "no partial output or work disk left after success" || not_ok "leftovers after success" "$(ls -A "$TMP/a" "$TMP/a/fixture.qcow2.d")"
 grub=$(sed -n '/^\$ cat \/boot\/grub\/grub.cfg/,$p' "$TMP/a/fixture.qcow2.d/grub-install.log" | grep -c "linux.*root=.*console=ttyS0,115200n8")
 [ "${grub:-0}" -gt 0 ] && ok "grub.cfg was written by the image's update-grub with the profile's kernel_args" || not_ok "grub.cfg"
@@ -194,7 +194,7 @@ took=$((SECONDS - t0))
         not_ok "SIGTERM during a finish stage" "rc=$rc after $took s" "$(tail -3 "$TMP/int.err")"
 left=""
 for k in $kids; do kill -0 "$k" 2>/dev/null && left="$left $(tr '\0' ' ' < /proc/$k/cmdline | cut -c1-60)"; done
-left="$left$(ls -A "$TMP/int" | grep -v '^o.qcow2.d$')$(ls "$TMP/int/o.qcow2.d" | grep '^work\.')"
+left="$left$(find "$TMP/int" -mindepth 1 -maxdepth 1 ! -name o.qcow2.d -printf '%f\n')$(find "$TMP/int/o.qcow2.d" -mindepth 1 -maxdepth 1 -name 'work.*' -printf '%f\n')"
 [ -n "$kids" ] && [ -z "$left" ] && ok "after SIGTERM: no child process, image, partial or work disk left" ||
         not_ok "after SIGTERM: nothing left" "children seen: '$kids'; left: $left"
 

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/../lib.sh"
 : "${FUZZ_DIR:?}"
 bin="$(dirname "$FUZZ_DIR")/builder/test-install-log"
-cd "$TOP/tests/builder/install-log"
+cd "$TOP/tests/builder/install-log" || exit 1
 for s in *.syslog; do
         name=${s%.syslog}
         con=; [ -f "$name.console" ] && con="$name.console"

@@ -2,7 +2,7 @@
 # Profile semantics: extends merging, paths relative to the file that names them, null resets,
 # sizes, and what a profile implies for the preseed.
 . "$(dirname "$0")/../lib.sh"
-cd "$TMP"
+cd "$TMP" || exit 1
 mkdir -p base/keys app
 cp "$TOP/profiles/keys/example-repo.asc" base/keys/r.asc
 cat > base/base.yaml <<'X'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The command line: help, version, usage errors and exit codes.
 . "$(dirname "$0")/../lib.sh"
-cd "$TOP"
+cd "$TOP" || exit 1
 
 "$KILN" --help > "$TMP/out" 2>&1; check_eq "kiln --help exits 0" 0 $?
 grep -q '^  validate ' "$TMP/out" && grep -q '^  preseed ' "$TMP/out" &&

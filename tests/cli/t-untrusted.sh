@@ -10,7 +10,7 @@ export KILN_FETCH_RETRIES=1
 server=
 cleanup() { [ -n "$server" ] && { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; }; rm -rf "$TMP"; }
 trap cleanup EXIT
-cd "$TMP"
+cd "$TMP" || exit 1
 hdr='name: u
 release: trixie
 security: false'

@@ -2,7 +2,7 @@
 # Replay each fuzz target's corpus (and every profile in the tree) without libFuzzer.
 . "$(dirname "$0")/../lib.sh"
 : "${FUZZ_DIR:?}"
-cd "$TOP"
+cd "$TOP" || exit 1
 for t in tests/fuzz/corpus/*/; do
         name=$(basename "$t")
         case $name in

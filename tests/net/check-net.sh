@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 export KILN_APT_DIR=${KILN_NET_APT_DIR:-/etc/apt}
 cache=${KILN_NET_CACHE:-$TMP/cache}
-cd "$TOP"
+cd "$TOP" || exit 1
 
 "$KILN" fetch --cache "$cache" profiles/minimal.yaml > "$TMP/out" 2> "$TMP/err"
 rc=$?

@@ -2,7 +2,7 @@
 # Golden preseeds for every example profile; each passes debconf-set-selections --checkonly.
 # UPDATE_GOLDEN=1 rewrites the goldens (review the diff before committing).
 . "$(dirname "$0")/../lib.sh"
-cd "$TOP"
+cd "$TOP" || exit 1
 golden=tests/preseed-gen/golden
 for f in $(find profiles -name '*.yaml' | sort); do
         name=$(echo "${f#profiles/}" | sed 's|/|-|g; s|\.yaml$||')

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the generator writes for each modeled key, and that the commands it chains are sound shell.
 . "$(dirname "$0")/../lib.sh"
-cd "$TMP"
+cd "$TMP" || exit 1
 value_of() { sed -n "s|^$1 [a-z]* ||p" "$2"; }
 
 cat > q.yaml <<'X'

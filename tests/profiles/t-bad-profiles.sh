@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every bad profile is refused with exit 2, its exact located message(s), and nothing on stdout.
 . "$(dirname "$0")/../lib.sh"
-cd "$TOP/tests/profiles/bad"
+cd "$TOP/tests/profiles/bad" || exit 1
 n=0
 for f in *.yaml; do
         case $f in *.part.yaml) continue ;; esac # helpers that other bad profiles extend

@@ -125,7 +125,8 @@ int kiln_sandbox_relay(void)
                                       SCMP_SYS(ppoll),      SCMP_SYS(close),     SCMP_SYS(shutdown),
                                       SCMP_SYS(exit),       SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
                                       SCMP_SYS(restart_syscall), SCMP_SYS(brk),  SCMP_SYS(munmap),
-                                      SCMP_SYS(fstat),      SCMP_SYS(newfstatat)};
+                                      SCMP_SYS(fstat),      SCMP_SYS(newfstatat), SCMP_SYS(futex),
+                                      SCMP_SYS(madvise),    SCMP_SYS(rt_sigprocmask)};
         int r = 0;
         for (size_t i = 0; i < ELEMENTSOF(allowed) && r == 0; i++)
                 r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);

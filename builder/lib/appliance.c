@@ -55,10 +55,10 @@ int kiln_appliance_open(const char *image, const char *format, bool readonly, bo
                 r = kiln_error_set(reterr, ENOENT, "no operating system found in '%s'", image);
         else
                 r = 0;
-        if (r < 0) {
+        if (r < 0 || !roots || !roots[0]) {
                 strv_free(roots);
                 guestfs_close(g);
-                return r;
+                return r < 0 ? r : -ENOENT;
         }
         *ret_root = xstrdup(roots[0]);
         strv_free(roots);

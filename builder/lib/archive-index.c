@@ -119,7 +119,7 @@ static int sha256_walk(const struct kiln_release *r, const char *path, const cha
                 unsigned long long size;
                 _cleanup_free_ char *copy = xstrndup(line, n);
                 if (sscanf(copy, "%64[0-9a-f] %llu %511s", hash, &size, name) == 3 && strlen(hash) == 64 &&
-                    (path ? STREQ(name, path) : STREQ(hash, sha256))) {
+                    (path ? STREQ(name, path) : sha256 && STREQ(hash, sha256))) {
                         if (ret_sha256)
                                 memcpy(ret_sha256, hash, 65);
                         if (ret_path)

@@ -44,6 +44,7 @@ int kiln_dm_probe(struct kiln_error **reterr)
         return 0;
 }
 
+static char **argv_of(const char *first, ...) __attribute__((sentinel));
 static char **argv_of(const char *first, ...)
 {
         va_list ap;
@@ -68,21 +69,21 @@ void kiln_dm_plan_build(const struct kiln_dm_layout *l, struct kiln_dm_plan *ret
         _cleanup_free_ char *dev = xasprintf("/dev/mapper/%s", l->name);
         _cleanup_free_ char *root = xasprintf("/dev/mapper/%s%u", l->name, l->root_part);
         _cleanup_free_ char *bootdir = xasprintf("%s/boot", l->mountdir);
-        add_step(&plan, xasprintf("map the image as %s", dev), argv_of("dmsetup", "create", l->name, "--table", table, NULL),
-                 argv_of("dmsetup", "remove", "--retry", l->name, NULL));
-        add_step(&plan, xasprintf("map %s's partitions", dev), argv_of("kpartx", "-a", "-s", dev, NULL),
-                 argv_of("kpartx", "-d", "-s", dev, NULL));
+        add_step(&plan, xasprintf("map the image as %s", dev), argv_of("dmsetup", "create", l->name, "--table", table, (char *) NULL),
+                 argv_of("dmsetup", "remove", "--retry", l->name, (char *) NULL));
+        add_step(&plan, xasprintf("map %s's partitions", dev), argv_of("kpartx", "-a", "-s", dev, (char *) NULL),
+                 argv_of("kpartx", "-d", "-s", dev, (char *) NULL));
         add_step(&plan, xasprintf("mount %s", root),
-                 argv_of("mount", "-o", "nosuid,nodev,noexec", root, l->mountdir, NULL),
-                 argv_of("umount", l->mountdir, NULL));
+                 argv_of("mount", "-o", "nosuid,nodev,noexec", root, l->mountdir, (char *) NULL),
+                 argv_of("umount", l->mountdir, (char *) NULL));
         if (l->boot_part) {
                 _cleanup_free_ char *boot = xasprintf("/dev/mapper/%s%u", l->name, l->boot_part);
                 add_step(&plan, xasprintf("mount %s on /boot", boot),
-                         argv_of("mount", "-o", "nosuid,nodev,noexec", boot, bootdir, NULL), argv_of("umount", bootdir, NULL));
+                         argv_of("mount", "-o", "nosuid,nodev,noexec", boot, bootdir, (char *) NULL), argv_of("umount", bootdir, (char *) NULL));
         }
         _cleanup_free_ char *bootopt = xasprintf("--boot-directory=%s", bootdir);
         add_step(&plan, xasprintf("install GRUB on %s with the host's grub-install", dev),
-                 argv_of("grub-install", "--target=i386-pc", bootopt, dev, NULL), NULL);
+                 argv_of("grub-install", "--target=i386-pc", bootopt, dev, (char *) NULL), NULL);
         *ret = plan;
 }
 

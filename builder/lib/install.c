@@ -251,7 +251,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         } else {
                 accel = xstrdup("hvm");
         }
-        bool tcg = STREQ(accel, "tcg");
+        bool tcg = accel && STREQ(accel, "tcg");
         unsigned timeout = o->timeout_sec ? o->timeout_sec : tcg ? 3 * 3600 : 3600;
         unsigned watchdog = o->watchdog_sec ? o->watchdog_sec : tcg ? 600 : 300;
 

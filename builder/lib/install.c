@@ -16,6 +16,7 @@
 #include "../../hypervisors/hv.h"
 #include "command.h"
 #include "hash.h"
+#include "leftovers.h"
 #include "proxy.h"
 
 int kiln_xen_net_plan(const char *bridge, struct kiln_xen_net *ret, struct kiln_error **reterr)
@@ -231,6 +232,10 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         int r = kiln_build_dir_prepare(o->build_dir, reterr);
         if (r < 0)
                 return r;
+        /* A kiln killed with SIGKILL left its run folder (the initrd holds the preseed, password
+         * hashes and keys) and its partial disk: what no live run holds goes now. */
+        kiln_sweep_run_dirs(NULL, o->notice, o->userdata);
+        kiln_sweep_partials(o->output, o->notice, o->userdata);
 
         _cleanup_free_ char *accel = NULL;
         if (STREQ(o->hypervisor, "qemu")) {
@@ -250,6 +255,13 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         _cleanup_free_ char *run = xasprintf("%s/kiln-run-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
         if (!mkdtemp(run))
                 return kiln_error_set(reterr, errno, "cannot create a temporary folder: %s", strerror(errno));
+        int run_lock = -1, disk_fd = -1; /* held until the end: they tell a later run we are alive */
+        long stale_pid = 0;
+        r = kiln_lock_take(run, &run_lock, &stale_pid, reterr);
+        if (r < 0) {
+                rmdir(run);
+                return r;
+        }
 
         _cleanup_free_ char *initrd = xasprintf("%s/initrd.gz", run);
         _cleanup_free_ char *console = xasprintf("%s/console.log", o->build_dir);
@@ -270,13 +282,15 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         r = kiln_media_inject(p, o->media, o->preseed, initrd, reterr);
         if (r < 0)
                 goto out;
-        int fd = mkostemp(disk, O_CLOEXEC);
-        if (fd < 0) {
+        disk_fd = mkostemp(disk, O_CLOEXEC);
+        if (disk_fd < 0) {
                 r = kiln_error_set(reterr, errno, "cannot create '%s': %s", disk, strerror(errno));
                 goto out;
         }
-        close(fd);
         disk_made = true;
+        r = kiln_lock_fresh(disk, disk_fd, reterr);
+        if (r < 0)
+                goto out;
         r = create_disk(disk, format, p->disk.size, reterr);
         if (r < 0)
                 goto out;
@@ -443,6 +457,9 @@ out:
                         (void) !write(tfd, log.console_tail, strlen(log.console_tail));
         }
         kiln_install_log_clear(&log);
+        if (disk_fd >= 0)
+                close(disk_fd);
+        kiln_lock_release(run, run_lock);
         rm_rf_flat(run);
         return r;
 }

@@ -6,6 +6,7 @@
  * The output and its manifest appear together and only when every stage passed; the work disk
  * lives in the build folder and is removed at the end (kept on failure with --keep-work). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "../lib/hash.h"
 #include "../lib/inspect.h"
 #include "../lib/install.h"
+#include "../lib/leftovers.h"
 #include "../lib/manifest.h"
 #include "cli.h"
 
@@ -31,6 +33,8 @@ struct build {
         const char *output, *out_format;
         const char *in_format_opt; /* kiln finish --format */
         char *bdir;
+        int bdir_lock;     /* bdir/.kiln-lock, held until exit when bdir_locked */
+        bool bdir_locked;
         const char *accel; /* o.accel, then what the install's probe found */
         const char *finalize;
         unsigned boot_timeout_sec;
@@ -47,6 +51,7 @@ struct build {
         const char *work_format;
         char *tmp_out, *manifest, *xml;
         char image_sha[KILN_SHA256_HEX], manifest_sha[KILN_SHA256_HEX], xml_sha[KILN_SHA256_HEX];
+        int tmp_fd;                /* tmp_out, open and locked while tmp_out is set */
         bool output_done;
         const char *bootloader;
         const char *stage_name;             /* the stage running, for "interrupted in ..." */
@@ -140,8 +145,19 @@ static int finish_stages(struct build *b, struct kiln_error **err)
         const char *base = slash ? slash + 1 : b->output;
         if (slash)
                 *slash = '\0';
-        b->tmp_out = xasprintf("%s/.%s.kiln-partial", slash ? dir : ".", base);
-        unlink(b->tmp_out);
+        /* Named and locked as the install's partial disk is, so a run after a SIGKILL removes it. */
+        char *tmp = xasprintf("%s.kiln-partial-XXXXXX", b->output);
+        int tfd = mkostemp(tmp, O_CLOEXEC);
+        if (tfd < 0) {
+                int e = errno;
+                kiln_error_set(err, e, "cannot create '%s': %s", tmp, strerror(e));
+                free(tmp);
+                return -e;
+        }
+        b->tmp_out = tmp;
+        b->tmp_fd = tfd;
+        if (kiln_lock_fresh(b->tmp_out, b->tmp_fd, err) < 0)
+                return -EIO;
         if (kiln_image_convert(b->work, b->work_format, b->tmp_out, b->out_format, true, &interrupted, err) < 0)
                 return -EIO;
         stage_done(b, "convert");
@@ -211,6 +227,10 @@ static void cleanup_build(struct build *b, bool ok)
                 unlink(b->work);
         else if (b->work && access(b->work, F_OK) == 0)
                 fprintf(stderr, "kiln: the work disk is kept in '%s' (--keep-work)\n", b->work);
+        if (b->bdir_locked)
+                kiln_lock_release(b->bdir, b->bdir_lock);
+        if (b->tmp_out)
+                close(b->tmp_fd);
         free(b->work);
         free(b->tmp_out);
         free(b->manifest);
@@ -312,6 +332,13 @@ static int prepare(struct build *b, const char *profile, struct kiln_error **err
         if (kiln_build_dir_prepare(b->bdir, err) < 0)
                 return (*err)->errnum == EPERM || (*err)->errnum == ENOTDIR ? KILN_EXIT_USAGE : KILN_EXIT_FAILED;
         b->d.tty = !b->d.json && isatty(STDERR_FILENO);
+        /* Held until exit (or SIGKILL): a later run sees whether this one is alive, and removes
+         * the work disk a dead one left. */
+        if (kiln_build_dir_claim(b->bdir, cli_display_notice, &b->d, &b->bdir_lock, err) < 0)
+                return KILN_EXIT_FAILED;
+        b->bdir_locked = true;
+        kiln_sweep_run_dirs(NULL, cli_display_notice, &b->d);
+        kiln_sweep_partials(b->output, cli_display_notice, &b->d);
         cli_catch_signals(&interrupted);
         if (kiln_cache_open(b->o.cache_dir, b->o.offline, &b->cache, err) < 0)
                 return KILN_EXIT_FAILED;

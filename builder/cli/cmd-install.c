@@ -6,6 +6,7 @@
 
 #include "../../preseed-gen/preseed.h"
 #include "../lib/install.h"
+#include "../lib/leftovers.h"
 #include "cli.h"
 
 static volatile sig_atomic_t interrupted;
@@ -58,6 +59,10 @@ int kiln_cmd_install(int argc, char **argv)
                 cli_print_errors(err);
                 return KILN_EXIT_USAGE;
         }
+        /* Held until exit (or SIGKILL): a later run sees whether this one is alive. */
+        int bdir_lock = -1;
+        if (kiln_build_dir_claim(bdir, cli_display_notice, &d, &bdir_lock, &err) < 0)
+                goto out;
         if (kiln_cache_open(o.cache_dir, o.offline, &cache, &err) < 0)
                 goto out;
         struct kiln_media_opts mo = {.cache = cache, .progress = o.json ? NULL : cli_progress, .notice = cli_display_notice,
@@ -91,5 +96,6 @@ out:
         free(d.last_step);
         kiln_media_free(m);
         kiln_cache_free(cache);
+        kiln_lock_release(bdir, bdir_lock);
         return status;
 }

@@ -17,6 +17,7 @@
 #include "../../hypervisors/hv.h"
 #include "command.h"
 #include "hash.h"
+#include "leftovers.h"
 #include "proxy.h"
 
 int kiln_xen_net_plan(const char *bridge, struct kiln_xen_net *ret, struct kiln_error **reterr)
@@ -240,6 +241,10 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         int r = kiln_build_dir_prepare(o->build_dir, reterr);
         if (r < 0)
                 return r;
+        /* A kiln killed with SIGKILL left its run folder (the initrd holds the preseed, password
+         * hashes and keys) and its partial disk: what no live run holds goes now. */
+        kiln_sweep_run_dirs(NULL, o->notice, o->userdata);
+        kiln_sweep_partials(o->output, o->notice, o->userdata);
 
         _cleanup_free_ char *accel = NULL;
         if (STREQ(o->hypervisor, "qemu")) {
@@ -259,6 +264,13 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         _cleanup_free_ char *run = xasprintf("%s/kiln-run-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
         if (!mkdtemp(run))
                 return kiln_error_set(reterr, errno, "cannot create a temporary folder: %s", strerror(errno));
+        int run_lock = -1, disk_fd = -1; /* held until the end: they tell a later run we are alive */
+        long stale_pid = 0;
+        r = kiln_lock_take(run, &run_lock, &stale_pid, reterr);
+        if (r < 0) {
+                rmdir(run);
+                return r;
+        }
 
         /* What touches the guest's bytes runs as the sandbox user: QEMU, its relays, qemu-img on the
          * disk. It can reach no folder of kiln's: it gets its files open (/dev/fd/N), owns only the
@@ -268,7 +280,8 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         struct kiln_sandbox sandbox = {0};
         r = xen ? 0 : kiln_sandbox_init(&sandbox, reterr);
         if (r < 0) {
-                rmdir(run);
+                kiln_lock_release(run, run_lock);
+                rm_rf_flat(run);
                 return r;
         }
         const struct kiln_sandbox *sb = xen ? NULL : &sandbox;
@@ -298,13 +311,15 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                 r = kiln_sandbox_give(sb, initrd, reterr); /* it holds the password hash: 0600, its alone */
         if (r < 0)
                 goto out;
-        int fd = mkostemp(disk, O_CLOEXEC);
-        if (fd < 0) {
+        disk_fd = mkostemp(disk, O_CLOEXEC);
+        if (disk_fd < 0) {
                 r = kiln_error_set(reterr, errno, "cannot create '%s': %s", disk, strerror(errno));
                 goto out;
         }
-        close(fd);
         disk_made = true;
+        r = kiln_lock_fresh(disk, disk_fd, reterr);
+        if (r < 0)
+                goto out;
         r = kiln_sandbox_give(sb, disk, reterr);
         if (r < 0)
                 goto out;
@@ -500,6 +515,9 @@ out:
                         (void) !write(tfd, log.console_tail, strlen(log.console_tail));
         }
         kiln_install_log_clear(&log);
+        if (disk_fd >= 0)
+                close(disk_fd);
+        kiln_lock_release(run, run_lock);
         rm_rf_flat(run);
         return r;
 }

@@ -78,6 +78,14 @@ int kiln_sandbox_init(struct kiln_sandbox *sb, struct kiln_error **reterr)
         return compile_filter(sb, reterr);
 }
 
+bool kiln_sandbox_uid(uid_t uid)
+{
+        if (uid >= KILN_SANDBOX_UID_BASE && uid <= KILN_SANDBOX_UID_BASE + 0xffffu)
+                return true;
+        const struct passwd *pw = getpwnam("kiln");
+        return pw && pw->pw_uid != 0 && pw->pw_uid == uid;
+}
+
 void kiln_sandbox_clear(struct kiln_sandbox *sb)
 {
         free(sb->user);

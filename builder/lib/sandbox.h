@@ -25,6 +25,10 @@ struct kiln_sandbox {
 int kiln_sandbox_init(struct kiln_sandbox *sb, struct kiln_error **reterr);
 void kiln_sandbox_clear(struct kiln_sandbox *sb);
 
+/* Is uid one kiln's sandbox may have run as (the 'kiln' user, or a per-build uid)? Files kiln
+ * gave such a user stay kiln's to sweep. */
+bool kiln_sandbox_uid(uid_t uid);
+
 /* Make a file or folder kiln created the sandbox user's (before a child opens it). */
 int kiln_sandbox_give(const struct kiln_sandbox *sb, const char *path, struct kiln_error **reterr);
 

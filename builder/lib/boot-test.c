@@ -9,6 +9,7 @@
 #include "command.h"
 #include "image-format.h"
 #include "install.h"
+#include "leftovers.h"
 
 static char *console_tail(const char *path)
 {
@@ -53,8 +54,16 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
 
         const char *tmpdir = getenv("TMPDIR");
         _cleanup_free_ char *run = xasprintf("%s/kiln-boot-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+        kiln_sweep_run_dirs(NULL, o->notice, o->userdata);
         if (!mkdtemp(run))
                 return kiln_error_set(reterr, errno, "cannot create a temporary folder: %s", strerror(errno));
+        int run_lock = -1; /* held until the end: a later run sees this one is alive */
+        long stale_pid = 0;
+        r = kiln_lock_take(run, &run_lock, &stale_pid, reterr);
+        if (r < 0) {
+                rmdir(run);
+                return r;
+        }
         unlink(o->console_log);
         struct kiln_guest g = {.ops = &kiln_hv_qemu};
         /* One vCPU under TCG: with two, a trixie kernel patching its own code at boot (int3 over
@@ -102,6 +111,7 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
         strv_free(g.argv);
         _cleanup_free_ char *qerr = xasprintf("%s/qemu.stderr", run);
         unlink(qerr);
+        kiln_lock_release(run, run_lock);
         rmdir(run);
         if (r < 0)
                 return r;

@@ -168,6 +168,13 @@ static bool remove_flat(int dfd, const char *name, int rfd)
         return unlinkat(dfd, name, AT_REMOVEDIR) == 0;
 }
 
+/* name is prefix followed by exactly six characters (mkstemp's XXXXXX), nothing else. */
+static bool temp_name(const char *name, const char *prefix)
+{
+        return str_has_prefix(name, prefix) && strlen(name) == strlen(prefix) + 6 &&
+               !strchr(name + strlen(prefix), '/');
+}
+
 void kiln_sweep_run_dirs(const char *tmpdir, kiln_notice_fn notice, void *userdata)
 {
         const char *dir = tmp_dir(tmpdir);
@@ -180,7 +187,8 @@ void kiln_sweep_run_dirs(const char *tmpdir, kiln_notice_fn notice, void *userda
         }
         struct dirent *e;
         while ((e = readdir(d))) {
-                if (!str_has_prefix(e->d_name, "kiln-run-") || strlen(e->d_name) != strlen("kiln-run-XXXXXX"))
+                /* install's run folders and boot-test's (mkdtemp: six characters after the prefix) */
+                if (!temp_name(e->d_name, "kiln-run-") && !temp_name(e->d_name, "kiln-boot-"))
                         continue;
                 struct stat st;
                 if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) || !ours(&st))
@@ -206,13 +214,6 @@ void kiln_sweep_run_dirs(const char *tmpdir, kiln_notice_fn notice, void *userda
                                     dir, e->d_name, pid);
         }
         closedir(d);
-}
-
-/* name is prefix followed by exactly six characters (mkstemp's XXXXXX), nothing else. */
-static bool temp_name(const char *name, const char *prefix)
-{
-        return str_has_prefix(name, prefix) && strlen(name) == strlen(prefix) + 6 &&
-               !strchr(name + strlen(prefix), '/');
 }
 
 void kiln_sweep_partials(const char *output, kiln_notice_fn notice, void *userdata)

@@ -17,6 +17,7 @@ holders=()
 hold() { flock -x "$1" sleep 120 & holders+=($!); sleep 0.2; } # a live owner: a process holding the lock
 
 run=$TMPDIR/kiln-run
+mkdir "$TMPDIR/kiln-boot-dead01"; echo 4242 > "$TMPDIR/kiln-boot-dead01/.kiln-lock"; : > "$TMPDIR/kiln-boot-dead01/qemu.stderr"
 mkdir "$run-dead01" "$run-held01" "$run-nolock" "$run-link01" "$run-other1" "$run-inlink"
 for d in dead01 held01 link01 other1 inlink; do echo 4242 > "$run-$d/.kiln-lock"; echo preseed > "$run-$d/initrd.gz"; done
 echo preseed > "$run-nolock/initrd.gz"
@@ -38,6 +39,7 @@ check_eq "finish runs the sweep, then fails at the inspection" 1 $rc
 says() { grep -qF "$1" "$TMP/err" && ok "$2" || not_ok "$2" "$(cat "$TMP/err")"; }
 says "removed a run folder left by kiln pid 4242, which is gone ('$run-dead01')" "a dead run's folder is removed, with a notice"
 says "removed a run folder left by kiln pid 4242, which is gone ('$run-inlink')" "a dead run's folder with a symlink in it is removed"
+says "removed a run folder left by kiln pid 4242, which is gone ('$TMPDIR/kiln-boot-dead01')" "a dead boot test's folder is removed"
 says "removed a partial disk left by a kiln run that is gone ('$TMP/out.qcow2.kiln-partial-dead01')" "a dead run's partial disk is removed"
 says "removed a work disk left by kiln pid 4242, which is gone ('$out.d/work.qcow2')" "a dead run's work disk is removed"
 [ ! -e "$run-dead01" ] && [ ! -e "$run-inlink" ] && [ ! -e "$out.kiln-partial-dead01" ] && [ ! -e "$out.d/work.qcow2" ] &&
@@ -55,6 +57,13 @@ fi
         ok "partial disks of other outputs, and other names, stay" || not_ok "other partial disks"
 [ ! -e "$out.d/.kiln-lock" ] && ok "the run releases its build folder's lock at exit" || not_ok "lock released" "$(cat "$out.d/.kiln-lock")"
 ls "$out".kiln-partial-?????? 2> /dev/null | grep -v -e held01 -e link01 -e toolong && not_ok "finish left its own partial output" || ok "finish left no partial output of its own"
+
+# kiln boot-test sweeps too (its QEMU here fails at once).
+mkdir "$run-dead02"; echo 4244 > "$run-dead02/.kiln-lock"
+KILN_QEMU=/bin/false "$KILN" boot-test --timeout 10s -l "$TMP/bt.log" "$TMP/tiny.raw" > /dev/null 2> "$TMP/err"
+says "removed a run folder left by kiln pid 4244, which is gone ('$run-dead02')" "kiln boot-test removes a dead run's folder too"
+[ -f "$run-held01/initrd.gz" ] && [ -z "$(ls -d "$TMPDIR"/kiln-boot-* 2> /dev/null)" ] &&
+        ok "boot-test leaves the held folder, and none of its own" || not_ok "boot-test's sweep" "$(ls "$TMPDIR")"
 
 # A build folder in use (its lock held) is refused, naming the holder.
 mkdir "$TMP/busy.qcow2.d"; echo 4343 > "$TMP/busy.qcow2.d/.kiln-lock"; hold "$TMP/busy.qcow2.d/.kiln-lock"

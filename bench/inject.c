@@ -13,7 +13,7 @@ static double now(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The other way: decompress every entry and write them all again, plus the preseed. */
@@ -24,7 +24,8 @@ static int repack(const char *in, const char *out, const char *preseed)
         archive_read_support_format_cpio(r);
         archive_write_set_format_cpio_newc(w);
         archive_write_add_filter_gzip(w);
-        if (archive_read_open_filename(r, in, 1 << 16) != ARCHIVE_OK || archive_write_open_filename(w, out) != ARCHIVE_OK)
+        if (archive_read_open_filename(r, in, 1 << 16) != ARCHIVE_OK ||
+            archive_write_open_filename(w, out) != ARCHIVE_OK)
                 return -1;
         struct archive_entry *e;
         static char chunk[1 << 16];
@@ -32,12 +33,12 @@ static int repack(const char *in, const char *out, const char *preseed)
                 archive_write_header(w, e);
                 la_ssize_t n;
                 while ((n = archive_read_data(r, chunk, sizeof(chunk))) > 0)
-                        archive_write_data(w, chunk, (size_t) n);
+                        archive_write_data(w, chunk, (size_t)n);
         }
         e = archive_entry_new();
         archive_entry_set_pathname(e, "preseed.cfg");
         archive_entry_set_mode(e, AE_IFREG | 0644);
-        archive_entry_set_size(e, (la_int64_t) strlen(preseed));
+        archive_entry_set_size(e, (la_int64_t)strlen(preseed));
         archive_write_header(w, e);
         archive_write_data(w, preseed, strlen(preseed));
         archive_entry_free(e);

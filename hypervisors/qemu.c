@@ -74,7 +74,8 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
                 /* restrict=on: the guest reaches nothing outside; the one guestfwd starts a relay per
                  * connection (a chardev guestfwd would serve only one). */
                 _cleanup_free_ char *q = shell_quote(c->relay);
-                _cleanup_free_ char *to = c->proxy_socket ? shell_quote(c->proxy_socket) : xasprintf("%u", c->proxy_port);
+                _cleanup_free_ char *to =
+                        c->proxy_socket ? shell_quote(c->proxy_socket) : xasprintf("%u", c->proxy_port);
                 push(&a, "-netdev");
                 push(&a, "user,id=n0,restrict=on,guestfwd=tcp:%s:%u-cmd:%s proxy-relay %s", KILN_QEMU_PROXY_ADDR,
                      KILN_GUEST_PROXY_PORT, q, to);
@@ -101,7 +102,7 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
         }
         strcpy(sa.sun_path, qmp_path);
         g->qmp_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (g->qmp_fd < 0 || bind(g->qmp_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(g->qmp_fd, 4) < 0) {
+        if (g->qmp_fd < 0 || bind(g->qmp_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(g->qmp_fd, 4) < 0) {
                 int e = errno;
                 strv_free(a);
                 return kiln_error_set(reterr, e, "cannot listen on '%s': %s", qmp_path, strerror(e));
@@ -137,8 +138,12 @@ static int qemu_start(struct kiln_guest *g, struct kiln_error **reterr)
                 fds[n++] = g->cfg.fds[i];
         if (g->qmp_fd >= 0)
                 fds[n++] = g->qmp_fd;
-        struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = err_fd,
-                                      .sandbox = g->cfg.sandbox, .pass_fds = fds, .n_pass_fds = n};
+        struct kiln_command_opts o = {.stdin_fd = -1,
+                                      .stdout_fd = -1,
+                                      .stderr_fd = err_fd,
+                                      .sandbox = g->cfg.sandbox,
+                                      .pass_fds = fds,
+                                      .n_pass_fds = n};
         return kiln_command_spawn(g->argv, &o, &g->pid, reterr);
 }
 
@@ -174,7 +179,7 @@ static int qmp(const char *run_dir, const char *cmd)
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, path);
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return -errno;
         _cleanup_free_ char *msg = xasprintf("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"%s\"}\n", cmd);
         if (write(fd, msg, strlen(msg)) < 0)
@@ -241,9 +246,25 @@ int kiln_qemu_probe_kvm(const char *kernel, unsigned timeout_sec, char **ret_why
         }
         _cleanup_free_ char *log = xasprintf("%s/console", dir);
         _cleanup_free_ char *serial = xasprintf("file:%s", log);
-        char *argv[] = {(char *) qemu_binary(), "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-                        "-machine", "q35,accel=kvm", "-cpu", "host", "-m", "256M", "-kernel", (char *) kernel,
-                        "-append", "console=ttyS0 panic=-1 loglevel=6", "-serial", serial, NULL};
+        char *argv[] = {(char *)qemu_binary(),
+                        "-nodefaults",
+                        "-no-user-config",
+                        "-display",
+                        "none",
+                        "-no-reboot",
+                        "-machine",
+                        "q35,accel=kvm",
+                        "-cpu",
+                        "host",
+                        "-m",
+                        "256M",
+                        "-kernel",
+                        (char *)kernel,
+                        "-append",
+                        "console=ttyS0 panic=-1 loglevel=6",
+                        "-serial",
+                        serial,
+                        NULL};
         struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2, .timeout_sec = timeout_sec};
         _cleanup_free_ char *errs = NULL;
         struct kiln_error *err = NULL;
@@ -271,7 +292,8 @@ int kiln_qemu_probe_kvm(const char *kernel, unsigned timeout_sec, char **ret_why
                 errs[strcspn(errs, "\n")] = '\0';
                 *ret_why = xasprintf("KVM cannot run this kernel: qemu exited %d (%s)", r, errs);
         } else {
-                *ret_why = xasprintf("KVM cannot run this kernel: qemu exited %d before the kernel finished booting", r);
+                *ret_why =
+                        xasprintf("KVM cannot run this kernel: qemu exited %d before the kernel finished booting", r);
         }
         return -EIO;
 }

@@ -46,8 +46,8 @@ char *kiln_xen_config(const struct kiln_guest_config *c)
 static int xen_prepare(struct kiln_guest *g, struct kiln_error **reterr)
 {
         const struct kiln_guest_config *c = &g->cfg;
-        const char *vals[] = {c->name, c->kernel, c->initrd, c->cmdline, c->disk, c->syslog_log, c->xen_bridge,
-                              c->xen_guest_ip};
+        const char *vals[] = {c->name, c->kernel,     c->initrd,     c->cmdline,
+                              c->disk, c->syslog_log, c->xen_bridge, c->xen_guest_ip};
         for (size_t i = 0; i < ELEMENTSOF(vals); i++)
                 if (vals[i] && !xl_safe(vals[i]))
                         return kiln_error_set(reterr, EINVAL, "cannot write an xl config with '%s'", vals[i]);
@@ -91,7 +91,7 @@ static int xen_start(struct kiln_guest *g, struct kiln_error **reterr)
 
 static bool domain_exists(const char *domain)
 {
-        char *list[] = {"xl", "domid", (char *) domain, NULL};
+        char *list[] = {"xl", "domid", (char *)domain, NULL};
         struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .timeout_sec = 30};
         return kiln_command_run(list, &o, NULL, NULL, NULL) == 0;
 }
@@ -149,4 +149,3 @@ const struct kiln_hv_ops kiln_hv_xen = {
         .stop = xen_stop,
         .cleanup = xen_cleanup,
 };
-

@@ -4,7 +4,7 @@
 struct part {
         const char *mount; /* NULL: swap */
         unsigned min, prio;
-        int max; /* -1: grow */
+        int max;  /* -1: grow */
         bool lvm; /* may live in the volume group */
 };
 
@@ -34,7 +34,7 @@ char *kiln_partman_recipe(const struct kiln_profile *p)
         if (!p->disk.swap_set)
                 return NULL;
 
-        unsigned swap_mb = (unsigned) (p->disk.swap >> 20);
+        unsigned swap_mb = (unsigned)(p->disk.swap >> 20);
         struct part parts[8];
         size_t n = 0;
         bool lvm = p->disk.layout == KILN_LAYOUT_LVM;
@@ -57,7 +57,7 @@ char *kiln_partman_recipe(const struct kiln_profile *p)
                 break;
         }
         if (swap_mb)
-                parts[n++] = (struct part){NULL, swap_mb, swap_mb, (int) swap_mb, true};
+                parts[n++] = (struct part){NULL, swap_mb, swap_mb, (int)swap_mb, true};
 
         struct kiln_buf b = {0};
         buf_printf(&b, "kiln-%s ::", kiln_layout_name(p->disk.layout));

@@ -17,8 +17,8 @@ struct gen {
         const char *section;
 };
 
-_printf_(5, 6) static void add(struct gen *g, const char *from, const char *question, const char *type,
-                               const char *fmt, ...)
+_printf_(5, 6) static void add(struct gen *g, const char *from, const char *question, const char *type, const char *fmt,
+                               ...)
 {
         if (g->n == g->cap) {
                 g->cap = g->cap ? g->cap * 2 : 64;
@@ -30,7 +30,7 @@ _printf_(5, 6) static void add(struct gen *g, const char *from, const char *ques
         struct entry *e = &g->v[g->n++];
         *e = (struct entry){.section = TAKE_PTR(g->section), .type = xstrdup(type), .from = from};
         if (slash) { /* "owner question" */
-                e->owner = xstrndup(question, (size_t) (slash - question));
+                e->owner = xstrndup(question, (size_t)(slash - question));
                 e->question = xstrdup(slash + 1);
         } else {
                 e->owner = xstrdup("d-i");
@@ -40,13 +40,16 @@ _printf_(5, 6) static void add(struct gen *g, const char *from, const char *ques
         va_end(ap);
 }
 
-static void section(struct gen *g, const char *title) { g->section = title; }
+static void section(struct gen *g, const char *title)
+{
+        g->section = title;
+}
 
 /* "http://host:port/dir" -> protocol, "host:port", "/dir". */
 static void split_url(const char *url, char **proto, char **host, char **dir)
 {
         const char *p = strstr(url, "://");
-        *proto = xstrndup(url, (size_t) (p - url));
+        *proto = xstrndup(url, (size_t)(p - url));
         p += 3;
         size_t n = strcspn(p, "/");
         *host = xstrndup(p, n);
@@ -61,7 +64,8 @@ static void gen_locale(struct gen *g)
         add(g, "keymap", "keyboard-configuration/xkb-keymap", "select", "%s", p->keymap);
         add(g, NULL, "console-setup/ask_detect", "boolean", "false");
 
-        section(g, "Network: DHCP on the first interface; a static address, when needed, comes on the kernel command line");
+        section(g, "Network: DHCP on the first interface; a static address, when needed, comes on the kernel command "
+                   "line");
         add(g, NULL, "netcfg/choose_interface", "select", "auto");
         add(g, "hostname", "netcfg/get_hostname", "string", "%s", p->hostname);
         add(g, "domain", "netcfg/get_domain", "string", "%s", p->domain);
@@ -264,7 +268,9 @@ static void push_keys(char ***parts, const char *dir, char *const *keys, const c
                 _cleanup_free_ char *q = shell_quote(keys[i]);
                 buf_printf(&b, " %s", q);
         }
-        buf_printf(&b, "; do echo \"$l\"; done > /target%s/.ssh/authorized_keys && chmod 0700 /target%s/.ssh && chmod 0600 /target%s/.ssh/authorized_keys",
+        buf_printf(&b,
+                   "; do echo \"$l\"; done > /target%s/.ssh/authorized_keys && chmod 0700 /target%s/.ssh && chmod 0600 "
+                   "/target%s/.ssh/authorized_keys",
                    dir, dir, dir);
         if (owner)
                 buf_printf(&b, " && in-target chown -R %s:%s %s/.ssh", owner, owner, dir);
@@ -276,19 +282,22 @@ static char *late_command(const struct kiln_profile *p)
         char **parts = NULL;
         for (size_t i = 0; i < p->n_users; i++) {
                 const struct kiln_user *u = &p->users[i];
-                _cleanup_free_ char *qshell = shell_quote(u->shell), *qpw = u->password ? shell_quote(u->password) : NULL;
+                _cleanup_free_ char *qshell = shell_quote(u->shell),
+                                    *qpw = u->password ? shell_quote(u->password) : NULL;
                 if (qpw)
-                        parts = strv_push(parts, xasprintf("in-target useradd -m -s %s -p %s %s", qshell, qpw, u->name));
+                        parts = strv_push(parts,
+                                          xasprintf("in-target useradd -m -s %s -p %s %s", qshell, qpw, u->name));
                 else
                         parts = strv_push(parts, xasprintf("in-target useradd -m -s %s %s", qshell, u->name));
                 if (u->sudo != KILN_SUDO_NO)
                         parts = strv_push(parts, xasprintf("in-target usermod -aG sudo %s", u->name));
                 /* A sudoer without a password could never use sudo: give such users (and 'nopasswd') NOPASSWD. */
                 if (u->sudo == KILN_SUDO_NOPASSWD || (u->sudo == KILN_SUDO_YES && !u->password))
-                        parts = strv_push(parts,
-                                          xasprintf("echo '%s ALL=(ALL:ALL) NOPASSWD:ALL' > "
-                                                    "/target/etc/sudoers.d/kiln-%s && chmod 0440 /target/etc/sudoers.d/kiln-%s",
-                                                    u->name, u->name, u->name));
+                        parts = strv_push(
+                                parts,
+                                xasprintf("echo '%s ALL=(ALL:ALL) NOPASSWD:ALL' > "
+                                          "/target/etc/sudoers.d/kiln-%s && chmod 0440 /target/etc/sudoers.d/kiln-%s",
+                                          u->name, u->name, u->name));
                 if (u->ssh_keys[0]) {
                         _cleanup_free_ char *home = xasprintf("/home/%s", u->name);
                         push_keys(&parts, home, u->ssh_keys, u->name);
@@ -337,27 +346,30 @@ static void gen_finish(struct gen *g)
 const char *kiln_preseed_owned(const char *question)
 {
         static const char *const families[] = {
-                "preseed/",          /* early/late/include commands, url, file, run */
-                "auto-install/",     /* auto mode itself */
+                "preseed/",               /* early/late/include commands, url, file, run */
+                "auto-install/",          /* auto mode itself */
                 "debian-installer/exit/", /* power-off is how kiln knows the install finished */
                 "finish-install/",
-                "mirror/",           /* the mirror and the proxy (mirror/http/proxy) */
-                "apt-setup/",        /* the image's sources, keys and security mirror */
-                "passwd/",           /* accounts */
-                "debconf/",          /* priority, frontend */
+                "mirror/",    /* the mirror and the proxy (mirror/http/proxy) */
+                "apt-setup/", /* the image's sources, keys and security mirror */
+                "passwd/",    /* accounts */
+                "debconf/",   /* priority, frontend */
                 "rescue/",
         };
         static const char *const exact[] = {
                 "partman-auto/disk", /* kiln gives the one disk on the command line */
                 /* the Xen guest's static address on the host-only bridge, from kiln's command line */
-                "netcfg/disable_autoconfig", "netcfg/get_ipaddress", "netcfg/get_netmask", "netcfg/get_gateway",
+                "netcfg/disable_autoconfig",
+                "netcfg/get_ipaddress",
+                "netcfg/get_netmask",
+                "netcfg/get_gateway",
                 "netcfg/confirm_static",
                 "debian-installer/allow_unauthenticated",
         };
         _cleanup_free_ char *q = xstrdup(question);
         for (char *c = q; *c; c++)
                 if (*c >= 'A' && *c <= 'Z')
-                        *c = (char) (*c - 'A' + 'a');
+                        *c = (char)(*c - 'A' + 'a');
         if (STREQ(q, "preseed/early_command") || STREQ(q, "installer.early_commands"))
                 return "installer.early_commands";
         if (STREQ(q, "preseed/late_command"))
@@ -379,10 +391,35 @@ const char *kiln_preseed_owned(const char *question)
 /* debian-installer's short names on the kernel command line (the d-i manual's "boot parameters":
  * each stands for a question), and the words kiln's own command line sets. */
 static const char *const cmdline_owned[] = {
-        "auto", "url", "priority", "file", "locale", "language", "country", "keymap", "hostname", "domain",
-        "interface", "protocol", "suite", "modules", "recommends", "desktop", "tasks", "theme", "preseed",
-        "auto-install", "debconf_debug", "debconf_frontend", "debian_frontend", "boot_debug", "fb",
-        "console", "lowmem", "rescue", "ks",
+        "auto",
+        "url",
+        "priority",
+        "file",
+        "locale",
+        "language",
+        "country",
+        "keymap",
+        "hostname",
+        "domain",
+        "interface",
+        "protocol",
+        "suite",
+        "modules",
+        "recommends",
+        "desktop",
+        "tasks",
+        "theme",
+        "preseed",
+        "auto-install",
+        "debconf_debug",
+        "debconf_frontend",
+        "debian_frontend",
+        "boot_debug",
+        "fb",
+        "console",
+        "lowmem",
+        "rescue",
+        "ks",
 };
 
 /* An installer.extra_args word that sets something kiln owns: the reason, or NULL. */
@@ -435,9 +472,8 @@ static int apply_raw(struct gen *g, struct kiln_error **reterr)
                         const struct kiln_node *set = hit->from ? kiln_profile_key(p, hit->from) : NULL;
                         if (set && (!STREQ(hit->type, e->type) || !STREQ(hit->value, e->value))) {
                                 r = kiln_error_at(reterr, EINVAL, loc->file, loc->line, loc->column,
-                                                  "'%s %s' contradicts '%s' (%s:%u:%u): change one of them",
-                                                  e->owner, e->question, hit->from, set->file, set->line,
-                                                  set->column);
+                                                  "'%s %s' contradicts '%s' (%s:%u:%u): change one of them", e->owner,
+                                                  e->question, hit->from, set->file, set->line, set->column);
                                 continue;
                         }
                         free(hit->type), hit->type = xstrdup(e->type);
@@ -466,8 +502,8 @@ static int check_extra_args(const struct kiln_profile *p, struct kiln_error **re
                         continue;
                 _cleanup_free_ char *why = cmdline_word_owned(n->scalar);
                 if (why)
-                        r = kiln_error_at(reterr, EINVAL, n->file, n->line, n->column, "'installer.extra_args': '%s' %s",
-                                          n->scalar, why);
+                        r = kiln_error_at(reterr, EINVAL, n->file, n->line, n->column,
+                                          "'installer.extra_args': '%s' %s", n->scalar, why);
         }
         return r;
 }
@@ -475,11 +511,11 @@ static int check_extra_args(const struct kiln_profile *p, struct kiln_error **re
 /* A file name in a comment line: printable ASCII only, the rest as \xNN, so no name adds a line. */
 static void put_name(struct kiln_buf *b, const char *s)
 {
-        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+        for (const unsigned char *c = (const unsigned char *)s; *c; c++)
                 if (*c < 0x20 || *c >= 0x7f || *c == '\\')
                         buf_printf(b, "\\x%02x", *c);
                 else
-                        buf_append(b, (const char *) c, 1);
+                        buf_append(b, (const char *)c, 1);
 }
 
 int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version, char **ret_text,
@@ -534,8 +570,8 @@ int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version
 char *kiln_repo_key_path(const struct kiln_repo *r)
 {
         /* apt-setup picks the keyring format from the name: armored .asc, binary .gpg. */
-        bool armored = r->key != NULL ||
-                       (r->key_file_data && r->key_file_data[strspn(r->key_file_data, " \t\r\n")] == '-');
+        bool armored =
+                r->key != NULL || (r->key_file_data && r->key_file_data[strspn(r->key_file_data, " \t\r\n")] == '-');
         return xasprintf("kiln/keys/%s.%s", r->name, armored ? "asc" : "gpg");
 }
 

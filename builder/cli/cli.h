@@ -13,9 +13,9 @@
 #endif
 
 /* Exit codes. */
-#define KILN_EXIT_OK 0
+#define KILN_EXIT_OK     0
 #define KILN_EXIT_FAILED 1
-#define KILN_EXIT_USAGE 2
+#define KILN_EXIT_USAGE  2
 
 struct kiln_command {
         const char *name;
@@ -37,10 +37,12 @@ struct kiln_globals {
 
 /* The trust options every command that reads a profile takes (also before the command). */
 enum { CLI_OPT_PROFILE_ROOT = 0x80, CLI_OPT_TRUST_PATHS, CLI_OPT_ALLOW_PRIVATE };
-#define CLI_PROFILE_OPTIONS                                                                                     \
-        {"profile-root", required_argument, NULL, CLI_OPT_PROFILE_ROOT},                                        \
-                {"trust-profile-paths", no_argument, NULL, CLI_OPT_TRUST_PATHS},                                \
-                {"allow-private-mirrors", no_argument, NULL, CLI_OPT_ALLOW_PRIVATE}
+#define CLI_PROFILE_OPTIONS                                                                                            \
+        {"profile-root", required_argument, NULL, CLI_OPT_PROFILE_ROOT},                                               \
+                {"trust-profile-paths", no_argument, NULL, CLI_OPT_TRUST_PATHS},                                       \
+        {                                                                                                              \
+                "allow-private-mirrors", no_argument, NULL, CLI_OPT_ALLOW_PRIVATE                                      \
+        }
 /* Take getopt_long's c if it is one of CLI_PROFILE_OPTIONS: 0 when taken, 1 when not. */
 int cli_profile_option(int c, const char *arg);
 extern struct kiln_globals kiln_globals;
@@ -81,17 +83,18 @@ enum {
         CLI_OPT_BUILD_ID,
         CLI_OPT_INSTALL_END, /* a command's own options start here */
 };
-#define CLI_INSTALL_OPTIONS                                                                                           \
-        {"output", required_argument, NULL, 'o'}, {"cache", required_argument, NULL, CLI_OPT_CACHE},                  \
-                {"build-dir", required_argument, NULL, CLI_OPT_BUILD_DIR},                                            \
-                {"accel", required_argument, NULL, CLI_OPT_ACCEL}, {"hypervisor", required_argument, NULL, CLI_OPT_HV}, \
-                {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},                                                \
-                {"watchdog", required_argument, NULL, CLI_OPT_WATCHDOG},                                              \
-                {"events", required_argument, NULL, CLI_OPT_EVENTS},                                                  \
-                {"no-preflight", no_argument, NULL, CLI_OPT_NO_PREFLIGHT},                                            \
-                {"offline", no_argument, NULL, CLI_OPT_OFFLINE},                                                      \
-                {"xen-bridge", required_argument, NULL, CLI_OPT_XEN_BRIDGE},                                          \
-                {"events-fd", required_argument, NULL, CLI_OPT_EVENTS_FD},                                            \
+#define CLI_INSTALL_OPTIONS                                                                                            \
+        {"output", required_argument, NULL, 'o'}, {"cache", required_argument, NULL, CLI_OPT_CACHE},                   \
+                {"build-dir", required_argument, NULL, CLI_OPT_BUILD_DIR},                                             \
+                {"accel", required_argument, NULL, CLI_OPT_ACCEL},                                                     \
+                {"hypervisor", required_argument, NULL, CLI_OPT_HV},                                                   \
+                {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},                                                 \
+                {"watchdog", required_argument, NULL, CLI_OPT_WATCHDOG},                                               \
+                {"events", required_argument, NULL, CLI_OPT_EVENTS},                                                   \
+                {"no-preflight", no_argument, NULL, CLI_OPT_NO_PREFLIGHT},                                             \
+                {"offline", no_argument, NULL, CLI_OPT_OFFLINE},                                                       \
+                {"xen-bridge", required_argument, NULL, CLI_OPT_XEN_BRIDGE},                                           \
+                {"events-fd", required_argument, NULL, CLI_OPT_EVENTS_FD},                                             \
                 {"build-id", required_argument, NULL, CLI_OPT_BUILD_ID}, CLI_PROFILE_OPTIONS
 struct cli_install_opts {
         const char *output, *cache_dir, *build_dir, *accel, *hypervisor, *xen_bridge;

@@ -33,9 +33,14 @@ int kiln_cmd_boot_test(int argc, char **argv)
                         if (cli_parse_duration("boot-test", "--timeout", optarg, &timeout_sec) != 0)
                                 return KILN_EXIT_USAGE;
                         break;
-                case 'l': log = optarg; break;
-                case OPT_FORMAT: format_opt = optarg; break;
-                default: return cli_usage_error("boot-test", "run 'kiln boot-test --help' for usage");
+                case 'l':
+                        log = optarg;
+                        break;
+                case OPT_FORMAT:
+                        format_opt = optarg;
+                        break;
+                default:
+                        return cli_usage_error("boot-test", "run 'kiln boot-test --help' for usage");
                 }
         }
         if (argc - optind != 1)
@@ -47,12 +52,17 @@ int kiln_cmd_boot_test(int argc, char **argv)
                 return cli_usage_error("boot-test", "cannot read '%s': %s", image, strerror(errno));
         _cleanup_free_ char *log_path = log ? xstrdup(log) : xasprintf("%s.boot-console.log", image);
         if (!kiln_qemu_path_ok(image) || !kiln_qemu_path_ok(log_path))
-                return cli_usage_error("boot-test", "'%s' contains a comma, which QEMU would read as more options; "
-                                                    "choose a path without one",
+                return cli_usage_error("boot-test",
+                                       "'%s' contains a comma, which QEMU would read as more options; "
+                                       "choose a path without one",
                                        kiln_qemu_path_ok(image) ? log_path : image);
         cli_catch_signals(&interrupted);
-        struct kiln_boot_test_opts o = {.image = image, .format = format, .console_log = log_path, .accel = accel,
-                                        .timeout_sec = timeout_sec, .notice = cli_notice,
+        struct kiln_boot_test_opts o = {.image = image,
+                                        .format = format,
+                                        .console_log = log_path,
+                                        .accel = accel,
+                                        .timeout_sec = timeout_sec,
+                                        .notice = cli_notice,
                                         .interrupted = &interrupted};
         _cleanup_error_ struct kiln_error *err = NULL;
         double secs = 0;

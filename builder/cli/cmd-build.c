@@ -33,7 +33,7 @@ struct build {
         const char *output, *out_format;
         const char *in_format_opt; /* kiln finish --format */
         char *bdir;
-        int bdir_lock;     /* bdir/.kiln-lock, held until exit when bdir_locked */
+        int bdir_lock; /* bdir/.kiln-lock, held until exit when bdir_locked */
         bool bdir_locked;
         const char *accel; /* o.accel, then what the install's probe found */
         const char *finalize;
@@ -47,11 +47,11 @@ struct build {
         struct kiln_stage_time times[8];
         size_t n_times;
         unsigned stage, total;
-        char *work;              /* the disk kiln works on, in the build folder */
+        char *work; /* the disk kiln works on, in the build folder */
         const char *work_format;
         char *tmp_out, *manifest, *xml;
         char image_sha[KILN_SHA256_HEX], manifest_sha[KILN_SHA256_HEX], xml_sha[KILN_SHA256_HEX];
-        int tmp_fd;                /* tmp_out, open and locked while tmp_out is set */
+        int tmp_fd; /* tmp_out, open and locked while tmp_out is set */
         bool output_done;
         const char *bootloader;
         const char *stage_name;             /* the stage running, for "interrupted in ..." */
@@ -110,11 +110,12 @@ static int finish_stages(struct build *b, struct kiln_error **err)
                 if (STREQ(b->finalize, "dm")) {
                         stage(b, "bootloader", "installing GRUB from the host side (device-mapper, host grub-install)");
                         if (!b->in->root_part)
-                                return kiln_error_set(err, ENOTSUP, "--finalize=dm needs the root filesystem on a plain "
-                                                                    "partition; this image's is not (LVM?); use the "
-                                                                    "default backend");
+                                return kiln_error_set(err, ENOTSUP,
+                                                      "--finalize=dm needs the root filesystem on a plain "
+                                                      "partition; this image's is not (LVM?); use the "
+                                                      "default backend");
                         /* The dm plan must not lose a step to a signal (a loop device attached but
-                                 * not yet printed would be left): it checks the flag between steps. */
+                         * not yet printed would be left): it checks the flag between steps. */
                         kiln_interrupt_watch_stop(b->watch);
                         b->watch = NULL;
                         int g = kiln_grub_dm(b->work, b->p, b->in->root_part, b->in->boot_part, &interrupted,
@@ -124,8 +125,9 @@ static int finish_stages(struct build *b, struct kiln_error **err)
                                 return -EIO;
                         b->bootloader = "host (device-mapper)";
                 } else {
-                        stage(b, "bootloader", "installing GRUB from the host side (the image's grub-install in the "
-                                               "libguestfs appliance)");
+                        stage(b, "bootloader",
+                              "installing GRUB from the host side (the image's grub-install in the "
+                              "libguestfs appliance)");
                         _cleanup_free_ char *glog = NULL, *glog_path = xasprintf("%s/grub-install.log", b->bdir);
                         int g = kiln_grub_guestfs(b->work, b->work_format, force_tcg, b->p, &glog, err);
                         if (glog)
@@ -166,10 +168,15 @@ static int finish_stages(struct build *b, struct kiln_error **err)
                 stage(b, "boot-test", "boot-testing the output (snapshot, no network) until a login prompt");
                 _cleanup_free_ char *console = xasprintf("%s/boot-console.log", b->bdir);
                 const char *accel = b->accel ? b->accel : "tcg";
-                struct kiln_boot_test_opts bo = {
-                        .image = b->tmp_out, .format = b->out_format, .console_log = console, .accel = accel,
-                        .cache = b->cache, .timeout_sec = b->boot_timeout_sec, .notice = cli_display_notice,
-                        .userdata = &b->d, .interrupted = &interrupted};
+                struct kiln_boot_test_opts bo = {.image = b->tmp_out,
+                                                 .format = b->out_format,
+                                                 .console_log = console,
+                                                 .accel = accel,
+                                                 .cache = b->cache,
+                                                 .timeout_sec = b->boot_timeout_sec,
+                                                 .notice = cli_display_notice,
+                                                 .userdata = &b->d,
+                                                 .interrupted = &interrupted};
                 double secs = 0;
                 if (kiln_boot_test(&bo, &secs, err) < 0) {
                         kiln_error_set(err, EIO, "the console is in '%s'", console);
@@ -185,10 +192,17 @@ static int finish_stages(struct build *b, struct kiln_error **err)
                 return -EIO;
         memcpy(b->image_sha, hex, KILN_SHA256_HEX);
         stage_done(b, "manifest");
-        struct kiln_manifest_in mi = {.profile = b->p, .media = b->media, .served = b->res.served,
-                                      .n_served = b->res.n_served, .inspection = b->in, .image = base,
-                                      .format = b->out_format, .image_sha256 = hex, .bootloader = b->bootloader,
-                                      .timings = b->times, .n_timings = b->n_times};
+        struct kiln_manifest_in mi = {.profile = b->p,
+                                      .media = b->media,
+                                      .served = b->res.served,
+                                      .n_served = b->res.n_served,
+                                      .inspection = b->in,
+                                      .image = base,
+                                      .format = b->out_format,
+                                      .image_sha256 = hex,
+                                      .bootloader = b->bootloader,
+                                      .timings = b->times,
+                                      .n_timings = b->n_times};
         _cleanup_free_ char *json = kiln_manifest_json(&mi);
         b->manifest = xasprintf("%s.manifest.json", b->output);
         if (b->libvirt_xml) {
@@ -287,16 +301,25 @@ static int parse(struct build *b, int argc, char **argv)
                                 return cli_usage_error(b->cmd, "--finalize takes guestfs or dm (got '%s')", optarg);
                         b->finalize = optarg;
                         break;
-                case OPT_LIBVIRT: b->libvirt_xml = true; break;
-                case OPT_NO_BOOT_TEST: b->boot_test = false; break;
-                case OPT_KEEP_WORK: b->keep_work = true; break;
-                case OPT_FORCE: b->force = true; break;
+                case OPT_LIBVIRT:
+                        b->libvirt_xml = true;
+                        break;
+                case OPT_NO_BOOT_TEST:
+                        b->boot_test = false;
+                        break;
+                case OPT_KEEP_WORK:
+                        b->keep_work = true;
+                        break;
+                case OPT_FORCE:
+                        b->force = true;
+                        break;
                 case OPT_FORMAT:
                         if (!STREQ(b->cmd, "finish"))
                                 return cli_usage_error(b->cmd, "--format names the format of kiln finish's DISK");
                         b->in_format_opt = optarg;
                         break;
-                default: return cli_usage_error(b->cmd, "run 'kiln %s --help' for usage", b->cmd);
+                default:
+                        return cli_usage_error(b->cmd, "run 'kiln %s --help' for usage", b->cmd);
                 }
         }
         b->output = b->o.output;
@@ -308,16 +331,21 @@ static int parse(struct build *b, int argc, char **argv)
                 return cli_usage_error(b->cmd, "-o OUTPUT is required (.qcow2, .raw, .img, .vmdk or .vhdx)");
         _cleanup_free_ char *bd = b->o.build_dir ? xstrdup(b->o.build_dir) : xasprintf("%s.d", b->output);
         if (!kiln_qemu_path_ok(b->output) || !kiln_qemu_path_ok(bd))
-                return cli_usage_error(b->cmd, "'%s' contains a comma, which QEMU would read as more options; "
-                                               "choose a path without one",
+                return cli_usage_error(b->cmd,
+                                       "'%s' contains a comma, which QEMU would read as more options; "
+                                       "choose a path without one",
                                        kiln_qemu_path_ok(b->output) ? bd : b->output);
         b->out_format = kiln_output_format(b->output);
         if (!b->out_format)
-                return cli_usage_error(b->cmd, "'%s': the output's extension names its format: .qcow2, .raw, .img, "
-                                               ".vmdk or .vhdx", b->output);
+                return cli_usage_error(b->cmd,
+                                       "'%s': the output's extension names its format: .qcow2, .raw, .img, "
+                                       ".vmdk or .vhdx",
+                                       b->output);
         if (!b->force && access(b->output, F_OK) == 0)
-                return cli_usage_error(b->cmd, "'%s' exists; kiln does not overwrite an image (--force replaces it "
-                                               "when the new one is complete)", b->output);
+                return cli_usage_error(b->cmd,
+                                       "'%s' exists; kiln does not overwrite an image (--force replaces it "
+                                       "when the new one is complete)",
+                                       b->output);
         return 0;
 }
 
@@ -393,8 +421,11 @@ int kiln_cmd_build(int argc, char **argv)
         b.total = 5 + (b.p->bootloader == KILN_BOOTLOADER_HOST) + b.boot_test;
 
         stage(&b, "fetch", "fetching and verifying the installer; checking the mirror");
-        struct kiln_media_opts mo = {.cache = b.cache, .progress = b.d.json ? NULL : cli_progress,
-                                     .notice = cli_display_notice, .userdata = &b.d, .skip_preflight = b.o.no_preflight};
+        struct kiln_media_opts mo = {.cache = b.cache,
+                                     .progress = b.d.json ? NULL : cli_progress,
+                                     .notice = cli_display_notice,
+                                     .userdata = &b.d,
+                                     .skip_preflight = b.o.no_preflight};
         if (kiln_media_fetch(b.p, &mo, &b.media, &err) < 0 || check_interrupted(&err) < 0)
                 return report(&b, -EIO, err);
         stage_done(&b, "fetch");
@@ -404,12 +435,22 @@ int kiln_cmd_build(int argc, char **argv)
         ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
         self[sl > 0 ? sl : 0] = '\0';
         unlink(b.work);
-        struct kiln_install_opts io = {
-                .profile = b.p, .preseed = b.preseed, .media = b.media, .cache = b.cache, .output = b.work,
-                .build_dir = b.bdir, .accel = b.accel ? b.accel : b.p->vm.accel,
-                .hypervisor = b.o.hypervisor ? b.o.hypervisor : b.p->vm.hypervisor, .timeout_sec = b.o.timeout_sec,
-                .watchdog_sec = b.o.watchdog_sec, .self = self, .xen_bridge = b.o.xen_bridge, .event = cli_display_event,
-                .notice = cli_display_notice, .userdata = &b.d, .interrupted = &interrupted};
+        struct kiln_install_opts io = {.profile = b.p,
+                                       .preseed = b.preseed,
+                                       .media = b.media,
+                                       .cache = b.cache,
+                                       .output = b.work,
+                                       .build_dir = b.bdir,
+                                       .accel = b.accel ? b.accel : b.p->vm.accel,
+                                       .hypervisor = b.o.hypervisor ? b.o.hypervisor : b.p->vm.hypervisor,
+                                       .timeout_sec = b.o.timeout_sec,
+                                       .watchdog_sec = b.o.watchdog_sec,
+                                       .self = self,
+                                       .xen_bridge = b.o.xen_bridge,
+                                       .event = cli_display_event,
+                                       .notice = cli_display_notice,
+                                       .userdata = &b.d,
+                                       .interrupted = &interrupted};
         if (kiln_install_run(&io, &b.res, &err) < 0)
                 return report(&b, -EIO, err);
         stage_done(&b, "install");

@@ -57,8 +57,8 @@ int kiln_cmd_fetch(int argc, char **argv)
                 cli_print_errors(err);
                 return KILN_EXIT_FAILED;
         }
-        struct kiln_media_opts mo = {.cache = cache, .progress = cli_progress, .notice = cli_notice,
-                                     .skip_preflight = no_preflight};
+        struct kiln_media_opts mo = {
+                .cache = cache, .progress = cli_progress, .notice = cli_notice, .skip_preflight = no_preflight};
         struct kiln_media *m = NULL;
         int status = KILN_EXIT_OK;
         if (kiln_media_fetch(p, &mo, &m, &err) < 0) {

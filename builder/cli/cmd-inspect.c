@@ -86,7 +86,8 @@ int kiln_cmd_inspect(int argc, char **argv)
         printf("os         %s (%s %d.%d)\n", in->product ? in->product : "?", in->distro ? in->distro : "?", in->major,
                in->minor);
         printf("hostname   %s\n", in->hostname ? in->hostname : "?");
-        printf("installer  %s\n", in->installer_finished ? "finished (logs copied to the build folder)" : "did not finish");
+        printf("installer  %s\n",
+               in->installer_finished ? "finished (logs copied to the build folder)" : "did not finish");
         printf("packages   %zu installed (list in %s)\n", strv_length(in->packages), pkg_path);
         for (size_t i = 0; in->problems[i]; i++)
                 printf("problem    %s\n", in->problems[i]);

@@ -30,8 +30,9 @@ int kiln_cmd_install(int argc, char **argv)
                 return cli_usage_error("install", "'%s' exists; kiln does not overwrite a disk", output);
         _cleanup_free_ char *bd = o.build_dir ? xstrdup(o.build_dir) : xasprintf("%s.d", output);
         if (!kiln_qemu_path_ok(output) || !kiln_qemu_path_ok(bd))
-                return cli_usage_error("install", "'%s' contains a comma, which QEMU would read as more options; "
-                                                  "choose a path without one",
+                return cli_usage_error("install",
+                                       "'%s' contains a comma, which QEMU would read as more options; "
+                                       "choose a path without one",
                                        kiln_qemu_path_ok(output) ? bd : output);
 
         _cleanup_profile_ struct kiln_profile *p = NULL;
@@ -65,19 +66,33 @@ int kiln_cmd_install(int argc, char **argv)
                 goto out;
         if (kiln_cache_open(o.cache_dir, o.offline, &cache, &err) < 0)
                 goto out;
-        struct kiln_media_opts mo = {.cache = cache, .progress = o.json ? NULL : cli_progress, .notice = cli_display_notice,
-                                     .userdata = &d, .skip_preflight = o.no_preflight};
+        struct kiln_media_opts mo = {.cache = cache,
+                                     .progress = o.json ? NULL : cli_progress,
+                                     .notice = cli_display_notice,
+                                     .userdata = &d,
+                                     .skip_preflight = o.no_preflight};
         if (kiln_media_fetch(p, &mo, &m, &err) < 0)
                 goto out;
         if (interrupted) {
                 kiln_error_set(&err, EINTR, "interrupted");
                 goto out;
         }
-        struct kiln_install_opts io = {
-                .profile = p, .preseed = preseed, .media = m, .cache = cache, .output = output, .build_dir = bdir,
-                .accel = o.accel ? o.accel : p->vm.accel, .hypervisor = o.hypervisor ? o.hypervisor : p->vm.hypervisor,
-                .timeout_sec = o.timeout_sec, .watchdog_sec = o.watchdog_sec, .self = self, .xen_bridge = o.xen_bridge,
-                .event = cli_display_event, .notice = cli_display_notice, .userdata = &d, .interrupted = &interrupted};
+        struct kiln_install_opts io = {.profile = p,
+                                       .preseed = preseed,
+                                       .media = m,
+                                       .cache = cache,
+                                       .output = output,
+                                       .build_dir = bdir,
+                                       .accel = o.accel ? o.accel : p->vm.accel,
+                                       .hypervisor = o.hypervisor ? o.hypervisor : p->vm.hypervisor,
+                                       .timeout_sec = o.timeout_sec,
+                                       .watchdog_sec = o.watchdog_sec,
+                                       .self = self,
+                                       .xen_bridge = o.xen_bridge,
+                                       .event = cli_display_event,
+                                       .notice = cli_display_notice,
+                                       .userdata = &d,
+                                       .interrupted = &interrupted};
         if (kiln_install_run(&io, &res, &err) < 0)
                 goto out;
         if (d.tty)

@@ -33,7 +33,7 @@ int kiln_cmd_proxy(int argc, char **argv)
                         cache_dir = optarg;
                 else if (c == OPT_LOG)
                         log = optarg;
-                else if (c == OPT_PORT && (port = (unsigned) strtoul(optarg, NULL, 10)) <= 65535)
+                else if (c == OPT_PORT && (port = (unsigned)strtoul(optarg, NULL, 10)) <= 65535)
                         ;
                 else if (cli_profile_option(c, optarg) != 0)
                         return cli_usage_error("proxy", "run 'kiln proxy --help' for usage");
@@ -65,7 +65,7 @@ int kiln_cmd_proxy(int argc, char **argv)
         sigaddset(&set, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &set, NULL); /* before the proxy's threads start, so they inherit it */
         struct kiln_proxy *proxy = NULL;
-        if (kiln_proxy_start(&pol, cache, &snapshot, log, NULL, (uint16_t) port, &proxy, &err) < 0) {
+        if (kiln_proxy_start(&pol, cache, &snapshot, log, NULL, (uint16_t)port, &proxy, &err) < 0) {
                 cli_print_errors(err);
                 kiln_proxy_policy_clear(&pol);
                 kiln_snapshot_clear(&snapshot);
@@ -90,7 +90,8 @@ int kiln_cmd_proxy(int argc, char **argv)
 int kiln_cmd_proxy_relay(int argc, char **argv)
 {
         if (argc != 2)
-                return cli_usage_error("proxy-relay", "usage: kiln proxy-relay SOCKET|PORT (started by QEMU's guestfwd)");
+                return cli_usage_error("proxy-relay",
+                                       "usage: kiln proxy-relay SOCKET|PORT (started by QEMU's guestfwd)");
         int fd;
         if (argv[1][0] == '/' || argv[1][0] == '@') { /* the build's unix socket ('@': abstract) */
                 struct sockaddr_un su = {.sun_family = AF_UNIX};
@@ -100,18 +101,20 @@ int kiln_cmd_proxy_relay(int argc, char **argv)
                 memcpy(su.sun_path, argv[1], len);
                 if (argv[1][0] == '@')
                         su.sun_path[0] = '\0';
-                socklen_t sl = argv[1][0] == '@' ? (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)
-                                                 : (socklen_t) sizeof(su);
+                socklen_t sl = argv[1][0] == '@' ? (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)
+                                                 : (socklen_t)sizeof(su);
                 fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (fd < 0 || connect(fd, (struct sockaddr *) &su, sl) < 0) {
-                        fprintf(stderr, "kiln proxy-relay: cannot reach the proxy at '%s': %s\n", argv[1], strerror(errno));
+                if (fd < 0 || connect(fd, (struct sockaddr *)&su, sl) < 0) {
+                        fprintf(stderr, "kiln proxy-relay: cannot reach the proxy at '%s': %s\n", argv[1],
+                                strerror(errno));
                         return KILN_EXIT_FAILED;
                 }
         } else {
-                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) strtoul(argv[1], NULL, 10)),
+                struct sockaddr_in sa = {.sin_family = AF_INET,
+                                         .sin_port = htons((uint16_t)strtoul(argv[1], NULL, 10)),
                                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
                 fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                         fprintf(stderr, "kiln proxy-relay: cannot reach the proxy on 127.0.0.1:%s: %s\n", argv[1],
                                 strerror(errno));
                         return KILN_EXIT_FAILED;
@@ -146,7 +149,7 @@ int kiln_cmd_proxy_relay(int argc, char **argv)
                                 continue;
                         }
                         for (ssize_t off = 0; off < n;) {
-                                ssize_t w = write(out[i], chunk + off, (size_t) (n - off));
+                                ssize_t w = write(out[i], chunk + off, (size_t)(n - off));
                                 if (w <= 0)
                                         _exit(KILN_EXIT_OK);
                                 off += w;

@@ -272,10 +272,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_profile_option(int c, const char *arg)
 {
         switch (c) {
-        case CLI_OPT_PROFILE_ROOT: kiln_globals.profile_root = arg; return 0;
-        case CLI_OPT_TRUST_PATHS: kiln_globals.trust_paths = true; return 0;
-        case CLI_OPT_ALLOW_PRIVATE: kiln_globals.allow_private = true; return 0;
-        default: return 1;
+        case CLI_OPT_PROFILE_ROOT:
+                kiln_globals.profile_root = arg;
+                return 0;
+        case CLI_OPT_TRUST_PATHS:
+                kiln_globals.trust_paths = true;
+                return 0;
+        case CLI_OPT_ALLOW_PRIVATE:
+                kiln_globals.allow_private = true;
+                return 0;
+        default:
+                return 1;
         }
 }
 
@@ -303,9 +310,15 @@ int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_pre
 int cli_install_option(const char *cmd, int c, const char *arg, struct cli_install_opts *o)
 {
         switch (c) {
-        case 'o': o->output = arg; return 0;
-        case CLI_OPT_CACHE: o->cache_dir = arg; return 0;
-        case CLI_OPT_BUILD_DIR: o->build_dir = arg; return 0;
+        case 'o':
+                o->output = arg;
+                return 0;
+        case CLI_OPT_CACHE:
+                o->cache_dir = arg;
+                return 0;
+        case CLI_OPT_BUILD_DIR:
+                o->build_dir = arg;
+                return 0;
         case CLI_OPT_ACCEL:
                 if (!STREQ(arg, "auto") && !STREQ(arg, "kvm") && !STREQ(arg, "tcg"))
                         return cli_usage_error(cmd, "--accel takes auto, kvm or tcg (got '%s')", arg);
@@ -316,32 +329,42 @@ int cli_install_option(const char *cmd, int c, const char *arg, struct cli_insta
                         return cli_usage_error(cmd, "--hypervisor takes qemu or xen (got '%s')", arg);
                 o->hypervisor = arg;
                 return 0;
-        case CLI_OPT_TIMEOUT: return cli_parse_duration(cmd, "--timeout", arg, &o->timeout_sec);
-        case CLI_OPT_WATCHDOG: return cli_parse_duration(cmd, "--watchdog", arg, &o->watchdog_sec);
+        case CLI_OPT_TIMEOUT:
+                return cli_parse_duration(cmd, "--timeout", arg, &o->timeout_sec);
+        case CLI_OPT_WATCHDOG:
+                return cli_parse_duration(cmd, "--watchdog", arg, &o->watchdog_sec);
         case CLI_OPT_EVENTS:
                 if (!STREQ(arg, "json"))
                         return cli_usage_error(cmd, "--events takes json (got '%s')", arg);
                 o->json = true;
                 return 0;
-        case CLI_OPT_NO_PREFLIGHT: o->no_preflight = true; return 0;
-        case CLI_OPT_OFFLINE: o->offline = true; return 0;
-        case CLI_OPT_XEN_BRIDGE: o->xen_bridge = arg; return 0;
+        case CLI_OPT_NO_PREFLIGHT:
+                o->no_preflight = true;
+                return 0;
+        case CLI_OPT_OFFLINE:
+                o->offline = true;
+                return 0;
+        case CLI_OPT_XEN_BRIDGE:
+                o->xen_bridge = arg;
+                return 0;
         case CLI_OPT_EVENTS_FD: {
                 char *end = NULL;
                 long fd = strtol(arg, &end, 10);
-                if (!*arg || *end || fd < 3 || fd > 65535 || fcntl((int) fd, F_GETFD) < 0)
+                if (!*arg || *end || fd < 3 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0)
                         return cli_usage_error(cmd, "--events-fd takes an open descriptor above 2 (got '%s')", arg);
-                o->events_fd = (int) fd;
+                o->events_fd = (int)fd;
                 o->json = true;
                 return 0;
         }
         case CLI_OPT_BUILD_ID:
-                if (strlen(arg) < 1 || strlen(arg) > 32 || strspn(arg, "0123456789abcdefghijklmnopqrstuvwxyz-") != strlen(arg))
-                        return cli_usage_error(cmd, "--build-id takes 1 to 32 lowercase letters, digits or '-' (got '%s')",
-                                               arg);
+                if (strlen(arg) < 1 || strlen(arg) > 32 ||
+                    strspn(arg, "0123456789abcdefghijklmnopqrstuvwxyz-") != strlen(arg))
+                        return cli_usage_error(
+                                cmd, "--build-id takes 1 to 32 lowercase letters, digits or '-' (got '%s')", arg);
                 o->build_id = arg;
                 return 0;
-        default: return cli_profile_option(c, arg);
+        default:
+                return cli_profile_option(c, arg);
         }
 }
 
@@ -362,7 +385,7 @@ int cli_parse_duration(const char *cmd, const char *opt, const char *arg, unsign
         unsigned long v = strtoul(arg, &end, 10);
         if (errno || end == arg || (*end && !STREQ(end, "s")) || v == 0 || v > 7 * 24 * 3600)
                 return cli_usage_error(cmd, "%s takes minutes, or seconds as 'Ns' (got '%s')", opt, arg);
-        *ret_sec = (unsigned) (*end ? v : v * 60);
+        *ret_sec = (unsigned)(*end ? v : v * 60);
         return 0;
 }
 
@@ -378,14 +401,18 @@ int cli_disk_format(const char *cmd, const char *path, const char *opt, const ch
         }
         *ret_format = kiln_input_format(path);
         if (!*ret_format)
-                return cli_usage_error(cmd, "'%s': kiln reads a disk's format from its name (.raw, .img or .qcow2) "
-                                            "or --format, never from its contents",
+                return cli_usage_error(cmd,
+                                       "'%s': kiln reads a disk's format from its name (.raw, .img or .qcow2) "
+                                       "or --format, never from its contents",
                                        path);
         return 0;
 }
 
 static volatile sig_atomic_t *signal_flag;
-static void on_signal(int sig) { *signal_flag = sig; }
+static void on_signal(int sig)
+{
+        *signal_flag = sig;
+}
 
 void cli_catch_signals(volatile sig_atomic_t *flag)
 {
@@ -413,7 +440,7 @@ int cli_write_file_atomic(const char *path, const char *data, size_t len, struct
                         unlink(tmp);
                         return kiln_error_set(reterr, e, "cannot write '%s': %s", path, strerror(e));
                 }
-                off += (size_t) n;
+                off += (size_t)n;
         }
         if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
                 int e = errno;

@@ -9,9 +9,9 @@
 static void human(uint64_t v, char *out, size_t n)
 {
         if (v >= (1ULL << 20))
-                snprintf(out, n, "%.1f MiB", (double) v / (1 << 20));
+                snprintf(out, n, "%.1f MiB", (double)v / (1 << 20));
         else
-                snprintf(out, n, "%.0f KiB", (double) v / 1024);
+                snprintf(out, n, "%.0f KiB", (double)v / 1024);
 }
 
 void cli_progress(void *userdata, const char *label, uint64_t now, uint64_t total, bool done)
@@ -34,7 +34,7 @@ void cli_progress(void *userdata, const char *label, uint64_t now, uint64_t tota
         char a[32], b[32];
         human(now, a, sizeof(a));
         if (total) {
-                int pct = (int) (now * 100 / total), width = 30, fill = pct * width / 100;
+                int pct = (int)(now * 100 / total), width = 30, fill = pct * width / 100;
                 human(total, b, sizeof(b));
                 fprintf(stderr, "\r\033[K%-36.36s [%.*s%*s] %3d%% %s / %s", label, fill,
                         "##############################", width - fill, "", pct, a, b);
@@ -126,8 +126,8 @@ void cli_display_stage(struct cli_display *d, unsigned n, unsigned total, const 
         if (d->json) {
                 struct json_object *o = event_new(d, "stage");
                 json_object_object_add(o, "stage", json_object_new_string(stage));
-                json_object_object_add(o, "index", json_object_new_int((int) n));
-                json_object_object_add(o, "of", json_object_new_int((int) total));
+                json_object_object_add(o, "index", json_object_new_int((int)n));
+                json_object_object_add(o, "of", json_object_new_int((int)total));
                 json_object_object_add(o, "message", json_object_new_string(what));
                 emit(d, o);
                 if (!d->out) /* --events-fd keeps the display for people on stderr */
@@ -157,8 +157,8 @@ void cli_display_error(struct cli_display *d, const struct kiln_error *err, cons
                 json_object_object_add(c, "message", json_object_new_string(e->msg));
                 if (e->file) {
                         json_object_object_add(c, "file", json_object_new_string(e->file));
-                        json_object_object_add(c, "line", json_object_new_int((int) e->line));
-                        json_object_object_add(c, "column", json_object_new_int((int) e->column));
+                        json_object_object_add(c, "line", json_object_new_int((int)e->line));
+                        json_object_object_add(c, "column", json_object_new_int((int)e->column));
                 }
                 json_object_array_add(chain, c);
         }

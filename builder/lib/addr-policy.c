@@ -41,7 +41,10 @@ static enum kiln_addr_class classify_v4(uint32_t a)
         return KILN_ADDR_PUBLIC;
 }
 
-static uint32_t v4_at(const uint8_t *b) { return (uint32_t) b[0] << 24 | (uint32_t) b[1] << 16 | (uint32_t) b[2] << 8 | b[3]; }
+static uint32_t v4_at(const uint8_t *b)
+{
+        return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
 
 static enum kiln_addr_class classify_v6(const uint8_t b[16])
 {
@@ -108,7 +111,7 @@ enum kiln_addr_class kiln_addr_classify_host(const char *host)
                 buf[--n] = '\0';
         for (char *c = buf; *c; c++)
                 if (*c >= 'A' && *c <= 'Z')
-                        *c = (char) (*c - 'A' + 'a');
+                        *c = (char)(*c - 'A' + 'a');
         /* Every spelling inet_aton accepts (decimal, octal, hex, 1 to 4 parts) is an address; a
          * host of only those characters that inet_aton refuses is nothing curl would resolve. */
         if (strspn(buf, "0123456789abcdefx.") == n && (buf[0] >= '0' && buf[0] <= '9')) {
@@ -124,28 +127,41 @@ enum kiln_addr_class kiln_addr_classify_host(const char *host)
 
 enum kiln_addr_class kiln_addr_classify_sockaddr(const struct sockaddr *sa, socklen_t len)
 {
-        if (sa && sa->sa_family == AF_INET && len >= (socklen_t) sizeof(struct sockaddr_in))
-                return classify_v4(ntohl(((const struct sockaddr_in *) sa)->sin_addr.s_addr));
-        if (sa && sa->sa_family == AF_INET6 && len >= (socklen_t) sizeof(struct sockaddr_in6))
-                return classify_v6(((const struct sockaddr_in6 *) sa)->sin6_addr.s6_addr);
+        if (sa && sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
+                return classify_v4(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
+        if (sa && sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6))
+                return classify_v6(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
         return KILN_ADDR_RESERVED;
 }
 
-bool kiln_addr_forbidden(enum kiln_addr_class c) { return c != KILN_ADDR_PUBLIC && c != KILN_ADDR_NAME; }
+bool kiln_addr_forbidden(enum kiln_addr_class c)
+{
+        return c != KILN_ADDR_PUBLIC && c != KILN_ADDR_NAME;
+}
 
 const char *kiln_addr_class_name(enum kiln_addr_class c)
 {
         switch (c) {
-        case KILN_ADDR_PUBLIC: return "a public address";
-        case KILN_ADDR_NAME: return "a host name";
-        case KILN_ADDR_LOOPBACK: return "a loopback address";
-        case KILN_ADDR_PRIVATE: return "a private address";
-        case KILN_ADDR_LINK_LOCAL: return "a link-local address";
-        case KILN_ADDR_UNSPECIFIED: return "the unspecified address";
-        case KILN_ADDR_MULTICAST: return "a multicast or broadcast address";
-        case KILN_ADDR_SHARED: return "a carrier-grade NAT address";
-        case KILN_ADDR_RESERVED: return "a reserved address";
-        case KILN_ADDR_INVALID: return "no valid host";
+        case KILN_ADDR_PUBLIC:
+                return "a public address";
+        case KILN_ADDR_NAME:
+                return "a host name";
+        case KILN_ADDR_LOOPBACK:
+                return "a loopback address";
+        case KILN_ADDR_PRIVATE:
+                return "a private address";
+        case KILN_ADDR_LINK_LOCAL:
+                return "a link-local address";
+        case KILN_ADDR_UNSPECIFIED:
+                return "the unspecified address";
+        case KILN_ADDR_MULTICAST:
+                return "a multicast or broadcast address";
+        case KILN_ADDR_SHARED:
+                return "a carrier-grade NAT address";
+        case KILN_ADDR_RESERVED:
+                return "a reserved address";
+        case KILN_ADDR_INVALID:
+                return "no valid host";
         }
         return "?";
 }

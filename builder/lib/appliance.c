@@ -40,7 +40,8 @@ int kiln_appliance_open(const char *image, const char *format, bool readonly, bo
         }
         /* The appliance's QEMU opens the untrusted image: it gets QEMU's own seccomp sandbox, and
          * unlike the install's QEMU it needs no relay, so nothing may spawn or raise privileges. */
-        if (guestfs_config(g, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny") < 0) {
+        if (guestfs_config(g, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny") <
+            0) {
                 r = kiln_appliance_error(g, reterr, "libguestfs: sandbox the appliance");
                 guestfs_close(g);
                 return r;
@@ -68,7 +69,7 @@ int kiln_appliance_open(const char *image, const char *format, bool readonly, bo
 
 static int cmp_len(const void *a, const void *b)
 {
-        size_t x = strlen(*(char *const *) a), y = strlen(*(char *const *) b);
+        size_t x = strlen(*(char *const *)a), y = strlen(*(char *const *)b);
         return x < y ? -1 : x > y;
 }
 
@@ -105,7 +106,7 @@ static char *member_path(const char *dest, const char *name)
         if (!*name || STREQ(name, ".") || *name == '/')
                 return NULL;
         for (const char *c = name; *c; c++)
-                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
                         return NULL;
         _cleanup_free_ char *copy = xstrdup(name);
         for (char *save = NULL, *part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save))
@@ -122,9 +123,11 @@ int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, con
         int64_t kib = guestfs_du(g, src);
         if (kib < 0)
                 return kiln_appliance_error(g, reterr, "libguestfs: measure the image's installer logs");
-        if ((uint64_t) kib * 1024 > lim->max_bytes * 2)
-                return kiln_error_set(reterr, EFBIG, "the image's '%s' holds %" PRId64 " KiB, more than kiln copies out "
-                                      "(%" PRIu64 " MiB)", src, kib, lim->max_bytes >> 20);
+        if ((uint64_t)kib * 1024 > lim->max_bytes * 2)
+                return kiln_error_set(reterr, EFBIG,
+                                      "the image's '%s' holds %" PRId64 " KiB, more than kiln copies out "
+                                      "(%" PRIu64 " MiB)",
+                                      src, kib, lim->max_bytes >> 20);
         const char *tmpdir = getenv("TMPDIR");
         _cleanup_free_ char *tar = xasprintf("%s/kiln-copy-out-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
         int tfd = mkostemp(tar, O_CLOEXEC);
@@ -157,7 +160,8 @@ int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, con
                 if (h == ARCHIVE_EOF)
                         break;
                 if (h < ARCHIVE_WARN) {
-                        r = kiln_error_set(reterr, EIO, "cannot read the installer logs' tar: %s", archive_error_string(a));
+                        r = kiln_error_set(reterr, EIO, "cannot read the installer logs' tar: %s",
+                                           archive_error_string(a));
                         goto done;
                 }
                 mode_t type = archive_entry_filetype(e);
@@ -165,7 +169,7 @@ int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, con
                 _cleanup_free_ char *path = member_path(dest, archive_entry_pathname(e));
                 bool keep = path && !archive_entry_hardlink(e) && !archive_entry_symlink(e) &&
                             (type == AE_IFDIR || (type == AE_IFREG && size >= 0)) && files < lim->max_files &&
-                            (type == AE_IFDIR || bytes + (uint64_t) size <= lim->max_bytes);
+                            (type == AE_IFDIR || bytes + (uint64_t)size <= lim->max_bytes);
                 if (!path || STREQ(path, dest))
                         keep = false;
                 if (!keep) {
@@ -175,7 +179,7 @@ int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, con
                 }
                 files++;
                 if (type == AE_IFREG)
-                        bytes += (uint64_t) size;
+                        bytes += (uint64_t)size;
                 struct archive_entry *out = archive_entry_new();
                 archive_entry_set_pathname(out, path);
                 archive_entry_set_filetype(out, type);

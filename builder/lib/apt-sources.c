@@ -88,7 +88,7 @@ static void parse_deb822(struct sources *out, const char *text)
                 /* one stanza */
                 while (*p) {
                         const char *eol = strchrnul(p, '\n');
-                        size_t len = (size_t) (eol - p);
+                        size_t len = (size_t)(eol - p);
                         bool blank = strspn(p, " \t\r") >= len;
                         if (blank) {
                                 p = *eol ? eol + 1 : eol;
@@ -99,14 +99,14 @@ static void parse_deb822(struct sources *out, const char *text)
                         if (*p == '#') {
                                 /* a comment */
                         } else if ((*p == ' ' || *p == '\t') && n) {
-                                char *v = xasprintf("%s %.*s", values[n - 1], (int) len, p);
+                                char *v = xasprintf("%s %.*s", values[n - 1], (int)len, p);
                                 free(values[n - 1]);
                                 values[n - 1] = v;
                         } else {
                                 const char *colon = memchr(p, ':', len);
                                 if (colon && n < ELEMENTSOF(names)) {
-                                        names[n] = xstrndup(p, (size_t) (colon - p));
-                                        values[n] = xstrndup(colon + 1, len - (size_t) (colon - p) - 1);
+                                        names[n] = xstrndup(p, (size_t)(colon - p));
+                                        values[n] = xstrndup(colon + 1, len - (size_t)(colon - p) - 1);
                                         n++;
                                 }
                         }
@@ -130,7 +130,10 @@ static void parse_deb822(struct sources *out, const char *text)
         }
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *) a, *(char *const *) b); }
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void read_sources(const char *apt_dir, struct sources *out)
 {
@@ -167,8 +170,8 @@ static void read_sources(const char *apt_dir, struct sources *out)
 }
 
 static const char *const debian_suites[] = {
-        "buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid",
-        "oldoldstable", "oldstable", "stable", "testing", "unstable",
+        "buster", "bullseye",     "bookworm",  "trixie", "forky",   "duke",
+        "sid",    "oldoldstable", "oldstable", "stable", "testing", "unstable",
 };
 
 /* 0: not Debian, 1: a main suite (bookworm, bookworm-updates...), 2: a security suite. */
@@ -181,8 +184,7 @@ static int suite_kind(const char *suite)
                 const char *rest = suite + n;
                 if (STREQ(rest, "-security") || STREQ(rest, "/updates"))
                         return 2;
-                if (!*rest || STREQ(rest, "-updates") || STREQ(rest, "-backports") ||
-                    STREQ(rest, "-proposed-updates"))
+                if (!*rest || STREQ(rest, "-updates") || STREQ(rest, "-backports") || STREQ(rest, "-proposed-updates"))
                         return 1;
         }
         return 0;

@@ -18,24 +18,27 @@ static char *field_in(const char *text, size_t len, const char *field)
         size_t fl = strlen(field);
         const char *p = text, *end = text + len;
         while (p < end) {
-                const char *eol = memchr(p, '\n', (size_t) (end - p));
+                const char *eol = memchr(p, '\n', (size_t)(end - p));
                 if (!eol)
                         eol = end;
-                if ((size_t) (eol - p) > fl && strncmp(p, field, fl) == 0 && p[fl] == ':') {
+                if ((size_t)(eol - p) > fl && strncmp(p, field, fl) == 0 && p[fl] == ':') {
                         const char *v = p + fl + 1;
                         while (v < eol && (*v == ' ' || *v == '\t'))
                                 v++;
                         const char *ve = eol;
                         while (ve > v && (ve[-1] == ' ' || ve[-1] == '\r'))
                                 ve--;
-                        return xstrndup(v, (size_t) (ve - v));
+                        return xstrndup(v, (size_t)(ve - v));
                 }
                 p = eol + 1;
         }
         return NULL;
 }
 
-char *kiln_stanza_field(const char *stanza, size_t len, const char *field) { return field_in(stanza, len, field); }
+char *kiln_stanza_field(const char *stanza, size_t len, const char *field)
+{
+        return field_in(stanza, len, field);
+}
 
 const char *kiln_stanza_next(const char **pos, size_t *ret_len)
 {
@@ -45,7 +48,7 @@ const char *kiln_stanza_next(const char **pos, size_t *ret_len)
         if (!*p)
                 return NULL;
         const char *end = strstr(p, "\n\n");
-        size_t len = end ? (size_t) (end - p) + 1 : strlen(p);
+        size_t len = end ? (size_t)(end - p) + 1 : strlen(p);
         *pos = p + len;
         *ret_len = len;
         return p;
@@ -62,7 +65,7 @@ const char *kiln_stanza_find(const char *text, const char *field, const char *va
                 while (start > text && !(start[-1] == '\n' && (start - 1 == text || start[-2] == '\n')))
                         start--;
                 const char *end = strstr(hit, "\n\n");
-                *ret_len = end ? (size_t) (end - start) + 1 : strlen(start);
+                *ret_len = end ? (size_t)(end - start) + 1 : strlen(start);
                 return start;
         }
         return NULL;
@@ -74,7 +77,7 @@ int kiln_release_parse(const char *text, struct kiln_release **ret, struct kiln_
         struct kiln_release *r = xcalloc(1, sizeof(*r));
         r->text = xstrdup(text);
         const char *sha = strstr(text, "\nSHA256:");
-        size_t head = sha ? (size_t) (sha - text) + 1 : strlen(text);
+        size_t head = sha ? (size_t)(sha - text) + 1 : strlen(text);
         r->suite = field_in(text, head, "Suite");
         r->codename = field_in(text, head, "Codename");
         r->date = field_in(text, head, "Date");
@@ -114,7 +117,7 @@ static int sha256_walk(const struct kiln_release *r, const char *path, const cha
         p = strchr(p + 1, '\n');
         while (p && p[1] == ' ') {
                 const char *line = p + 2, *eol = strchr(line, '\n');
-                size_t n = eol ? (size_t) (eol - line) : strlen(line);
+                size_t n = eol ? (size_t)(eol - line) : strlen(line);
                 char hash[65], name[512];
                 unsigned long long size;
                 _cleanup_free_ char *copy = xstrndup(line, n);
@@ -145,7 +148,7 @@ char *kiln_release_path_of(const struct kiln_release *r, const char *sha256, uin
 
 int kiln_keyring_dearmor(const char *data, size_t len, char **ret, size_t *ret_len, struct kiln_error **reterr)
 {
-        if (len == 0 || (unsigned char) data[0] & 0x80 || !memmem(data, len, "-----BEGIN PGP", 14)) {
+        if (len == 0 || (unsigned char)data[0] & 0x80 || !memmem(data, len, "-----BEGIN PGP", 14)) {
                 *ret = xmalloc(len + 1);
                 memcpy(*ret, data, len);
                 *ret_len = len;
@@ -154,19 +157,19 @@ int kiln_keyring_dearmor(const char *data, size_t len, char **ret, size_t *ret_l
         /* Each armored block: header lines, a blank line, base64, "=CRC", the END line. */
         struct kiln_buf out = {0};
         const char *p = data, *end = data + len;
-        while ((p = memmem(p, (size_t) (end - p), "-----BEGIN PGP", 14))) {
-                const char *body = memmem(p, (size_t) (end - p), "\n\n", 2);
-                const char *body_r = memmem(p, (size_t) (end - p), "\n\r\n", 3);
+        while ((p = memmem(p, (size_t)(end - p), "-----BEGIN PGP", 14))) {
+                const char *body = memmem(p, (size_t)(end - p), "\n\n", 2);
+                const char *body_r = memmem(p, (size_t)(end - p), "\n\r\n", 3);
                 if (!body || (body_r && body_r < body))
                         body = body_r ? body_r + 1 : NULL;
-                const char *stop = memmem(p, (size_t) (end - p), "-----END PGP", 12);
+                const char *stop = memmem(p, (size_t)(end - p), "-----END PGP", 12);
                 if (!body || !stop || stop < body) {
                         free(out.data);
                         return kiln_error_set(reterr, EBADMSG, "malformed ASCII-armored key");
                 }
                 struct kiln_buf b64 = {0};
                 for (const char *q = body + 2; q < stop;) {
-                        const char *eol = memchr(q, '\n', (size_t) (stop - q));
+                        const char *eol = memchr(q, '\n', (size_t)(stop - q));
                         if (!eol)
                                 eol = stop;
                         if (*q != '=') /* the CRC line */
@@ -177,7 +180,7 @@ int kiln_keyring_dearmor(const char *data, size_t len, char **ret, size_t *ret_l
                 }
                 size_t n = b64.len;
                 unsigned char *bin = xmalloc(n + 4);
-                int k = b64.len ? EVP_DecodeBlock(bin, (unsigned char *) b64.data, (int) n) : 0;
+                int k = b64.len ? EVP_DecodeBlock(bin, (unsigned char *)b64.data, (int)n) : 0;
                 if (k < 0) {
                         free(bin);
                         free(b64.data);
@@ -187,7 +190,7 @@ int kiln_keyring_dearmor(const char *data, size_t len, char **ret, size_t *ret_l
                 /* EVP_DecodeBlock counts padding as data: drop one byte per trailing '='. */
                 while (n > 0 && b64.data[n - 1] == '=')
                         n--, k--;
-                buf_append(&out, (char *) bin, (size_t) k);
+                buf_append(&out, (char *)bin, (size_t)k);
                 free(bin);
                 free(b64.data);
                 p = stop + 12;
@@ -206,7 +209,7 @@ static int write_all(int fd, const char *data, size_t len)
                 if (n < 0)
                         return -errno;
                 data += n;
-                len -= (size_t) n;
+                len -= (size_t)n;
         }
         return 0;
 }
@@ -240,18 +243,27 @@ int kiln_release_verify(const char *signed_path, const char *detached_sig, const
         }
         close(fd);
 
-        char *argv_in[] = {"gpgv", "--homedir", home, "--status-fd", "1", "--keyring", kr_path, "--output",
-                           out_path, (char *) signed_path, NULL};
-        char *argv_det[] = {"gpgv", "--homedir", home, "--status-fd", "1", "--keyring", kr_path,
-                            (char *) detached_sig, (char *) signed_path, NULL};
+        char *argv_in[] = {"gpgv",  "--homedir", home,     "--status-fd",       "1", "--keyring",
+                           kr_path, "--output",  out_path, (char *)signed_path, NULL};
+        char *argv_det[] = {"gpgv",
+                            "--homedir",
+                            home,
+                            "--status-fd",
+                            "1",
+                            "--keyring",
+                            kr_path,
+                            (char *)detached_sig,
+                            (char *)signed_path,
+                            NULL};
         struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -2, .stderr_fd = -2, .timeout_sec = 120};
         r = kiln_command_run(detached_sig ? argv_det : argv_in, &o, &status, &errs, reterr);
         if (r < 0)
                 goto out;
         const char *valid = status ? strstr(status, "[GNUPG:] VALIDSIG ") : NULL;
         if (r != 0 || !valid) {
-                const char *why = status && strstr(status, "[GNUPG:] BADSIG")      ? "a bad signature"
-                                  : status && strstr(status, "[GNUPG:] NO_PUBKEY") ? "a signature by a key not in the keyring"
+                const char *why = status && strstr(status, "[GNUPG:] BADSIG") ? "a bad signature"
+                                  : status && strstr(status, "[GNUPG:] NO_PUBKEY")
+                                          ? "a signature by a key not in the keyring"
                                   : status && strstr(status, "[GNUPG:] EXPKEYSIG") ? "a signature by an expired key"
                                   : status && strstr(status, "[GNUPG:] NODATA")    ? "no signature at all"
                                                                                    : "a signature gpgv does not accept";
@@ -304,7 +316,7 @@ int kiln_decompress(const char *data, size_t len, char **ret, size_t *ret_len, s
                 }
                 if (n == 0)
                         break;
-                buf_append(&b, chunk, (size_t) n);
+                buf_append(&b, chunk, (size_t)n);
         }
         *ret_len = b.len;
         *ret = buf_steal(&b);

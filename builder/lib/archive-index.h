@@ -6,10 +6,10 @@
 #include "error.h"
 
 struct kiln_release {
-        char *text;     /* the verified Release text: nothing outside the signature is ever read */
+        char *text; /* the verified Release text: nothing outside the signature is ever read */
         char *suite, *codename, *date, *valid_until;
-        char *signer;   /* the VALIDSIG fingerprint gpgv reported */
-        bool by_hash;   /* Acquire-By-Hash: yes: every index is also at DIR/by-hash/SHA256/HASH */
+        char *signer;     /* the VALIDSIG fingerprint gpgv reported */
+        bool by_hash;     /* Acquire-By-Hash: yes: every index is also at DIR/by-hash/SHA256/HASH */
         bool no_arch_all; /* No-Support-for-Architecture-all: Packages: binary-ARCH lists the all packages */
 };
 

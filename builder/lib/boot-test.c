@@ -21,7 +21,7 @@ static char *console_tail(const char *path)
         struct kiln_buf b = {0};
         size_t start = len > 1500 ? len - 1500 : 0;
         for (size_t i = start; i < len; i++) {
-                unsigned char c = (unsigned char) data[i];
+                unsigned char c = (unsigned char)data[i];
                 if (c == 0x1b) {
                         while (i + 1 < len && !((data[i + 1] >= '@' && data[i + 1] <= '~') && data[i + 1] != '['))
                                 i++;
@@ -29,7 +29,7 @@ static char *console_tail(const char *path)
                         continue;
                 }
                 if (c == '\n' || (c >= 0x20 && c != 0x7f))
-                        buf_append(&b, (char *) &data[i], 1);
+                        buf_append(&b, (char *)&data[i], 1);
         }
         return buf_steal(&b);
 }
@@ -42,8 +42,8 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
         if (r < 0)
                 return r;
         if (o->kernel || STREQ(o->accel, "tcg") || STREQ(o->accel, "kvm")) {
-                r = kiln_install_accel(o->accel, o->kernel ? o->kernel : "/nonexistent", o->cache, o->notice, o->userdata,
-                                       &accel, reterr);
+                r = kiln_install_accel(o->accel, o->kernel ? o->kernel : "/nonexistent", o->cache, o->notice,
+                                       o->userdata, &accel, reterr);
                 if (r < 0)
                         return r;
         } else {
@@ -69,9 +69,15 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
         /* One vCPU under TCG: with two, a trixie kernel patching its own code at boot (int3 over
          * a jump label) has met an Oops in sched_clock_cpu and a panic (seen once here, QEMU 7.2);
          * a boot to a login prompt gains little from a second emulated CPU anyway. */
-        g.cfg = (struct kiln_guest_config){.name = "boot-test", .disk = o->image, .disk_format = format,
-                                           .snapshot = true, .memory = o->memory ? o->memory : 1ULL << 30,
-                                           .cpus = STREQ(accel, "kvm") ? 2 : 1, .accel = accel, .console_log = o->console_log, .run_dir = run};
+        g.cfg = (struct kiln_guest_config){.name = "boot-test",
+                                           .disk = o->image,
+                                           .disk_format = format,
+                                           .snapshot = true,
+                                           .memory = o->memory ? o->memory : 1ULL << 30,
+                                           .cpus = STREQ(accel, "kvm") ? 2 : 1,
+                                           .accel = accel,
+                                           .console_log = o->console_log,
+                                           .run_dir = run};
         double start = kiln_now();
         r = g.ops->prepare(&g, reterr);
         if (r == 0)
@@ -94,7 +100,7 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
                         /* A panicked kernel never reaches a prompt: say so now, not at the timeout. */
                         tail = console_tail(o->console_log);
                         r = kiln_error_set(reterr, EIO, "the image's kernel panicked (%.*s); console:\n%s",
-                                           (int) strcspn(panic, "\r\n"), panic, tail);
+                                           (int)strcspn(panic, "\r\n"), panic, tail);
                 } else if (gone) {
                         tail = console_tail(o->console_log);
                         r = kiln_error_set(reterr, EIO, "the image stopped before a login prompt; console:\n%s", tail);
@@ -102,8 +108,9 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
                         r = kiln_error_set(reterr, EINTR, "interrupted");
                 } else if (kiln_now() - start > timeout) {
                         tail = console_tail(o->console_log);
-                        r = kiln_error_set(reterr, ETIMEDOUT, "no login prompt on the serial console within %u s; console:\n%s",
-                                           timeout, tail);
+                        r = kiln_error_set(reterr, ETIMEDOUT,
+                                           "no login prompt on the serial console within %u s; console:\n%s", timeout,
+                                           tail);
                 }
         }
         g.ops->stop(&g, 0);

@@ -39,7 +39,8 @@ int kiln_cache_open(const char *dir, bool offline, struct kiln_cache **ret, stru
                 else if (home && *home == '/')
                         d = xasprintf("%s/.cache/kiln", home);
                 else
-                        return kiln_error_set(reterr, ENOENT, "no cache folder: set XDG_CACHE_HOME or HOME, or give --cache");
+                        return kiln_error_set(reterr, ENOENT,
+                                              "no cache folder: set XDG_CACHE_HOME or HOME, or give --cache");
         }
         static const char *const subdirs[] = {"sha256", "tmp", "records"};
         for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
@@ -171,8 +172,10 @@ int kiln_cache_fetch_tried(const struct kiln_cache *c, const char *url, const ch
         uint64_t got = 0;
         r = kiln_sha256_file(tmp, hex, &got, reterr);
         if (r == 0 && size && got != size)
-                r = kiln_error_set(reterr, EBADMSG, "'%s' is %" PRIu64 " bytes, the signed index says %" PRIu64
-                                   " (truncated or replaced)", url, got, size);
+                r = kiln_error_set(reterr, EBADMSG,
+                                   "'%s' is %" PRIu64 " bytes, the signed index says %" PRIu64
+                                   " (truncated or replaced)",
+                                   url, got, size);
         else if (r == 0 && !STREQ(hex, sha256))
                 r = kiln_error_set(reterr, EBADMSG, "'%s' has sha256 %s, expected %s: refusing it", url, hex, sha256);
         if (r < 0) {
@@ -198,7 +201,7 @@ int kiln_cache_record_write(const struct kiln_cache *c, const char *key, const c
         if (r < 0)
                 return r;
         size_t len = strlen(text);
-        bool ok = write(fd, text, len) == (ssize_t) len && fchmod(fd, 0644) == 0;
+        bool ok = write(fd, text, len) == (ssize_t)len && fchmod(fd, 0644) == 0;
         close(fd);
         _cleanup_free_ char *path = xasprintf("%s/records/%s", c->dir, key);
         if (!ok || rename(tmp, path) < 0) {

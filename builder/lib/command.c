@@ -71,8 +71,8 @@ _Noreturn static void child_exec(char *const *argv, const struct kiln_command_op
                 _exit(126);
         child_close_fds(o);
         /* The user changes here, and a change of credentials clears PDEATHSIG: set it again. */
-        if (o->sandbox && (kiln_sandbox_enter(o->sandbox) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
-                           getppid() != parent))
+        if (o->sandbox &&
+            (kiln_sandbox_enter(o->sandbox) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
                 _exit(126);
         if (o->envp)
                 execvpe(argv[0], argv, o->envp);
@@ -104,7 +104,7 @@ static int wait_child(pid_t pid, int *status, int flags)
         for (;;) {
                 pid_t r = waitpid(pid, status, flags);
                 if (r >= 0 || errno != EINTR)
-                        return (int) r;
+                        return (int)r;
         }
 }
 
@@ -166,7 +166,7 @@ int kiln_command_run(char *const *argv, const struct kiln_command_opts *opts, ch
                                 timed_out = true;
                                 break;
                         }
-                        wait_ms = (int) (left * 1000) + 1;
+                        wait_ms = (int)(left * 1000) + 1;
                 }
                 int n = poll(pfd, 2, wait_ms);
                 if (n < 0 && errno == EINTR)
@@ -179,7 +179,7 @@ int kiln_command_run(char *const *argv, const struct kiln_command_opts *opts, ch
                         char chunk[8192];
                         ssize_t k = read(pfd[i].fd, chunk, sizeof(chunk));
                         if (k > 0) {
-                                buf_append(i ? &err : &out, chunk, (size_t) k);
+                                buf_append(i ? &err : &out, chunk, (size_t)k);
                         } else if (k == 0 || errno != EINTR) {
                                 close(pfd[i].fd);
                                 pfd[i].fd = -1;
@@ -254,7 +254,7 @@ static void children_signal(int sig)
                 long pid;
                 while (f && fscanf(f, "%ld", &pid) == 1)
                         if (pid > 1)
-                                kill((pid_t) pid, sig);
+                                kill((pid_t)pid, sig);
         }
         closedir(tasks);
 }

@@ -8,13 +8,13 @@
 #include "sandbox.h"
 
 struct kiln_command_opts {
-        int stdin_fd;          /* -1: /dev/null */
-        int stdout_fd;         /* -1: /dev/null; -2: capture into *ret_out */
-        int stderr_fd;         /* -1: /dev/null; -2: capture into *ret_err */
-        unsigned timeout_sec;  /* 0: none */
-        char *const *envp;     /* NULL: inherit */
+        int stdin_fd;                       /* -1: /dev/null */
+        int stdout_fd;                      /* -1: /dev/null; -2: capture into *ret_out */
+        int stderr_fd;                      /* -1: /dev/null; -2: capture into *ret_err */
+        unsigned timeout_sec;               /* 0: none */
+        char *const *envp;                  /* NULL: inherit */
         const struct kiln_sandbox *sandbox; /* NULL: run as kiln runs; else as sandbox.h says */
-        const int *pass_fds;   /* kept open in the child, same numbers (e.g. for /dev/fd/N paths) */
+        const int *pass_fds;                /* kept open in the child, same numbers (e.g. for /dev/fd/N paths) */
         size_t n_pass_fds;
 };
 

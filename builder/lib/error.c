@@ -4,7 +4,7 @@
 #include <errno.h>
 
 _printf_(6, 0) static int error_vappend(struct kiln_error **reterr, int errnum, const char *file, unsigned line,
-                         unsigned column, const char *fmt, va_list ap)
+                                        unsigned column, const char *fmt, va_list ap)
 {
         if (errnum < 0)
                 errnum = -errnum;

@@ -4,11 +4,11 @@
 #include "util.h"
 
 struct kiln_error {
-        int errnum;       /* positive errno-style code */
-        char *msg;        /* lowercase, no trailing newline */
-        char *file;       /* NULL when the error has no location */
-        unsigned line;    /* 1-based; 0 = no line */
-        unsigned column;  /* 1-based; 0 = no column */
+        int errnum;      /* positive errno-style code */
+        char *msg;       /* lowercase, no trailing newline */
+        char *file;      /* NULL when the error has no location */
+        unsigned line;   /* 1-based; 0 = no line */
+        unsigned column; /* 1-based; 0 = no column */
         struct kiln_error *next;
 };
 
@@ -23,7 +23,10 @@ int kiln_error_at(struct kiln_error **reterr, int errnum, const char *file, unsi
 int kiln_error_wrap(struct kiln_error **err, const char *fmt, ...) _printf_(2, 3);
 
 void kiln_error_free(struct kiln_error *err);
-static inline void kiln_error_freep(struct kiln_error **e) { kiln_error_free(*e); }
+static inline void kiln_error_freep(struct kiln_error **e)
+{
+        kiln_error_free(*e);
+}
 #define _cleanup_error_ _cleanup_(kiln_error_freep)
 
 /* "FILE:LINE:COL: msg" (parts left out when absent). */

@@ -14,7 +14,10 @@
 #define KILN_VERSION "dev"
 #endif
 
-const char *kiln_user_agent(void) { return "kiln/" KILN_VERSION; }
+const char *kiln_user_agent(void)
+{
+        return "kiln/" KILN_VERSION;
+}
 
 static void global_init(void)
 {
@@ -65,7 +68,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
                         s->write_errno = errno;
                         return 0;
                 }
-                off += (size_t) n;
+                off += (size_t)n;
         }
         return len;
 }
@@ -74,7 +77,7 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 {
         const struct sink *s = userdata;
         if (s->opts && s->opts->progress)
-                s->opts->progress(s->opts->userdata, s->opts->label, (uint64_t) dlnow, (uint64_t) dltotal, false);
+                s->opts->progress(s->opts->userdata, s->opts->label, (uint64_t)dlnow, (uint64_t)dltotal, false);
         return 0;
 }
 
@@ -86,7 +89,7 @@ static unsigned retries_of(const struct kiln_fetch_opts *o)
                 return o->retries;
         const char *e = getenv("KILN_FETCH_RETRIES");
         if (e && *e)
-                return (unsigned) strtoul(e, NULL, 10);
+                return (unsigned)strtoul(e, NULL, 10);
         return 3;
 }
 
@@ -115,8 +118,14 @@ static bool transient(CURLcode c, long status)
 /* The address policy once names are resolved (addr-policy.c): every socket curl opens goes
  * through here, so a name that resolves to loopback, a private or a metadata address, or a
  * redirect to one, is refused before any packet leaves. The refusal is final, not retried. */
-void kiln_fetch_allow_private(bool allow) { allow_private = allow; }
-bool kiln_fetch_private_allowed(void) { return allow_private; }
+void kiln_fetch_allow_private(bool allow)
+{
+        allow_private = allow;
+}
+bool kiln_fetch_private_allowed(void)
+{
+        return allow_private;
+}
 
 static curl_socket_t on_open_socket(void *userdata, curlsocktype purpose, struct curl_sockaddr *a)
 {
@@ -124,11 +133,13 @@ static curl_socket_t on_open_socket(void *userdata, curlsocktype purpose, struct
         if (kiln_addr_forbidden(cls) && !allow_private) {
                 char ip[INET6_ADDRSTRLEN] = "?";
                 if (a->family == AF_INET)
-                        inet_ntop(AF_INET, &((struct sockaddr_in *) &a->addr)->sin_addr, ip, sizeof(ip));
+                        inet_ntop(AF_INET, &((struct sockaddr_in *)&a->addr)->sin_addr, ip, sizeof(ip));
                 else if (a->family == AF_INET6)
-                        inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &a->addr)->sin6_addr, ip, sizeof(ip));
-                snprintf(refused, sizeof(refused), "kiln refuses to connect to %s, %s (unless run with "
-                         "--allow-private-mirrors)", ip, kiln_addr_class_name(cls));
+                        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a->addr)->sin6_addr, ip, sizeof(ip));
+                snprintf(refused, sizeof(refused),
+                         "kiln refuses to connect to %s, %s (unless run with "
+                         "--allow-private-mirrors)",
+                         ip, kiln_addr_class_name(cls));
                 return CURL_SOCKET_BAD;
         }
         return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
@@ -209,7 +220,7 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
                         return 0;
                 if (s->too_big)
                         return kiln_error_set(reterr, EFBIG, "'%s' is larger than %" PRIu64 " bytes", url,
-                                              s->mem ? (uint64_t) s->max : s->max_bytes);
+                                              s->mem ? (uint64_t)s->max : s->max_bytes);
                 if (s->write_errno)
                         return kiln_error_set(reterr, s->write_errno, "cannot store '%s': %s", url,
                                               strerror(s->write_errno));
@@ -219,23 +230,29 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
         if (code == CURLE_OK)
                 return kiln_error_set(reterr, status == 404 ? ENOENT : EIO, "cannot fetch '%s': HTTP %ld%s", url,
                                       status, status == 404 ? " (not found)" : "");
-        _cleanup_free_ char *after = tries > 1 && transient(code, status) ? xasprintf(" (after %u tries)", tries)
-                                                                            : xstrdup("");
+        _cleanup_free_ char *after =
+                tries > 1 && transient(code, status) ? xasprintf(" (after %u tries)", tries) : xstrdup("");
         return kiln_error_set(reterr, refused[0] ? EPERM : EIO, "cannot fetch '%s': %s%s", url,
-                              refused[0] ? refused : *errbuf ? errbuf : curl_easy_strerror(code), after);
+                              refused[0] ? refused
+                              : *errbuf  ? errbuf
+                                         : curl_easy_strerror(code),
+                              after);
 }
 
 int kiln_fetch_to_fd(const char *url, int fd, const struct kiln_fetch_opts *opts, struct kiln_error **reterr)
 {
         const char *env = getenv("KILN_FETCH_MAX_BYTES");
         uint64_t dflt = env && *env ? strtoull(env, NULL, 10) : 0;
-        struct sink s = {.fd = fd, .opts = opts,
-                         .max_bytes = opts && opts->max_bytes ? opts->max_bytes : dflt ? dflt : KILN_FETCH_MAX_BYTES};
+        struct sink s = {.fd = fd,
+                         .opts = opts,
+                         .max_bytes = opts && opts->max_bytes ? opts->max_bytes
+                                      : dflt                  ? dflt
+                                                              : KILN_FETCH_MAX_BYTES};
         return fetch(url, &s, reterr);
 }
 
-int kiln_fetch_to_mem(const char *url, size_t max, const struct kiln_fetch_opts *opts, char **ret_data,
-                      size_t *ret_len, struct kiln_error **reterr)
+int kiln_fetch_to_mem(const char *url, size_t max, const struct kiln_fetch_opts *opts, char **ret_data, size_t *ret_len,
+                      struct kiln_error **reterr)
 {
         struct kiln_buf b = {0};
         struct sink s = {.fd = -1, .mem = &b, .max = max, .opts = opts};
@@ -249,10 +266,13 @@ int kiln_fetch_to_mem(const char *url, size_t max, const struct kiln_fetch_opts 
         return 0;
 }
 
-static size_t discard(char *data, size_t size, size_t nmemb, void *userdata) { return size * nmemb; }
+static size_t discard(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        return size * nmemb;
+}
 
-int kiln_fetch_head(const char *url, const char *user_agent, long *ret_status, int64_t *ret_length,
-                    char **ret_location, struct kiln_error **reterr)
+int kiln_fetch_head(const char *url, const char *user_agent, long *ret_status, int64_t *ret_length, char **ret_location,
+                    struct kiln_error **reterr)
 {
         global_init();
         CURL *c = easy_new(url);
@@ -269,7 +289,8 @@ int kiln_fetch_head(const char *url, const char *user_agent, long *ret_status, i
         curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
         char *location = NULL;
         if (ret_location)
-                *ret_location = code == CURLE_OK && curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
+                *ret_location = code == CURLE_OK &&
+                                                curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
                                                 location
                                         ? xstrdup(location)
                                         : NULL;
@@ -296,7 +317,7 @@ int kiln_fetch_heads(char *const *urls, size_t n, long *ret_status, struct kiln_
                 curl_easy_setopt(handles[i], CURLOPT_NOBODY, 1L);
                 curl_easy_setopt(handles[i], CURLOPT_WRITEFUNCTION, discard);
                 curl_easy_setopt(handles[i], CURLOPT_TIMEOUT, 60L);
-                curl_easy_setopt(handles[i], CURLOPT_PRIVATE, (void *) (uintptr_t) i);
+                curl_easy_setopt(handles[i], CURLOPT_PRIVATE, (void *)(uintptr_t)i);
                 curl_multi_add_handle(m, handles[i]);
         }
         int running = 1;
@@ -316,7 +337,7 @@ int kiln_fetch_heads(char *const *urls, size_t n, long *ret_status, struct kiln_
                 long status = 0;
                 if (msg->data.result == CURLE_OK)
                         curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-                ret_status[(uintptr_t) priv] = status;
+                ret_status[(uintptr_t)priv] = status;
         }
         for (size_t i = 0; i < n; i++) {
                 curl_multi_remove_handle(m, handles[i]);

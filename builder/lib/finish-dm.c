@@ -25,11 +25,12 @@ int kiln_dm_probe(struct kiln_error **reterr)
 {
         int fd = open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
         if (fd < 0)
-                return kiln_error_set(reterr, errno,
-                                      errno == EACCES || errno == EPERM
-                                              ? "--finalize=dm needs root (cannot open /dev/mapper/control: %s)"
-                                              : "--finalize=dm needs device-mapper: cannot open /dev/mapper/control: %s",
-                                      strerror(errno));
+                return kiln_error_set(
+                        reterr, errno,
+                        errno == EACCES || errno == EPERM
+                                ? "--finalize=dm needs root (cannot open /dev/mapper/control: %s)"
+                                : "--finalize=dm needs device-mapper: cannot open /dev/mapper/control: %s",
+                        strerror(errno));
         struct dm_ioctl io = {.version = {DM_VERSION_MAJOR, 0, 0}, .data_size = sizeof(io)};
         int r = ioctl(fd, DM_VERSION, &io);
         int e = errno;
@@ -65,25 +66,27 @@ static void add_step(struct kiln_dm_plan *plan, char *what, char **argv, char **
 void kiln_dm_plan_build(const struct kiln_dm_layout *l, struct kiln_dm_plan *ret)
 {
         struct kiln_dm_plan plan = {0};
-        _cleanup_free_ char *table = xasprintf("0 %llu linear %s 0", (unsigned long long) l->sectors, l->loop);
+        _cleanup_free_ char *table = xasprintf("0 %llu linear %s 0", (unsigned long long)l->sectors, l->loop);
         _cleanup_free_ char *dev = xasprintf("/dev/mapper/%s", l->name);
         _cleanup_free_ char *root = xasprintf("/dev/mapper/%s%u", l->name, l->root_part);
         _cleanup_free_ char *bootdir = xasprintf("%s/boot", l->mountdir);
-        add_step(&plan, xasprintf("map the image as %s", dev), argv_of("dmsetup", "create", l->name, "--table", table, (char *) NULL),
-                 argv_of("dmsetup", "remove", "--retry", l->name, (char *) NULL));
-        add_step(&plan, xasprintf("map %s's partitions", dev), argv_of("kpartx", "-a", "-s", dev, (char *) NULL),
-                 argv_of("kpartx", "-d", "-s", dev, (char *) NULL));
+        add_step(&plan, xasprintf("map the image as %s", dev),
+                 argv_of("dmsetup", "create", l->name, "--table", table, (char *)NULL),
+                 argv_of("dmsetup", "remove", "--retry", l->name, (char *)NULL));
+        add_step(&plan, xasprintf("map %s's partitions", dev), argv_of("kpartx", "-a", "-s", dev, (char *)NULL),
+                 argv_of("kpartx", "-d", "-s", dev, (char *)NULL));
         add_step(&plan, xasprintf("mount %s", root),
-                 argv_of("mount", "-o", "nosuid,nodev,noexec", root, l->mountdir, (char *) NULL),
-                 argv_of("umount", l->mountdir, (char *) NULL));
+                 argv_of("mount", "-o", "nosuid,nodev,noexec", root, l->mountdir, (char *)NULL),
+                 argv_of("umount", l->mountdir, (char *)NULL));
         if (l->boot_part) {
                 _cleanup_free_ char *boot = xasprintf("/dev/mapper/%s%u", l->name, l->boot_part);
                 add_step(&plan, xasprintf("mount %s on /boot", boot),
-                         argv_of("mount", "-o", "nosuid,nodev,noexec", boot, bootdir, (char *) NULL), argv_of("umount", bootdir, (char *) NULL));
+                         argv_of("mount", "-o", "nosuid,nodev,noexec", boot, bootdir, (char *)NULL),
+                         argv_of("umount", bootdir, (char *)NULL));
         }
         _cleanup_free_ char *bootopt = xasprintf("--boot-directory=%s", bootdir);
         add_step(&plan, xasprintf("install GRUB on %s with the host's grub-install", dev),
-                 argv_of("grub-install", "--target=i386-pc", bootopt, dev, (char *) NULL), NULL);
+                 argv_of("grub-install", "--target=i386-pc", bootopt, dev, (char *)NULL), NULL);
         *ret = plan;
 }
 
@@ -115,8 +118,9 @@ int kiln_dm_unwind(const struct kiln_dm_plan *plan, size_t done, kiln_dm_run_fn 
         return r;
 }
 
-int kiln_dm_execute(const struct kiln_dm_plan *plan, kiln_dm_run_fn run, int (*before_step)(void *, size_t, struct kiln_error **),
-                    void *userdata, volatile sig_atomic_t *interrupted, size_t *ret_done, struct kiln_error **reterr)
+int kiln_dm_execute(const struct kiln_dm_plan *plan, kiln_dm_run_fn run,
+                    int (*before_step)(void *, size_t, struct kiln_error **), void *userdata,
+                    volatile sig_atomic_t *interrupted, size_t *ret_done, struct kiln_error **reterr)
 {
         size_t done = 0;
         int r = 0;
@@ -146,23 +150,25 @@ int kiln_dm_execute(const struct kiln_dm_plan *plan, kiln_dm_run_fn run, int (*b
 /* The real runner: the command, its stderr in the error. */
 static int run_real(void *userdata, char *const *argv, struct kiln_error **reterr)
 {
-        (void) userdata;
+        (void)userdata;
         _cleanup_free_ char *errs = NULL;
         struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2, .timeout_sec = 600};
         int r = kiln_command_run(argv, &o, NULL, &errs, reterr);
         if (r > 0) {
                 if (errs)
                         errs[strcspn(errs, "\n")] = '\0';
-                return kiln_error_set(reterr, EIO, "%s exited with %d: %s", argv[0], r, errs && *errs ? errs : "(no message)");
+                return kiln_error_set(reterr, EIO, "%s exited with %d: %s", argv[0], r,
+                                      errs && *errs ? errs : "(no message)");
         }
         return r;
 }
 
 static int openat2_in(int dirfd, const char *path, int flags, mode_t mode)
 {
-        struct open_how how = {.flags = (uint64_t) (flags | O_CLOEXEC), .mode = mode,
+        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
+                               .mode = mode,
                                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-        return (int) syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
 struct dm_ctx {
@@ -173,7 +179,7 @@ struct dm_ctx {
 
 static char *fs_uuid(const char *dev, struct kiln_error **reterr)
 {
-        char *argv[] = {"blkid", "-o", "value", "-s", "UUID", (char *) dev, NULL};
+        char *argv[] = {"blkid", "-o", "value", "-s", "UUID", (char *)dev, NULL};
         char *out = NULL;
         struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -2, .stderr_fd = -1, .timeout_sec = 60};
         int r = kiln_command_run(argv, &o, &out, NULL, reterr);
@@ -193,7 +199,7 @@ static int write_in(int rootfd, const char *path, const char *text, struct kiln_
         if (fd < 0)
                 return kiln_error_set(reterr, errno, "cannot write /%s in the image: %s", path, strerror(errno));
         size_t len = strlen(text);
-        if (write(fd, text, len) != (ssize_t) len || fsync(fd) < 0)
+        if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
                 return kiln_error_set(reterr, errno, "cannot write /%s in the image: %s", path, strerror(errno));
         return 0;
 }
@@ -217,11 +223,13 @@ static int no_symlinks_below(int dirfd, const char *shown, unsigned depth, struc
                 if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                         r = kiln_error_set(reterr, errno, "cannot stat the image's %s/%s", shown, de->d_name);
                 } else if (S_ISLNK(st.st_mode)) {
-                        r = kiln_error_set(reterr, EPERM, "the image's %s/%s is a symbolic link; the host's grub-install "
-                                                          "would follow it, so kiln refuses (use the default --finalize)",
+                        r = kiln_error_set(reterr, EPERM,
+                                           "the image's %s/%s is a symbolic link; the host's grub-install "
+                                           "would follow it, so kiln refuses (use the default --finalize)",
                                            shown, de->d_name);
                 } else if (S_ISDIR(st.st_mode)) {
-                        _cleanup_close_ int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        _cleanup_close_ int sub =
+                                openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         _cleanup_free_ char *name = xasprintf("%s/%s", shown, de->d_name);
                         r = sub < 0 ? kiln_error_set(reterr, errno, "cannot open the image's %s", name)
                                     : no_symlinks_below(sub, name, depth + 1, reterr);
@@ -238,11 +246,14 @@ int kiln_dm_check_tree(const char *mountdir, bool grub, int *ret_rootfd, int *re
                 return kiln_error_set(reterr, errno, "cannot open '%s': %s", mountdir, strerror(errno));
         _cleanup_close_ int bootfd = openat2_in(rootfd, "boot", O_RDONLY | O_DIRECTORY, 0);
         if (bootfd < 0)
-                return kiln_error_set(reterr, errno, "the image's /boot is not a plain folder (%s); kiln will not "
-                                                     "mount on it or hand it to grub-install", strerror(errno));
+                return kiln_error_set(reterr, errno,
+                                      "the image's /boot is not a plain folder (%s); kiln will not "
+                                      "mount on it or hand it to grub-install",
+                                      strerror(errno));
         if (grub) {
                 if (mkdirat(bootfd, "grub", 0755) < 0 && errno != EEXIST)
-                        return kiln_error_set(reterr, errno, "cannot create /boot/grub in the image: %s", strerror(errno));
+                        return kiln_error_set(reterr, errno, "cannot create /boot/grub in the image: %s",
+                                              strerror(errno));
                 _cleanup_close_ int grubfd = openat2_in(rootfd, "boot/grub", O_RDONLY | O_DIRECTORY, 0);
                 if (grubfd < 0)
                         return kiln_error_set(reterr, errno, "the image's /boot/grub is not a plain folder (%s)",
@@ -276,8 +287,8 @@ static int dm_before(void *userdata, size_t k, struct kiln_error **reterr)
         if (!version)
                 return kiln_error_set(reterr, ENOENT, "no /boot/vmlinuz-* in the image: nothing for GRUB to boot");
         _cleanup_free_ char *rootdev = xasprintf("/dev/mapper/%s%u", c->l->name, c->l->root_part);
-        _cleanup_free_ char *bootdev = c->l->boot_part ? xasprintf("/dev/mapper/%s%u", c->l->name, c->l->boot_part)
-                                                       : xstrdup(rootdev);
+        _cleanup_free_ char *bootdev =
+                c->l->boot_part ? xasprintf("/dev/mapper/%s%u", c->l->name, c->l->boot_part) : xstrdup(rootdev);
         _cleanup_free_ char *root_uuid = fs_uuid(rootdev, reterr);
         _cleanup_free_ char *boot_uuid = root_uuid ? fs_uuid(bootdev, reterr) : NULL;
         if (!boot_uuid)
@@ -285,19 +296,18 @@ static int dm_before(void *userdata, size_t k, struct kiln_error **reterr)
         _cleanup_free_ char *args = strv_join(c->p->kernel_args, " ");
         const char *prefix = c->l->boot_part ? "" : "/boot";
         /* The image's own update-grub replaces this file at its first kernel upgrade. */
-        _cleanup_free_ char *cfg = xasprintf(
-                "# Written by kiln --finalize=dm; the image's update-grub replaces it.\n"
-                "serial --unit=0 --speed=115200\n"
-                "terminal_input console serial\n"
-                "terminal_output console serial\n"
-                "set timeout=1\n"
-                "insmod part_msdos\ninsmod part_gpt\ninsmod ext2\n"
-                "search --no-floppy --fs-uuid --set=root %s\n"
-                "menuentry 'Debian GNU/Linux, %s' {\n"
-                "\tlinux %s/vmlinuz-%s root=UUID=%s ro %s\n"
-                "\tinitrd %s/initrd.img-%s\n"
-                "}\n",
-                boot_uuid, version, prefix, version, root_uuid, args, prefix, version);
+        _cleanup_free_ char *cfg = xasprintf("# Written by kiln --finalize=dm; the image's update-grub replaces it.\n"
+                                             "serial --unit=0 --speed=115200\n"
+                                             "terminal_input console serial\n"
+                                             "terminal_output console serial\n"
+                                             "set timeout=1\n"
+                                             "insmod part_msdos\ninsmod part_gpt\ninsmod ext2\n"
+                                             "search --no-floppy --fs-uuid --set=root %s\n"
+                                             "menuentry 'Debian GNU/Linux, %s' {\n"
+                                             "\tlinux %s/vmlinuz-%s root=UUID=%s ro %s\n"
+                                             "\tinitrd %s/initrd.img-%s\n"
+                                             "}\n",
+                                             boot_uuid, version, prefix, version, root_uuid, args, prefix, version);
         _cleanup_free_ char *map = xasprintf("(hd0) /dev/mapper/%s\n", c->l->name);
         _cleanup_free_ char *defaults = kiln_grub_defaults(c->p);
         r = write_in(rootfd, "boot/grub/device.map", map, reterr);
@@ -330,15 +340,15 @@ int kiln_grub_dm(const char *raw_image, const struct kiln_profile *p, unsigned r
         static const char *const tools[] = {"losetup", "dmsetup", "kpartx", "grub-install", "blkid", "mount"};
         for (size_t i = 0; i < ELEMENTSOF(tools); i++)
                 if (!kiln_command_exists(tools[i]))
-                        return kiln_error_set(reterr, ENOENT, "--finalize=dm needs the host's %s (make deps installs it)",
-                                              tools[i]);
+                        return kiln_error_set(reterr, ENOENT,
+                                              "--finalize=dm needs the host's %s (make deps installs it)", tools[i]);
         if (access("/usr/lib/grub/i386-pc/modinfo.sh", R_OK) < 0)
                 return kiln_error_set(reterr, ENOENT, "--finalize=dm needs the host's BIOS GRUB (package grub-pc-bin)");
         struct stat st;
         if (stat(raw_image, &st) < 0)
                 return kiln_error_set(reterr, errno, "cannot stat '%s': %s", raw_image, strerror(errno));
 
-        char *losetup[] = {"losetup", "--find", "--show", (char *) raw_image, NULL};
+        char *losetup[] = {"losetup", "--find", "--show", (char *)raw_image, NULL};
         _cleanup_free_ char *loop = NULL, *errs = NULL;
         struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -2, .stderr_fd = -2, .timeout_sec = 60};
         r = kiln_command_run(losetup, &o, &loop, &errs, reterr);
@@ -354,8 +364,12 @@ int kiln_grub_dm(const char *raw_image, const struct kiln_profile *p, unsigned r
                 run_real(NULL, undo_loop, NULL);
                 return r;
         }
-        struct kiln_dm_layout l = {.loop = loop, .sectors = (uint64_t) st.st_size / 512, .name = name,
-                                   .root_part = root_part, .boot_part = boot_part, .mountdir = mnt};
+        struct kiln_dm_layout l = {.loop = loop,
+                                   .sectors = (uint64_t)st.st_size / 512,
+                                   .name = name,
+                                   .root_part = root_part,
+                                   .boot_part = boot_part,
+                                   .mountdir = mnt};
         struct kiln_dm_plan plan;
         kiln_dm_plan_build(&l, &plan);
         struct dm_ctx c = {.p = p, .l = &l, .plan = &plan};

@@ -91,12 +91,14 @@ int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, con
                 disk[strcspn(disk, "\n")] = '\0';
         buf_printf(&log, "$ grub-probe --target=disk /boot\n%s\n", disk ? disk : guestfs_last_error(g));
         if (!disk || !str_has_prefix(disk, "/dev/") || strpbrk(disk, " \t") || !disk[5]) {
-                r = disk ? kiln_error_set(reterr, EIO, "the image's grub-probe named no disk for /boot (said '%s')", disk)
+                r = disk ? kiln_error_set(reterr, EIO, "the image's grub-probe named no disk for /boot (said '%s')",
+                                          disk)
                          : kiln_appliance_error(g, reterr, "the image's grub-probe (in the libguestfs appliance)");
                 goto out;
         }
         if (!STREQ(disk, devs[0]))
-                buf_printf(&log, "(the appliance's kernel calls the image %s; libguestfs calls it %s)\n", disk, devs[0]);
+                buf_printf(&log, "(the appliance's kernel calls the image %s; libguestfs calls it %s)\n", disk,
+                           devs[0]);
         char *install[] = {"grub-install", "--target=i386-pc", "--recheck", disk, NULL};
         char *update[] = {"update-grub", NULL};
         char **steps[] = {install, update};
@@ -105,8 +107,8 @@ int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, con
                 if (!out) {
                         const char *e = guestfs_last_error(g);
                         buf_printf(&log, "$ %s (failed)\n%s\n", steps[i][0], e ? e : "");
-                        _cleanup_free_ char *what = xasprintf("the image's %s (in the libguestfs appliance) failed",
-                                                              steps[i][0]);
+                        _cleanup_free_ char *what =
+                                xasprintf("the image's %s (in the libguestfs appliance) failed", steps[i][0]);
                         r = kiln_appliance_error(g, reterr, what);
                         goto out;
                 }
@@ -114,24 +116,26 @@ int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, con
                 free(out);
         }
         if (guestfs_is_file(g, "/boot/grub/grub.cfg") <= 0 || guestfs_is_file(g, "/boot/grub/i386-pc/core.img") <= 0) {
-                r = kiln_error_set(reterr, EIO, "grub-install and update-grub ran but left no /boot/grub/grub.cfg "
-                                                "or core.img in the image");
+                r = kiln_error_set(reterr, EIO,
+                                   "grub-install and update-grub ran but left no /boot/grub/grub.cfg "
+                                   "or core.img in the image");
                 goto out;
         }
         size_t sz = 0;
         char *cfg = guestfs_read_file(g, "/boot/grub/grub.cfg", &sz);
         bool has_linux = cfg && memmem(cfg, sz, "\tlinux\t", 7) && memmem(cfg, sz, "root=", 5);
         if (cfg)
-                buf_printf(&log, "$ cat /boot/grub/grub.cfg\n%.*s", (int) sz, cfg);
+                buf_printf(&log, "$ cat /boot/grub/grub.cfg\n%.*s", (int)sz, cfg);
         free(cfg);
         if (!has_linux) {
-                r = kiln_error_set(reterr, EIO, "update-grub wrote a grub.cfg with no Linux entry: is a kernel "
-                                                "installed in the image's /boot?");
+                r = kiln_error_set(reterr, EIO,
+                                   "update-grub wrote a grub.cfg with no Linux entry: is a kernel "
+                                   "installed in the image's /boot?");
                 goto out;
         }
         sz = 0;
         char *mbr = guestfs_pread_device(g, devs[0], 512, 0, &sz);
-        bool boot_sector = mbr && sz == 512 && (unsigned char) mbr[510] == 0x55 && (unsigned char) mbr[511] == 0xaa &&
+        bool boot_sector = mbr && sz == 512 && (unsigned char)mbr[510] == 0x55 && (unsigned char)mbr[511] == 0xaa &&
                            memmem(mbr, 512, "GRUB", 4);
         free(mbr);
         if (!boot_sector) {
@@ -151,8 +155,8 @@ out:
         return r;
 }
 
-int kiln_image_convert(const char *src, const char *src_format, const char *dst, const char *dst_format,
-                       bool compress, volatile sig_atomic_t *interrupted, struct kiln_error **reterr)
+int kiln_image_convert(const char *src, const char *src_format, const char *dst, const char *dst_format, bool compress,
+                       volatile sig_atomic_t *interrupted, struct kiln_error **reterr)
 {
         /* -f and -O always: a format is never guessed from an image's contents. A qcow2 to ship gets
          * compressed clusters; compression is zlib on one thread unless qemu-img may keep several
@@ -183,7 +187,7 @@ int kiln_image_convert(const char *src, const char *src_format, const char *dst,
         argv[n] = NULL;
         _cleanup_free_ char *errs = NULL;
         struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2, .timeout_sec = 3600};
-        r = kiln_command_run((char **) argv, &o, NULL, &errs, reterr);
+        r = kiln_command_run((char **)argv, &o, NULL, &errs, reterr);
         if (r == 0 && interrupted && *interrupted)
                 r = kiln_error_set(reterr, EINTR, "interrupted");
         else if (r > 0)
@@ -216,7 +220,7 @@ char *kiln_libvirt_xml(const struct kiln_profile *p, const char *image_abs, cons
         xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST p->name);
         xmlTextWriterStartElement(w, BAD_CAST "memory");
         xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "KiB");
-        xmlTextWriterWriteFormatString(w, "%llu", (unsigned long long) (p->vm.memory / 1024));
+        xmlTextWriterWriteFormatString(w, "%llu", (unsigned long long)(p->vm.memory / 1024));
         xmlTextWriterEndElement(w);
         xmlTextWriterWriteFormatElement(w, BAD_CAST "vcpu", "%u", p->vm.cpus);
         xmlTextWriterStartElement(w, BAD_CAST "os");
@@ -248,7 +252,7 @@ char *kiln_libvirt_xml(const struct kiln_profile *p, const char *image_abs, cons
         xmlTextWriterEndElement(w); /* domain */
         xmlTextWriterEndDocument(w);
         xmlFreeTextWriter(w);
-        char *s = xstrdup((const char *) xmlBufferContent(buf));
+        char *s = xstrdup((const char *)xmlBufferContent(buf));
         xmlBufferFree(buf);
         return s;
 }

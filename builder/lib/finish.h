@@ -28,8 +28,8 @@ char *kiln_grub_defaults(const struct kiln_profile *p);
 /* qemu-img convert src (of src_format; never probed) into dst in dst_format, sparse; dst is
  * removed on failure (callers write a temporary name and rename it). compress: qcow2 output with
  * compressed clusters (slower to write, smaller to ship). */
-int kiln_image_convert(const char *src, const char *src_format, const char *dst, const char *dst_format,
-                       bool compress, volatile sig_atomic_t *interrupted, struct kiln_error **reterr);
+int kiln_image_convert(const char *src, const char *src_format, const char *dst, const char *dst_format, bool compress,
+                       volatile sig_atomic_t *interrupted, struct kiln_error **reterr);
 
 /* A libvirt domain for the finished image: KVM, its memory and CPUs, virtio disk and network, a
  * serial console. The disk is named by its absolute path. */
@@ -54,12 +54,12 @@ struct kiln_dm_plan {
 };
 
 struct kiln_dm_layout {
-        const char *loop;      /* /dev/loopN, attached to the raw image */
-        uint64_t sectors;      /* the image's size in 512-byte sectors */
-        const char *name;      /* the mapping's disk-like name: hda */
-        unsigned root_part;    /* the root filesystem's partition number */
-        unsigned boot_part;    /* a separate /boot, or 0 */
-        const char *mountdir;  /* an empty folder kiln made */
+        const char *loop;     /* /dev/loopN, attached to the raw image */
+        uint64_t sectors;     /* the image's size in 512-byte sectors */
+        const char *name;     /* the mapping's disk-like name: hda */
+        unsigned root_part;   /* the root filesystem's partition number */
+        unsigned boot_part;   /* a separate /boot, or 0 */
+        const char *mountdir; /* an empty folder kiln made */
 };
 
 /* The ordered plan after the loop device exists: map, partitions, mounts, grub-install. Writing
@@ -73,8 +73,9 @@ void kiln_dm_plan_free(struct kiln_dm_plan *plan);
  * step index k (for work kiln does itself between commands) and may fail too. Returns 0 with every
  * step done and *ret_done = n: the caller unwinds later with kiln_dm_unwind. */
 typedef int (*kiln_dm_run_fn)(void *userdata, char *const *argv, struct kiln_error **reterr);
-int kiln_dm_execute(const struct kiln_dm_plan *plan, kiln_dm_run_fn run, int (*before_step)(void *, size_t, struct kiln_error **),
-                    void *userdata, volatile sig_atomic_t *interrupted, size_t *ret_done, struct kiln_error **reterr);
+int kiln_dm_execute(const struct kiln_dm_plan *plan, kiln_dm_run_fn run,
+                    int (*before_step)(void *, size_t, struct kiln_error **), void *userdata,
+                    volatile sig_atomic_t *interrupted, size_t *ret_done, struct kiln_error **reterr);
 /* Undo the first done steps in reverse; every undo is tried; the first failure is reported. */
 int kiln_dm_unwind(const struct kiln_dm_plan *plan, size_t done, kiln_dm_run_fn run, void *userdata,
                    struct kiln_error **reterr);

@@ -62,8 +62,8 @@ int kiln_sha256_file(const char *path, char hex[KILN_SHA256_HEX], uint64_t *ret_
                 }
                 if (n == 0)
                         break;
-                kiln_sha256_update(h, chunk, (size_t) n);
-                size += (uint64_t) n;
+                kiln_sha256_update(h, chunk, (size_t)n);
+                size += (uint64_t)n;
         }
         kiln_sha256_finish(h, hex);
         if (ret_size)

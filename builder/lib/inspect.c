@@ -55,9 +55,9 @@ int kiln_inspect(const char *image, const char *format, bool force_tcg, const ch
                                   ? guestfs_part_to_partnum(g, mps[2 * i + 1])
                                   : -1;
                 if (num > 0 && is_root)
-                        in->root_part = (unsigned) num;
+                        in->root_part = (unsigned)num;
                 else if (num > 0)
-                        in->boot_part = (unsigned) num;
+                        in->boot_part = (unsigned)num;
         }
         /* Best effort, as before: an image whose root cannot be mounted reads as one where the
          * installer did not finish, which is what inspect then reports. */
@@ -81,8 +81,9 @@ int kiln_inspect(const char *image, const char *format, bool force_tcg, const ch
         }
 
         size_t size = 0;
-        char *status = guestfs_is_file(g, "/var/lib/dpkg/status") > 0 ? guestfs_read_file(g, "/var/lib/dpkg/status", &size)
-                                                                       : NULL;
+        char *status = guestfs_is_file(g, "/var/lib/dpkg/status") > 0
+                               ? guestfs_read_file(g, "/var/lib/dpkg/status", &size)
+                               : NULL;
         in->packages = xcalloc(1, sizeof(char *));
         if (status) {
                 _cleanup_free_ char *text = xstrndup(status, size);
@@ -109,8 +110,8 @@ int kiln_inspect(const char *image, const char *format, bool force_tcg, const ch
                 size_t sz = 0;
                 char *c = guestfs_read_file(g, apt_conf[i], &sz);
                 if (c && memmem(c, sz, "Proxy", 5))
-                        in->problems = strv_push(in->problems,
-                                                 xasprintf("%s still names the build's proxy", apt_conf[i]));
+                        in->problems =
+                                strv_push(in->problems, xasprintf("%s still names the build's proxy", apt_conf[i]));
                 free(c);
         }
         if (!in->installer_finished)

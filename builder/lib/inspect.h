@@ -5,15 +5,15 @@
 #include "error.h"
 
 struct kiln_inspection {
-        char *product;      /* "Debian GNU/Linux 13 (trixie)" */
-        char *distro;       /* "debian" */
+        char *product; /* "Debian GNU/Linux 13 (trixie)" */
+        char *distro;  /* "debian" */
         int major, minor;
         char *hostname;
-        bool installer_finished; /* /var/log/installer exists */
-        char **packages;    /* "name=version", installed ones */
+        bool installer_finished;       /* /var/log/installer exists */
+        char **packages;               /* "name=version", installed ones */
         unsigned root_part, boot_part; /* partition numbers of / and a separate /boot; 0: not a plain
-                                         * partition (LVM) or no separate /boot */
-        char **problems;    /* things a finished kiln image must not have, one line each */
+                                        * partition (LVM) or no separate /boot */
+        char **problems;               /* things a finished kiln image must not have, one line each */
         size_t logs_skipped; /* entries of /var/log/installer left out: links, devices, FIFOs, past the caps */
 };
 

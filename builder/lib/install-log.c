@@ -75,7 +75,7 @@ static bool capture(const char *re, const char *line, char *out, size_t out_len)
                 abort();
         bool ok = regexec(&rx, line, 2, m, 0) == 0 && m[1].rm_so >= 0;
         if (ok) {
-                size_t n = (size_t) (m[1].rm_eo - m[1].rm_so);
+                size_t n = (size_t)(m[1].rm_eo - m[1].rm_so);
                 if (n >= out_len)
                         n = out_len - 1;
                 memcpy(out, line + m[1].rm_so, n);
@@ -121,10 +121,11 @@ static void syslog_line(struct kiln_install_log *l, const char *raw, kiln_instal
                 else if (sscanf(prog, "STEP %ld", &a) == 1)
                         l->bar_now += a;
                 if (l->bar_max > l->bar_min && l->step && l->step_to > l->step_from) {
-                        long done = l->bar_now < l->bar_min ? 0 : l->bar_now > l->bar_max ? l->bar_max - l->bar_min
-                                                                                            : l->bar_now - l->bar_min;
+                        long done = l->bar_now < l->bar_min   ? 0
+                                    : l->bar_now > l->bar_max ? l->bar_max - l->bar_min
+                                                              : l->bar_now - l->bar_min;
                         int pct = l->step_from +
-                                  (int) ((long) (l->step_to - l->step_from - 1) * done / (l->bar_max - l->bar_min));
+                                  (int)((long)(l->step_to - l->step_from - 1) * done / (l->bar_max - l->bar_min));
                         if (pct > l->percent) {
                                 l->percent = pct;
                                 const char *title = l->step;
@@ -176,7 +177,7 @@ static void console_text(struct kiln_install_log *l, const char *data, size_t le
         if (l->console_tail)
                 buf_puts(&b, l->console_tail);
         for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char) data[i];
+                unsigned char c = (unsigned char)data[i];
                 if (c == 0x1b) {
                         size_t j = i + 1;
                         if (j < len && data[j] == '[') {
@@ -191,7 +192,7 @@ static void console_text(struct kiln_install_log *l, const char *data, size_t le
                         continue;
                 }
                 if (c == '\n' || (c >= 0x20 && c != 0x7f) || c >= 0x80)
-                        buf_append(&b, (const char *) &data[i], 1);
+                        buf_append(&b, (const char *)&data[i], 1);
         }
         if (b.len > 4096) {
                 memmove(b.data, b.data + b.len - 4096, 4096);
@@ -207,20 +208,24 @@ void kiln_install_log_syslog(struct kiln_install_log *l, const char *data, size_
 {
         while (len) {
                 const char *nl = memchr(data, '\n', len);
-                size_t n = nl ? (size_t) (nl - data) : len;
+                size_t n = nl ? (size_t)(nl - data) : len;
                 if (l->overlong) { /* the rest of a cut line: dropped, but a flood is a failure */
                         l->overlong += n;
                         if (l->overlong > KILN_SYSLOG_LINE_FLOOD)
-                                fail(l, "the guest wrote a syslog line of over %d MiB without ending it: a flood, "
-                                     "stopped", KILN_SYSLOG_LINE_FLOOD >> 20);
+                                fail(l,
+                                     "the guest wrote a syslog line of over %d MiB without ending it: a flood, "
+                                     "stopped",
+                                     KILN_SYSLOG_LINE_FLOOD >> 20);
                 } else {
                         size_t room = KILN_SYSLOG_LINE_MAX - l->syslog_part.len;
                         buf_append(&l->syslog_part, data, n < room ? n : room);
                         if (n >= room && (n > room || !nl)) {
                                 l->overlong = n - room + 1;
                                 if (l->overlong > KILN_SYSLOG_LINE_FLOOD)
-                                        fail(l, "the guest wrote a syslog line of over %d MiB without ending it: a "
-                                             "flood, stopped", KILN_SYSLOG_LINE_FLOOD >> 20);
+                                        fail(l,
+                                             "the guest wrote a syslog line of over %d MiB without ending it: a "
+                                             "flood, stopped",
+                                             KILN_SYSLOG_LINE_FLOOD >> 20);
                         }
                 }
                 if (!nl)
@@ -262,7 +267,8 @@ void kiln_install_log_console(struct kiln_install_log *l, const char *data, size
                 free(l->failure), l->failure = NULL;
                 l->dialog_generic = false;
                 if (l->last_url)
-                        fail(l, "the installer shows an error at step '%s': %s: Downloading a file failed (last URL: %s)",
+                        fail(l,
+                             "the installer shows an error at step '%s': %s: Downloading a file failed (last URL: %s)",
                              l->step ? l->step : "?", title, l->last_url);
                 else
                         fail(l, "the installer shows an error at step '%s': %s: Downloading a file failed",

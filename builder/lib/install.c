@@ -29,8 +29,8 @@ int kiln_xen_net_plan(const char *bridge, struct kiln_xen_net *ret, struct kiln_
         for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
                 if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !STREQ(i->ifa_name, bridge))
                         continue;
-                struct in_addr a = ((struct sockaddr_in *) i->ifa_addr)->sin_addr;
-                struct in_addr m = ((struct sockaddr_in *) i->ifa_netmask)->sin_addr;
+                struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+                struct in_addr m = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr;
                 struct in_addr g = {.s_addr = htonl(ntohl(a.s_addr) + 1)};
                 if ((g.s_addr & m.s_addr) != (a.s_addr & m.s_addr) || (g.s_addr | m.s_addr) == 0xffffffffu)
                         break; /* no room for the guest after the bridge's address */
@@ -58,8 +58,9 @@ char *kiln_install_cmdline(const struct kiln_profile *p, const char *proxy_url, 
         buf_printf(&b, " mirror/http/proxy=%s", proxy_url);
         buf_printf(&b, " partman-auto/disk=%s", xen ? "/dev/xvda" : "/dev/vda");
         if (xen) /* a static address on the host-only bridge; no gateway, no name server */
-                buf_printf(&b, " netcfg/disable_autoconfig=true netcfg/get_ipaddress=%s netcfg/get_netmask=%s "
-                               "netcfg/get_gateway=none netcfg/confirm_static=true",
+                buf_printf(&b,
+                           " netcfg/disable_autoconfig=true netcfg/get_ipaddress=%s netcfg/get_netmask=%s "
+                           "netcfg/get_gateway=none netcfg/confirm_static=true",
                            xen->guest_ip, xen->netmask);
         for (size_t i = 0; p->installer.extra_args[i]; i++)
                 buf_printf(&b, " %s", p->installer.extra_args[i]);
@@ -72,8 +73,8 @@ static char *probe_key(const char *kernel)
         const char *qemu = getenv("KILN_QEMU") ? getenv("KILN_QEMU") : "/usr/bin/qemu-system-x86_64";
         if (stat(kernel, &k) < 0 || stat(qemu, &q) < 0)
                 return NULL;
-        _cleanup_free_ char *id = xasprintf("%s %lld %lld %s %lld %lld", kernel, (long long) k.st_size,
-                                            (long long) k.st_mtime, qemu, (long long) q.st_size, (long long) q.st_mtime);
+        _cleanup_free_ char *id = xasprintf("%s %lld %lld %s %lld %lld", kernel, (long long)k.st_size,
+                                            (long long)k.st_mtime, qemu, (long long)q.st_size, (long long)q.st_mtime);
         char hex[KILN_SHA256_HEX];
         kiln_sha256_buf(id, strlen(id), hex);
         return xasprintf("kvm-probe-%s", hex);
@@ -127,21 +128,27 @@ int kiln_build_dir_prepare(const char *path, struct kiln_error **reterr)
         if (lstat(path, &st) < 0)
                 return kiln_error_set(reterr, errno, "cannot use '%s': %s", path, strerror(errno));
         if (S_ISLNK(st.st_mode))
-                return kiln_error_set(reterr, EPERM, "'%s' is a symlink; kiln uses a build folder it made itself", path);
+                return kiln_error_set(reterr, EPERM, "'%s' is a symlink; kiln uses a build folder it made itself",
+                                      path);
         if (!S_ISDIR(st.st_mode))
                 return kiln_error_set(reterr, ENOTDIR, "'%s' exists and is not a folder", path);
         if (st.st_uid != geteuid())
                 return kiln_error_set(reterr, EPERM,
                                       "'%s' belongs to another user (uid %u); kiln writes only in a build folder of "
                                       "its own: remove it or give --build-dir",
-                                      path, (unsigned) st.st_uid);
+                                      path, (unsigned)st.st_uid);
         if (st.st_mode & (S_IWGRP | S_IWOTH))
-                return kiln_error_set(reterr, EPERM, "'%s' is writable by other users; kiln writes only in a build "
-                                                     "folder of its own", path);
+                return kiln_error_set(reterr, EPERM,
+                                      "'%s' is writable by other users; kiln writes only in a build "
+                                      "folder of its own",
+                                      path);
         return 0;
 }
 
-bool kiln_qemu_path_ok(const char *path) { return !strchr(path, ','); }
+bool kiln_qemu_path_ok(const char *path)
+{
+        return !strchr(path, ',');
+}
 
 static void rm_rf_flat(const char *dir)
 {
@@ -164,10 +171,15 @@ static int create_disk(const char *path, const char *format, uint64_t size, cons
                        const int *fd, struct kiln_error **reterr)
 {
         _cleanup_free_ char *sz = xasprintf("%" PRIu64, size);
-        char *argv[] = {"qemu-img", "create", "-q", "-f", (char *) format, (char *) path, sz, NULL};
+        char *argv[] = {"qemu-img", "create", "-q", "-f", (char *)format, (char *)path, sz, NULL};
         _cleanup_free_ char *errs = NULL;
-        struct kiln_command_opts co = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2, .timeout_sec = 60,
-                                       .sandbox = sb, .pass_fds = fd, .n_pass_fds = fd ? 1 : 0};
+        struct kiln_command_opts co = {.stdin_fd = -1,
+                                       .stdout_fd = -1,
+                                       .stderr_fd = -2,
+                                       .timeout_sec = 60,
+                                       .sandbox = sb,
+                                       .pass_fds = fd,
+                                       .n_pass_fds = fd ? 1 : 0};
         int r = kiln_command_run(argv, &co, NULL, &errs, reterr);
         if (r > 0)
                 return kiln_error_set(reterr, EIO, "qemu-img create failed: %s", errs ? errs : "");
@@ -195,10 +207,10 @@ static bool follow(const char *path, off_t *off, struct kiln_install_log *l,
         char chunk[1 << 16];
         ssize_t n;
         while ((n = pread(fd, chunk, sizeof(chunk), *off)) > 0) {
-                fn(l, chunk, (size_t) n, o->event, o->userdata);
+                fn(l, chunk, (size_t)n, o->event, o->userdata);
                 *off += n;
                 grew = true;
-                if ((uint64_t) *off > guest_log_max())
+                if ((uint64_t)*off > guest_log_max())
                         break;
         }
         /* The syslog counts as activity only by whole lines: an endless line is no progress. */
@@ -210,8 +222,8 @@ static void cut_log(const char *path, uint64_t cap)
 {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         static const char marker[] = "\n[kiln: cut here: the guest wrote more than kiln keeps]\n";
-        if (fd >= 0 && ftruncate(fd, (off_t) cap) == 0)
-                (void) !pwrite(fd, marker, sizeof(marker) - 1, (off_t) cap);
+        if (fd >= 0 && ftruncate(fd, (off_t)cap) == 0)
+                (void)!pwrite(fd, marker, sizeof(marker) - 1, (off_t)cap);
 }
 
 static void copy_tail(const char *from, const char *to)
@@ -222,7 +234,7 @@ static void copy_tail(const char *from, const char *to)
                 return;
         _cleanup_close_ int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd >= 0)
-                (void) !write(fd, data, len);
+                (void)!write(fd, data, len);
 }
 
 void kiln_install_result_clear(struct kiln_install_result *r)
@@ -249,8 +261,8 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         _cleanup_free_ char *accel = NULL;
         if (STREQ(o->hypervisor, "qemu")) {
                 /* A forced kvm is always probed afresh: it must fail before the install, clearly. */
-                r = kiln_install_accel(o->accel, o->media->kernel, STREQ(o->accel, "auto") ? o->cache : NULL,
-                                       o->notice, o->userdata, &accel, reterr);
+                r = kiln_install_accel(o->accel, o->media->kernel, STREQ(o->accel, "auto") ? o->cache : NULL, o->notice,
+                                       o->userdata, &accel, reterr);
                 if (r < 0)
                         return r;
         } else {
@@ -289,7 +301,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         char fd_paths[5][32] = {{0}};
         char rnd[9];
         kiln_random_hex(rnd, sizeof(rnd));
-        _cleanup_free_ char *proxy_sock = xasprintf("@kiln-proxy-%d-%s", (int) getpid(), rnd);
+        _cleanup_free_ char *proxy_sock = xasprintf("@kiln-proxy-%d-%s", (int)getpid(), rnd);
         _cleanup_free_ char *initrd = xasprintf("%s/initrd.gz", run);
         _cleanup_free_ char *console = xasprintf("%s/console.log", o->build_dir);
         _cleanup_free_ char *syslog = xasprintf("%s/syslog.log", o->build_dir);
@@ -367,14 +379,27 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         g = xcalloc(1, sizeof(*g));
         g->ops = ops;
         g->qmp_fd = -1;
-        g->cfg = (struct kiln_guest_config){
-                .name = p->name, .kernel = xen ? o->media->kernel : fd_paths[0], .initrd = xen ? initrd : fd_paths[1], .cmdline = cmdline, .disk = xen ? disk : fd_paths[2],
-                .disk_format = format, .memory = p->vm.memory, .cpus = p->vm.cpus, .accel = accel,
-                .console_log = xen ? console : fd_paths[3], .syslog_log = xen ? syslog : fd_paths[4], .run_dir = run,
-                .proxy_port = xen ? kiln_proxy_port(proxy) : 0, .proxy_socket = xen ? NULL : proxy_sock,
-                .sandbox = sb, .fds = xen ? NULL : fds, .n_fds = xen ? 0 : ELEMENTSOF(fds), .relay = o->self,
-                .xen_bridge = xen ? bridge : NULL, .xen_guest_ip = xen ? xn.guest_ip : NULL,
-                .xen_proxy_ip = xen ? xn.bridge_ip : NULL};
+        g->cfg = (struct kiln_guest_config){.name = p->name,
+                                            .kernel = xen ? o->media->kernel : fd_paths[0],
+                                            .initrd = xen ? initrd : fd_paths[1],
+                                            .cmdline = cmdline,
+                                            .disk = xen ? disk : fd_paths[2],
+                                            .disk_format = format,
+                                            .memory = p->vm.memory,
+                                            .cpus = p->vm.cpus,
+                                            .accel = accel,
+                                            .console_log = xen ? console : fd_paths[3],
+                                            .syslog_log = xen ? syslog : fd_paths[4],
+                                            .run_dir = run,
+                                            .proxy_port = xen ? kiln_proxy_port(proxy) : 0,
+                                            .proxy_socket = xen ? NULL : proxy_sock,
+                                            .sandbox = sb,
+                                            .fds = xen ? NULL : fds,
+                                            .n_fds = xen ? 0 : ELEMENTSOF(fds),
+                                            .relay = o->self,
+                                            .xen_bridge = xen ? bridge : NULL,
+                                            .xen_guest_ip = xen ? xn.guest_ip : NULL,
+                                            .xen_proxy_ip = xen ? xn.bridge_ip : NULL};
         r = ops->prepare(g, reterr);
         if (r < 0)
                 goto out;
@@ -383,13 +408,14 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                 _cleanup_free_ char *joined = strv_join(g->argv, "\n");
                 _cleanup_close_ int afd = open(argv_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
                 if (afd >= 0)
-                        (void) !write(afd, joined, strlen(joined));
+                        (void)!write(afd, joined, strlen(joined));
         }
         r = ops->start(g, reterr);
         if (r < 0)
                 goto out;
-        kiln_notify(o->notice, o->userdata, "installing '%s' (debian %s/%s) under %s%s; logs in %s", p->name, p->release, p->arch,
-               o->hypervisor, STREQ(o->hypervisor, "qemu") ? (tcg ? " TCG" : " KVM") : "", o->build_dir);
+        kiln_notify(o->notice, o->userdata, "installing '%s' (debian %s/%s) under %s%s; logs in %s", p->name,
+                    p->release, p->arch, o->hypervisor, STREQ(o->hypervisor, "qemu") ? (tcg ? " TCG" : " KVM") : "",
+                    o->build_dir);
 
         off_t con_off = 0, sys_off = 0;
         double last_activity = kiln_now();
@@ -408,8 +434,8 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                 }
                 if (grew)
                         last_activity = kiln_now();
-                if ((uint64_t) con_off > guest_log_max() || (uint64_t) sys_off > guest_log_max()) {
-                        bool con = (uint64_t) con_off > guest_log_max();
+                if ((uint64_t)con_off > guest_log_max() || (uint64_t)sys_off > guest_log_max()) {
+                        bool con = (uint64_t)con_off > guest_log_max();
                         ops->stop(g, 5);
                         cut_log(con ? console : syslog, guest_log_max());
                         r = kiln_error_set(reterr, EFBIG,
@@ -491,7 +517,7 @@ out:
                 const char *logs[] = {console, syslog};
                 for (size_t i = 0; i < ELEMENTSOF(logs); i++) {
                         struct stat lst;
-                        if (stat(logs[i], &lst) == 0 && (uint64_t) lst.st_size > guest_log_max())
+                        if (stat(logs[i], &lst) == 0 && (uint64_t)lst.st_size > guest_log_max())
                                 cut_log(logs[i], guest_log_max());
                 }
                 _cleanup_free_ char *qerr = xasprintf("%s/qemu.stderr", run);
@@ -512,7 +538,7 @@ out:
                 _cleanup_free_ char *tail = xasprintf("%s/console.tail", o->build_dir);
                 _cleanup_close_ int tfd = open(tail, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
                 if (tfd >= 0)
-                        (void) !write(tfd, log.console_tail, strlen(log.console_tail));
+                        (void)!write(tfd, log.console_tail, strlen(log.console_tail));
         }
         kiln_install_log_clear(&log);
         if (disk_fd >= 0)

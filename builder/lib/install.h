@@ -30,7 +30,7 @@ struct kiln_install_opts {
 
 struct kiln_install_result {
         double seconds;
-        char *accel; /* what ran: kvm or tcg */
+        char *accel;                      /* what ran: kvm or tcg */
         struct kiln_proxy_served *served; /* what the proxy served, for the manifest */
         size_t n_served;
 };

@@ -40,7 +40,7 @@ static int entry_to_cache(const struct kiln_cache *c, struct archive *a, const c
                 }
                 if (n == 0)
                         break;
-                if (write(fd, chunk, (size_t) n) != n) {
+                if (write(fd, chunk, (size_t)n) != n) {
                         int e = errno;
                         close(fd);
                         unlink(tmp);
@@ -155,7 +155,8 @@ int kiln_iso_extract(const struct kiln_cache *c, const char *iso_path, char ret_
                         goto out;
         }
         r = kernel && initrd ? 0
-                             : kiln_error_set(reterr, ENOENT, "'%s' has no install.*/vmlinuz and initrd.gz: not a Debian installer ISO",
+                             : kiln_error_set(reterr, ENOENT,
+                                              "'%s' has no install.*/vmlinuz and initrd.gz: not a Debian installer ISO",
                                               iso_path);
 out:
         archive_read_free(a);
@@ -168,12 +169,12 @@ int kiln_kernel_version(const char *kernel_path, char **ret, struct kiln_error *
         if (fd < 0)
                 return kiln_error_set(reterr, errno, "cannot open '%s': %s", kernel_path, strerror(errno));
         unsigned char hdr[0x210];
-        if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t) sizeof(hdr) || memcmp(hdr + 0x202, "HdrS", 4) != 0)
+        if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || memcmp(hdr + 0x202, "HdrS", 4) != 0)
                 return kiln_error_set(reterr, EBADMSG, "'%s' is not an x86 bzImage (no 'HdrS' header)", kernel_path);
         /* Boot protocol: kernel_version at 0x20e is an offset from 0x200 to a NUL-terminated string. */
-        unsigned off = (unsigned) hdr[0x20e] | ((unsigned) hdr[0x20f] << 8);
+        unsigned off = (unsigned)hdr[0x20e] | ((unsigned)hdr[0x20f] << 8);
         char v[256] = {0};
-        if (off == 0 || pread(fd, v, sizeof(v) - 1, (off_t) off + 0x200) <= 0)
+        if (off == 0 || pread(fd, v, sizeof(v) - 1, (off_t)off + 0x200) <= 0)
                 return kiln_error_set(reterr, EBADMSG, "'%s' has no kernel version string", kernel_path);
         size_t n = strcspn(v, " ");
         if (n == 0 || n >= sizeof(v) - 1)
@@ -191,7 +192,8 @@ int kiln_initrd_packages(const char *initrd_path, char ***ret, struct kiln_error
         int r;
         char **names = xcalloc(1, sizeof(char *));
         if (archive_read_open_filename(a, initrd_path, 1 << 16) != ARCHIVE_OK) {
-                r = kiln_error_set(reterr, EBADMSG, "cannot read initrd '%s': %s", initrd_path, archive_error_string(a));
+                r = kiln_error_set(reterr, EBADMSG, "cannot read initrd '%s': %s", initrd_path,
+                                   archive_error_string(a));
                 goto out;
         }
         while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
@@ -201,7 +203,7 @@ int kiln_initrd_packages(const char *initrd_path, char ***ret, struct kiln_error
                 char chunk[1 << 16];
                 la_ssize_t n;
                 while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0)
-                        buf_append(&b, chunk, (size_t) n);
+                        buf_append(&b, chunk, (size_t)n);
                 _cleanup_free_ char *text = buf_steal(&b);
                 const char *pos = text, *st;
                 size_t len;
@@ -238,7 +240,7 @@ static int copy_fd(int in, int out)
                 if (n == 0)
                         return 0;
                 for (ssize_t off = 0; off < n;) {
-                        ssize_t w = write(out, chunk + off, (size_t) (n - off));
+                        ssize_t w = write(out, chunk + off, (size_t)(n - off));
                         if (w < 0 && errno == EINTR)
                                 continue;
                         if (w < 0)
@@ -253,20 +255,20 @@ static int add_entry(struct archive *a, const char *path, mode_t type_mode, cons
         struct archive_entry *e = archive_entry_new();
         archive_entry_set_pathname(e, path);
         archive_entry_set_mode(e, type_mode);
-        archive_entry_set_size(e, S_ISREG(type_mode) ? (la_int64_t) len : 0);
+        archive_entry_set_size(e, S_ISREG(type_mode) ? (la_int64_t)len : 0);
         archive_entry_set_uid(e, 0);
         archive_entry_set_gid(e, 0);
         archive_entry_set_mtime(e, 0, 0); /* reproducible */
         archive_entry_set_nlink(e, S_ISDIR(type_mode) ? 2 : 1);
         int r = archive_write_header(a, e);
         if (r == ARCHIVE_OK && S_ISREG(type_mode) && len)
-                r = archive_write_data(a, data, len) == (la_ssize_t) len ? ARCHIVE_OK : ARCHIVE_FATAL;
+                r = archive_write_data(a, data, len) == (la_ssize_t)len ? ARCHIVE_OK : ARCHIVE_FATAL;
         archive_entry_free(e);
         return r;
 }
 
-int kiln_initrd_inject(const char *initrd_path, const char *out_path, const struct kiln_initrd_file *files,
-                       size_t n, struct kiln_error **reterr)
+int kiln_initrd_inject(const char *initrd_path, const char *out_path, const struct kiln_initrd_file *files, size_t n,
+                       struct kiln_error **reterr)
 {
         _cleanup_free_ char *tmp = xasprintf("%s.kiln-tmp-XXXXXX", out_path);
         _cleanup_close_ int in = open(initrd_path, O_RDONLY | O_CLOEXEC);

@@ -22,5 +22,5 @@ int kiln_initrd_packages(const char *initrd_path, char ***ret, struct kiln_error
 struct kiln_initrd_file;
 /* Copy initrd to out_path and append one gzip-compressed newc cpio member holding files (with their
  * parent folders). The original bytes are never decompressed. Written under a temporary name. */
-int kiln_initrd_inject(const char *initrd_path, const char *out_path, const struct kiln_initrd_file *files,
-                       size_t n, struct kiln_error **reterr);
+int kiln_initrd_inject(const char *initrd_path, const char *out_path, const struct kiln_initrd_file *files, size_t n,
+                       struct kiln_error **reterr);

@@ -23,9 +23,9 @@ int kiln_lock_fd(int fd);
  * found it before the lock may have removed it. 0, or an error saying so. */
 int kiln_lock_fresh(const char *path, int fd, struct kiln_error **reterr);
 
-/* kiln-run-* (install) and kiln-boot-* (boot-test) folders in tmpdir (NULL: $TMPDIR or /tmp) that are ours (euid), hold a lock file and
- * whose lock is free: removed, each with a notice. Folders without a lock file, with a held lock,
- * of another user or behind a symlink are left alone. */
+/* kiln-run-* (install) and kiln-boot-* (boot-test) folders in tmpdir (NULL: $TMPDIR or /tmp) that are ours (euid), hold
+ * a lock file and whose lock is free: removed, each with a notice. Folders without a lock file, with a held lock, of
+ * another user or behind a symlink are left alone. */
 void kiln_sweep_run_dirs(const char *tmpdir, kiln_notice_fn notice, void *userdata);
 
 /* OUTPUT.kiln-partial-XXXXXX next to output, ours and not locked by a live run: removed. */

@@ -10,7 +10,10 @@
 #define KILN_VERSION "dev"
 #endif
 
-static struct json_object *jstr(const char *s) { return s ? json_object_new_string(s) : NULL; }
+static struct json_object *jstr(const char *s)
+{
+        return s ? json_object_new_string(s) : NULL;
+}
 
 static struct json_object *jstrv(char *const *v)
 {
@@ -20,7 +23,10 @@ static struct json_object *jstrv(char *const *v)
         return a;
 }
 
-static void add(struct json_object *o, const char *k, struct json_object *v) { json_object_object_add(o, k, v); }
+static void add(struct json_object *o, const char *k, struct json_object *v)
+{
+        json_object_object_add(o, k, v);
+}
 
 static struct json_object *profile_object(const struct kiln_profile *p)
 {
@@ -53,7 +59,10 @@ static struct json_object *profile_object(const struct kiln_profile *p)
                 /* The hash itself stays out: a manifest travels further than the image. */
                 add(j, "password", jstr(u->password ? "set" : "locked"));
                 add(j, "ssh_keys", jstrv(u->ssh_keys));
-                add(j, "sudo", jstr(u->sudo == KILN_SUDO_NOPASSWD ? "nopasswd" : u->sudo == KILN_SUDO_YES ? "yes" : "no"));
+                add(j, "sudo",
+                    jstr(u->sudo == KILN_SUDO_NOPASSWD ? "nopasswd"
+                         : u->sudo == KILN_SUDO_YES    ? "yes"
+                                                       : "no"));
                 add(j, "shell", jstr(u->shell));
                 json_object_array_add(users, j);
         }
@@ -95,7 +104,7 @@ static struct json_object *profile_object(const struct kiln_profile *p)
         add(o, "installer", inst);
         struct json_object *vm = json_object_new_object();
         add(vm, "memory", json_object_new_uint64(p->vm.memory));
-        add(vm, "cpus", json_object_new_int((int) p->vm.cpus));
+        add(vm, "cpus", json_object_new_int((int)p->vm.cpus));
         add(vm, "hypervisor", jstr(p->vm.hypervisor));
         add(vm, "accel", jstr(p->vm.accel));
         add(o, "vm", vm);
@@ -120,13 +129,16 @@ char *kiln_profile_json(const struct kiln_profile *p)
 
 static int cmp_served(const void *a, const void *b)
 {
-        const struct kiln_proxy_served *x = *(const struct kiln_proxy_served *const *) a,
-                                       *y = *(const struct kiln_proxy_served *const *) b;
+        const struct kiln_proxy_served *x = *(const struct kiln_proxy_served *const *)a,
+                                       *y = *(const struct kiln_proxy_served *const *)b;
         int c = strcmp(x->url, y->url);
         return c ? c : strcmp(x->method, y->method);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *) a, *(char *const *) b); }
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 char *kiln_manifest_json(const struct kiln_manifest_in *in)
 {
@@ -134,7 +146,8 @@ char *kiln_manifest_json(const struct kiln_manifest_in *in)
         add(m, "kiln_version", jstr(KILN_VERSION));
 
         struct json_object *prof = profile_object(in->profile);
-        const char *ptext = json_object_to_json_string_ext(prof, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *ptext =
+                json_object_to_json_string_ext(prof, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         char phex[KILN_SHA256_HEX];
         kiln_sha256_buf(ptext, strlen(ptext), phex);
         struct json_object *pw = json_object_new_object();
@@ -210,7 +223,7 @@ char *kiln_manifest_json(const struct kiln_manifest_in *in)
                         const char *eq = strchr(sorted[i], '=');
                         if (!eq)
                                 continue;
-                        _cleanup_free_ char *name = xstrndup(sorted[i], (size_t) (eq - sorted[i]));
+                        _cleanup_free_ char *name = xstrndup(sorted[i], (size_t)(eq - sorted[i]));
                         add(pk, name, jstr(eq + 1));
                 }
                 free(sorted);
@@ -237,8 +250,9 @@ char *kiln_manifest_json(const struct kiln_manifest_in *in)
         add(t, "total", json_object_new_double_s(total, num));
         add(m, "timings", t);
 
-        char *s = xasprintf("%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
+        char *s =
+                xasprintf("%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(m);
         return s;
 }

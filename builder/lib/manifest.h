@@ -17,14 +17,14 @@ struct kiln_stage_time {
 
 struct kiln_manifest_in {
         const struct kiln_profile *profile;
-        const struct kiln_media *media;          /* NULL: the install was not part of this run */
-        const struct kiln_proxy_served *served;  /* what the install's proxy served */
+        const struct kiln_media *media;         /* NULL: the install was not part of this run */
+        const struct kiln_proxy_served *served; /* what the install's proxy served */
         size_t n_served;
         const struct kiln_inspection *inspection;
-        const char *image;                       /* the output's file name (no folder) */
+        const char *image; /* the output's file name (no folder) */
         const char *format;
         const char *image_sha256;
-        const char *bootloader;                  /* "guest", "host (libguestfs)", "host (dm)" */
+        const char *bootloader; /* "guest", "host (libguestfs)", "host (dm)" */
         const struct kiln_stage_time *timings;
         size_t n_timings;
 };

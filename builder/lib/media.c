@@ -82,8 +82,8 @@ int kiln_media_index(const struct kiln_media *m, const char *path_noext, const s
 static int netboot(const struct kiln_profile *p, const struct kiln_media_opts *o, struct kiln_media *m,
                    struct kiln_error **reterr)
 {
-        struct kiln_pin_opts po = {.cache = o->cache, .keyring = p->mirror_keyring, .progress = o->progress,
-                                   .userdata = o->userdata};
+        struct kiln_pin_opts po = {
+                .cache = o->cache, .keyring = p->mirror_keyring, .progress = o->progress, .userdata = o->userdata};
         int r = kiln_pin_fetch(p->mirror, p->release, &po, &m->pin, reterr);
         if (r < 0)
                 return r;
@@ -97,8 +97,8 @@ static int netboot(const struct kiln_profile *p, const struct kiln_media_opts *o
         /* The netboot package is Architecture: all. Where the Release says so, binary-ARCH lists
          * those too (No-Support-for-Architecture-all: Packages) and apt never reads binary-all. */
         _cleanup_free_ char *index = NULL;
-        _cleanup_free_ char *index_path = rel->no_arch_all ? xasprintf("main/binary-%s/Packages", p->arch)
-                                                           : xstrdup("main/binary-all/Packages");
+        _cleanup_free_ char *index_path =
+                rel->no_arch_all ? xasprintf("main/binary-%s/Packages", p->arch) : xstrdup("main/binary-all/Packages");
         r = kiln_media_index(m, index_path, o, &index, reterr);
         if (r < 0)
                 return r;
@@ -130,8 +130,10 @@ static int netboot(const struct kiln_profile *p, const struct kiln_media_opts *o
                 size = 0;
                 m->version = xstrdup(want);
                 m->trust = xasprintf("the profile's installer.sha256 (the signed index lists only %s)", version);
-                kiln_notify(o->notice, o->userdata, "installer %s %s is trusted by the profile's sha256, not by the signed index (which lists %s)",
-                       m->package, want, version);
+                kiln_notify(
+                        o->notice, o->userdata,
+                        "installer %s %s is trusted by the profile's sha256, not by the signed index (which lists %s)",
+                        m->package, want, version);
         } else {
                 if (p->installer.sha256 && !STREQ(p->installer.sha256, sha))
                         return kiln_error_set(reterr, EBADMSG,
@@ -230,8 +232,8 @@ int kiln_media_inject(const struct kiln_profile *p, const struct kiln_media *m, 
         kiln_preseed_files(p, &pf, &npf);
         struct kiln_initrd_file *files = xcalloc(npf + 4, sizeof(*files));
         size_t n = 0;
-        files[n++] = (struct kiln_initrd_file){.path = "preseed.cfg", .data = (char *) preseed,
-                                               .len = strlen(preseed), .mode = 0644};
+        files[n++] = (struct kiln_initrd_file){
+                .path = "preseed.cfg", .data = (char *)preseed, .len = strlen(preseed), .mode = 0644};
         for (size_t i = 0; i < npf; i++)
                 files[n++] = pf[i];
         _cleanup_free_ char *keyring = NULL, *mirror_key = NULL;
@@ -253,17 +255,20 @@ int kiln_media_inject(const struct kiln_profile *p, const struct kiln_media *m, 
                         if (a)
                                 buf_append(&kb, a, al);
                         buf_append(&kb, mirror_key, bl);
-                        files[n++] = (struct kiln_initrd_file){.path = "usr/share/keyrings/archive.gpg",
-                                                               .data = kb.data, .len = kb.len, .mode = 0644};
+                        files[n++] = (struct kiln_initrd_file){
+                                .path = "usr/share/keyrings/archive.gpg", .data = kb.data, .len = kb.len, .mode = 0644};
                         keyring = kb.data;
                         /* apt in the target reads the same mirror, during the install (the pinned Release
                          * kiln's proxy serves) and after it: it trusts the mirror's keyring too. The hook
                          * runs after debootstrap, before base-installer's first apt-get update. */
                         files[n++] = (struct kiln_initrd_file){.path = "usr/share/keyrings/kiln-mirror.gpg",
-                                                               .data = mirror_key, .len = bl, .mode = 0644};
+                                                               .data = mirror_key,
+                                                               .len = bl,
+                                                               .mode = 0644};
                         files[n++] = (struct kiln_initrd_file){.path = "usr/lib/base-installer.d/05kiln-mirror-keyring",
-                                                               .data = (char *) mirror_keyring_hook,
-                                                               .len = strlen(mirror_keyring_hook), .mode = 0755};
+                                                               .data = (char *)mirror_keyring_hook,
+                                                               .len = strlen(mirror_keyring_hook),
+                                                               .mode = 0755};
                 }
         }
         if (r == 0)

@@ -9,14 +9,14 @@
 struct kiln_media {
         char *kernel, *initrd; /* paths (in the cache, or the profile's own files) */
         char kernel_sha256[KILN_SHA256_HEX], initrd_sha256[KILN_SHA256_HEX];
-        char *kernel_version;     /* from the bzImage header; NULL if unreadable (non-x86) */
-        char *package;            /* debian-installer-13-netboot-amd64, or NULL for local files */
-        char *version;            /* its version */
+        char *kernel_version; /* from the bzImage header; NULL if unreadable (non-x86) */
+        char *package;        /* debian-installer-13-netboot-amd64, or NULL for local files */
+        char *version;        /* its version */
         char deb_sha256[KILN_SHA256_HEX];
-        char *trust;              /* how the files were trusted, for people and the manifest */
-        char *release_date;       /* the signed Release's Date */
+        char *trust;        /* how the files were trusted, for people and the manifest */
+        char *release_date; /* the signed Release's Date */
         char *release_signer;
-        struct kiln_pin *pin;     /* the mirror's suite as verified now (NULL for local files) */
+        struct kiln_pin *pin; /* the mirror's suite as verified now (NULL for local files) */
 };
 
 struct kiln_media_opts {

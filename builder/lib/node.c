@@ -14,7 +14,10 @@ struct kiln_arena {
         struct arena_chunk *chunks;
 };
 
-struct kiln_arena *kiln_arena_new(void) { return xcalloc(1, sizeof(struct kiln_arena)); }
+struct kiln_arena *kiln_arena_new(void)
+{
+        return xcalloc(1, sizeof(struct kiln_arena));
+}
 
 void kiln_arena_free(struct kiln_arena *a)
 {
@@ -77,16 +80,16 @@ static ssize_t utf8_invalid_at(const unsigned char *s, size_t len)
                 } else if ((c & 0xf8) == 0xf0) {
                         n = 3, cp = c & 0x07;
                 } else {
-                        return (ssize_t) i;
+                        return (ssize_t)i;
                 }
                 for (size_t k = 1; k <= n; k++) {
                         if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-                                return (ssize_t) i;
+                                return (ssize_t)i;
                         cp = (cp << 6) | (s[i + k] & 0x3f);
                 }
-                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-                    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                        return (ssize_t) i;
+                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+                    (cp >= 0xd800 && cp <= 0xdfff))
+                        return (ssize_t)i;
                 i += n + 1;
         }
         return -1;
@@ -98,7 +101,7 @@ static void position_of(const char *data, size_t off, unsigned *ret_line, unsign
         for (size_t i = 0; i < off; i++) {
                 if (data[i] == '\n')
                         line++, col = 1;
-                else if (((unsigned char) data[i] & 0xc0) != 0x80)
+                else if (((unsigned char)data[i] & 0xc0) != 0x80)
                         col++;
         }
         *ret_line = line;
@@ -137,8 +140,8 @@ static struct kiln_node *node_new(struct parse_state *s, enum kiln_node_type typ
         struct kiln_node *n = kiln_arena_alloc(s->arena, sizeof(*n));
         n->type = type;
         n->file = s->file;
-        n->line = (unsigned) m->line + 1;
-        n->column = (unsigned) m->column + 1;
+        n->line = (unsigned)m->line + 1;
+        n->column = (unsigned)m->column + 1;
         n->weight = 1;
         return n;
 }
@@ -147,7 +150,7 @@ static bool scalar_is_null(const yaml_event_t *ev)
 {
         if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
                 return false;
-        const char *v = (const char *) ev->data.scalar.value;
+        const char *v = (const char *)ev->data.scalar.value;
         return STREQ(v, "") || STREQ(v, "~") || STREQ(v, "null") || STREQ(v, "Null") || STREQ(v, "NULL");
 }
 
@@ -175,8 +178,8 @@ static int attach(struct parse_state *s, struct kiln_node *n, const char *anchor
                         /* A key is reported where it is written: give the alias its own located copy. */
                         struct kiln_node *k = kiln_arena_alloc(s->arena, sizeof(*k));
                         *k = *n;
-                        k->line = (unsigned) alias_at->line + 1;
-                        k->column = (unsigned) alias_at->column + 1;
+                        k->line = (unsigned)alias_at->line + 1;
+                        k->column = (unsigned)alias_at->column + 1;
                         n = k;
                 }
                 if (n->type != KILN_NODE_SCALAR && n->type != KILN_NODE_NULL) {
@@ -274,13 +277,13 @@ static int resolve_merge(struct parse_state *s, struct kiln_node *m)
  * application makes of it); kiln would read the text undecoded. Refuse them all, where written. */
 static int refuse_tag(struct parse_state *s, const yaml_char_t *tag, const yaml_mark_t *m)
 {
-        const char *t = (const char *) tag;
+        const char *t = (const char *)tag;
         _cleanup_free_ char *shown = str_has_prefix(t, "tag:yaml.org,2002:") ? xasprintf("!!%s", t + 18) : xstrdup(t);
         for (char *c = shown; *c; c++)
-                if ((unsigned char) *c < 0x20 || *c == 0x7f || *c == '\'')
+                if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\'')
                         *c = '?';
         s->failed = true;
-        return kiln_error_at(s->err, EINVAL, s->file, (unsigned) m->line + 1, (unsigned) m->column + 1,
+        return kiln_error_at(s->err, EINVAL, s->file, (unsigned)m->line + 1, (unsigned)m->column + 1,
                              "YAML tags are not supported (found '%s'): write the value plainly, quoted if it "
                              "must stay text",
                              shown);
@@ -295,8 +298,7 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
         case YAML_DOCUMENT_START_EVENT:
                 if (s->root || s->depth) {
                         s->failed = true;
-                        return kiln_error_at(s->err, EINVAL, s->file, (unsigned) m->line + 1,
-                                             (unsigned) m->column + 1,
+                        return kiln_error_at(s->err, EINVAL, s->file, (unsigned)m->line + 1, (unsigned)m->column + 1,
                                              "a profile is one YAML document; remove the second '---'");
                 }
                 return 0;
@@ -311,19 +313,18 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                 n->scalar[ev->data.scalar.length] = '\0';
                 if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length)) {
                         s->failed = true;
-                        kiln_error_at(s->err, EINVAL, s->file, n->line, n->column,
-                                      "value contains a NUL character");
+                        kiln_error_at(s->err, EINVAL, s->file, n->line, n->column, "value contains a NUL character");
                 }
                 n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
                 if (++s->total > KILN_YAML_MAX_NODES)
                         goto too_big;
-                return attach(s, n, (const char *) ev->data.scalar.anchor, NULL);
+                return attach(s, n, (const char *)ev->data.scalar.anchor, NULL);
         }
 
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT: {
-                const yaml_char_t *tag = ev->type == YAML_MAPPING_START_EVENT ? ev->data.mapping_start.tag
-                                                                              : ev->data.sequence_start.tag;
+                const yaml_char_t *tag =
+                        ev->type == YAML_MAPPING_START_EVENT ? ev->data.mapping_start.tag : ev->data.sequence_start.tag;
                 if (tag)
                         refuse_tag(s, tag, m);
                 n = node_new(s, ev->type == YAML_MAPPING_START_EVENT ? KILN_NODE_MAP : KILN_NODE_SEQ, m);
@@ -344,8 +345,12 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                  * itself is an unknown anchor, never a cycle. */
                 s->stack[s->depth++] = (struct frame){.node = n};
                 n->scalar = ev->type == YAML_MAPPING_START_EVENT
-                                    ? (ev->data.mapping_start.anchor ? kiln_arena_strdup(s->arena, (char *) ev->data.mapping_start.anchor) : NULL)
-                                    : (ev->data.sequence_start.anchor ? kiln_arena_strdup(s->arena, (char *) ev->data.sequence_start.anchor) : NULL);
+                                    ? (ev->data.mapping_start.anchor
+                                               ? kiln_arena_strdup(s->arena, (char *)ev->data.mapping_start.anchor)
+                                               : NULL)
+                                    : (ev->data.sequence_start.anchor
+                                               ? kiln_arena_strdup(s->arena, (char *)ev->data.sequence_start.anchor)
+                                               : NULL);
                 return 0;
         }
 
@@ -365,7 +370,7 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
         }
 
         case YAML_ALIAS_EVENT: {
-                const char *name = (const char *) ev->data.alias.anchor;
+                const char *name = (const char *)ev->data.alias.anchor;
                 struct kiln_node *target = NULL;
                 for (size_t i = s->n_anchors; i > 0; i--)
                         if (STREQ(s->anchors[i - 1].name, name)) {
@@ -374,7 +379,7 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                         }
                 if (!target) {
                         s->failed = true;
-                        kiln_error_at(s->err, EINVAL, s->file, (unsigned) m->line + 1, (unsigned) m->column + 1,
+                        kiln_error_at(s->err, EINVAL, s->file, (unsigned)m->line + 1, (unsigned)m->column + 1,
                                       "unknown YAML anchor '%s'", name);
                         /* keep the structure whole with an empty value, which may also stand as a key */
                         struct kiln_node *ph = node_new(s, KILN_NODE_NULL, m);
@@ -384,8 +389,7 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
                 s->total += target->weight;
                 if (s->total > KILN_YAML_MAX_NODES) {
                         s->failed = true;
-                        return kiln_error_at(s->err, E2BIG, s->file, (unsigned) m->line + 1,
-                                             (unsigned) m->column + 1,
+                        return kiln_error_at(s->err, E2BIG, s->file, (unsigned)m->line + 1, (unsigned)m->column + 1,
                                              "YAML aliases expand past %d nodes", KILN_YAML_MAX_NODES);
                 }
                 return attach(s, target, NULL, m);
@@ -397,7 +401,7 @@ static int handle_event(struct parse_state *s, yaml_event_t *ev)
 
 too_big:
         s->failed = true;
-        return kiln_error_at(s->err, E2BIG, s->file, (unsigned) m->line + 1, (unsigned) m->column + 1,
+        return kiln_error_at(s->err, E2BIG, s->file, (unsigned)m->line + 1, (unsigned)m->column + 1,
                              "document has more than %d nodes", KILN_YAML_MAX_NODES);
 }
 
@@ -406,21 +410,21 @@ int kiln_yaml_parse(struct kiln_arena *a, const char *display_name, const char *
 {
         const char *file = kiln_arena_strdup(a, display_name);
 
-        if (len >= 2 && (((unsigned char) data[0] == 0xfe && (unsigned char) data[1] == 0xff) ||
-                         ((unsigned char) data[0] == 0xff && (unsigned char) data[1] == 0xfe)))
+        if (len >= 2 && (((unsigned char)data[0] == 0xfe && (unsigned char)data[1] == 0xff) ||
+                         ((unsigned char)data[0] == 0xff && (unsigned char)data[1] == 0xfe)))
                 return kiln_error_at(reterr, EILSEQ, file, 0, 0, "file is UTF-16; profiles are UTF-8");
-        ssize_t bad = utf8_invalid_at((const unsigned char *) data, len);
+        ssize_t bad = utf8_invalid_at((const unsigned char *)data, len);
         if (bad >= 0) {
                 unsigned line, col;
-                position_of(data, (size_t) bad, &line, &col);
+                position_of(data, (size_t)bad, &line, &col);
                 return kiln_error_at(reterr, EILSEQ, file, line, col, "invalid UTF-8 (byte 0x%02x)",
-                                     (unsigned char) data[bad]);
+                                     (unsigned char)data[bad]);
         }
 
         yaml_parser_t parser;
         if (!yaml_parser_initialize(&parser))
                 abort();
-        yaml_parser_set_input_string(&parser, (const unsigned char *) data, len);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
         yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
 
         struct parse_state s = {.arena = a, .file = file, .err = reterr};
@@ -430,19 +434,16 @@ int kiln_yaml_parse(struct kiln_arena *a, const char *display_name, const char *
                 if (!yaml_parser_parse(&parser, &ev)) {
                         const yaml_mark_t *m = &parser.problem_mark;
                         if (m->index < len && data[m->index] == '\t')
-                                r = kiln_error_at(reterr, EINVAL, file, (unsigned) m->line + 1,
-                                                  (unsigned) m->column + 1,
+                                r = kiln_error_at(reterr, EINVAL, file, (unsigned)m->line + 1, (unsigned)m->column + 1,
                                                   "invalid YAML: a tab character; YAML indents with spaces");
                         else if (parser.context)
-                                r = kiln_error_at(reterr, EINVAL, file, (unsigned) m->line + 1,
-                                                  (unsigned) m->column + 1, "invalid YAML: %s %s (started at line %u, column %u)",
-                                                  parser.problem, parser.context,
-                                                  (unsigned) parser.context_mark.line + 1,
-                                                  (unsigned) parser.context_mark.column + 1);
+                                r = kiln_error_at(reterr, EINVAL, file, (unsigned)m->line + 1, (unsigned)m->column + 1,
+                                                  "invalid YAML: %s %s (started at line %u, column %u)", parser.problem,
+                                                  parser.context, (unsigned)parser.context_mark.line + 1,
+                                                  (unsigned)parser.context_mark.column + 1);
                         else
-                                r = kiln_error_at(reterr, EINVAL, file, (unsigned) m->line + 1,
-                                                  (unsigned) m->column + 1, "invalid YAML: %s",
-                                                  parser.problem ? parser.problem : "parse error");
+                                r = kiln_error_at(reterr, EINVAL, file, (unsigned)m->line + 1, (unsigned)m->column + 1,
+                                                  "invalid YAML: %s", parser.problem ? parser.problem : "parse error");
                         break;
                 }
                 bool end = ev.type == YAML_STREAM_END_EVENT;
@@ -466,8 +467,8 @@ int kiln_yaml_parse(struct kiln_arena *a, const char *display_name, const char *
         return 0;
 }
 
-int kiln_yaml_load(struct kiln_arena *a, const char *path, const char *display_name,
-                   struct kiln_node **ret_root, struct kiln_error **reterr)
+int kiln_yaml_load(struct kiln_arena *a, const char *path, const char *display_name, struct kiln_node **ret_root,
+                   struct kiln_error **reterr)
 {
         _cleanup_free_ char *data = NULL;
         size_t len;

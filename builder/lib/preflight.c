@@ -171,7 +171,8 @@ int kiln_preflight(const struct kiln_profile *p, const struct kiln_media *m, con
         if (nmissing || n_bad) {
                 _cleanup_free_ char *list = nmissing ? buf_steal(&missing) : NULL;
                 _cleanup_free_ char *udebs = nmissing ? xasprintf("%zu of the %zu udebs it fetches are missing from "
-                                                                  "'%s':%s", nmissing, n, p->mirror, list)
+                                                                  "'%s':%s",
+                                                                  nmissing, n, p->mirror, list)
                                                       : xasprintf("missing udebs: none of the %zu", n);
                 if (!n_bad)
                         return kiln_error_set(reterr, ENOENT,

@@ -18,9 +18,9 @@ static const struct {
         uint64_t max;
         const char *max_text;
 } kinds[] = {
-        [KILN_FILE_PROFILE] = {1ULL << 20, "1 MiB"},   [KILN_FILE_KEY] = {1ULL << 20, "1 MiB"},
-        [KILN_FILE_UDEB] = {512ULL << 20, "512 MiB"},  [KILN_FILE_KERNEL] = {256ULL << 20, "256 MiB"},
-        [KILN_FILE_INITRD] = {1ULL << 30, "1 GiB"},    [KILN_FILE_ISO] = {16ULL << 30, "16 GiB"},
+        [KILN_FILE_PROFILE] = {1ULL << 20, "1 MiB"},  [KILN_FILE_KEY] = {1ULL << 20, "1 MiB"},
+        [KILN_FILE_UDEB] = {512ULL << 20, "512 MiB"}, [KILN_FILE_KERNEL] = {256ULL << 20, "256 MiB"},
+        [KILN_FILE_INITRD] = {1ULL << 30, "1 GiB"},   [KILN_FILE_ISO] = {16ULL << 30, "16 GiB"},
 };
 
 int kiln_path_policy_init(struct kiln_path_policy *pol, const char *root, bool trust, const char *top_real,
@@ -40,8 +40,7 @@ int kiln_path_policy_init(struct kiln_path_policy *pol, const char *root, bool t
                 return kiln_error_set(reterr, errno, "profile root '%s': %s", buf, strerror(errno));
         pol->root = xstrdup(buf);
         size_t n = strlen(pol->root);
-        bool beneath = STREQ(pol->root, "/") ||
-                       (strncmp(top_real, pol->root, n) == 0 && top_real[n] == '/');
+        bool beneath = STREQ(pol->root, "/") || (strncmp(top_real, pol->root, n) == 0 && top_real[n] == '/');
         if (!trust && !beneath)
                 return kiln_error_set(reterr, EXDEV, "'%s' is not beneath --profile-root '%s'", top_real, pol->root);
         return 0;
@@ -71,7 +70,7 @@ static int open_checked(int dirfd, const char *path, uint64_t resolve, enum kiln
                         char **ret_real, char **ret_why)
 {
         struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = resolve};
-        _cleanup_close_ int pfd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        _cleanup_close_ int pfd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
         if (pfd < 0) {
                 int e = errno;
                 if (e == EXDEV)
@@ -105,7 +104,7 @@ static int open_checked(int dirfd, const char *path, uint64_t resolve, enum kiln
                 *ret_why = xstrdup("it is not a regular file (a device, FIFO or socket)");
                 return -EPERM;
         }
-        if ((uint64_t) st.st_size > kinds[kind].max) {
+        if ((uint64_t)st.st_size > kinds[kind].max) {
                 *ret_why = xasprintf("it is larger than %s", kinds[kind].max_text);
                 return -EFBIG;
         }
@@ -197,7 +196,7 @@ static int read_fd(int fd, enum kiln_file_kind kind, char **ret_data, size_t *re
                 }
                 if (k == 0)
                         break;
-                len += (size_t) k;
+                len += (size_t)k;
         }
         if (len > max) {
                 *ret_why = xasprintf("it is larger than %s", kinds[kind].max_text);
@@ -219,8 +218,7 @@ static int read_fd(int fd, enum kiln_file_kind kind, char **ret_data, size_t *re
 }
 
 int kiln_profile_file_read(const struct kiln_path_policy *pol, const char *in_real, const char *written,
-                           enum kiln_file_kind kind, char **ret_data, size_t *ret_len, char **ret_real,
-                           char **ret_why)
+                           enum kiln_file_kind kind, char **ret_data, size_t *ret_len, char **ret_real, char **ret_why)
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *real = NULL;
@@ -235,8 +233,7 @@ int kiln_profile_file_read(const struct kiln_path_policy *pol, const char *in_re
         return 0;
 }
 
-int kiln_checked_file_read(const char *real, enum kiln_file_kind kind, char **ret_data, size_t *ret_len,
-                           char **ret_why)
+int kiln_checked_file_read(const char *real, enum kiln_file_kind kind, char **ret_data, size_t *ret_len, char **ret_why)
 {
         _cleanup_close_ int fd = -1;
         int r = open_checked(AT_FDCWD, real, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, kind, &fd, NULL, ret_why);
@@ -269,11 +266,11 @@ static char *packets_check(const unsigned char *d, size_t len)
                         } else if (l < 224) {
                                 if (i >= len)
                                         goto truncated;
-                                plen = ((size_t) (l - 192) << 8) + d[i++] + 192;
+                                plen = ((size_t)(l - 192) << 8) + d[i++] + 192;
                         } else if (l == 255) {
                                 if (len - i < 4)
                                         goto truncated;
-                                plen = (size_t) d[i] << 24 | (size_t) d[i + 1] << 16 | (size_t) d[i + 2] << 8 | d[i + 3];
+                                plen = (size_t)d[i] << 24 | (size_t)d[i + 1] << 16 | (size_t)d[i + 2] << 8 | d[i + 3];
                                 i += 4;
                         } else {
                                 return xstrdup("it uses partial packet lengths, which keys never do");
@@ -322,7 +319,7 @@ static int b64_value(unsigned char c)
 }
 
 #define ARMOR_BEGIN "-----BEGIN PGP PUBLIC KEY BLOCK-----"
-#define ARMOR_END "-----END PGP PUBLIC KEY BLOCK-----"
+#define ARMOR_END   "-----END PGP PUBLIC KEY BLOCK-----"
 
 /* One line of s from *pos (without its end), advancing *pos; false at the end. */
 static bool next_line(const char *s, size_t len, size_t *pos, const char **ret, size_t *ret_len)
@@ -331,7 +328,7 @@ static bool next_line(const char *s, size_t len, size_t *pos, const char **ret, 
                 return false;
         const char *start = s + *pos;
         const char *nl = memchr(start, '\n', len - *pos);
-        size_t n = nl ? (size_t) (nl - start) : len - *pos;
+        size_t n = nl ? (size_t)(nl - start) : len - *pos;
         *pos += n + (nl ? 1 : 0);
         while (n > 0 && (start[n - 1] == '\r' || start[n - 1] == ' ' || start[n - 1] == '\t'))
                 n--;
@@ -350,8 +347,9 @@ static char *armor_check(const char *s, size_t len)
                 if (ll == 0)
                         continue;
                 if (ll != strlen(ARMOR_BEGIN) || memcmp(l, ARMOR_BEGIN, ll) != 0)
-                        return xstrdup(blocks ? "it has text after the armored key" : "it is not an OpenPGP public key "
-                                                                                       "(binary, or armored '" ARMOR_BEGIN "')");
+                        return xstrdup(blocks ? "it has text after the armored key"
+                                              : "it is not an OpenPGP public key "
+                                                "(binary, or armored '" ARMOR_BEGIN "')");
                 /* Armor headers up to a blank line, then base64 up to the checksum or the end line. */
                 while (next_line(s, len, &pos, &l, &ll) && ll > 0)
                         if (!memchr(l, ':', ll))
@@ -372,16 +370,16 @@ static char *armor_check(const char *s, size_t len)
                                         pad = true;
                                         continue;
                                 }
-                                int v = b64_value((unsigned char) l[k]);
+                                int v = b64_value((unsigned char)l[k]);
                                 if (v < 0 || pad) {
                                         free(bin.data);
                                         return xstrdup("its armor holds a character that is not base64");
                                 }
-                                acc = (acc << 6) | (unsigned) v;
+                                acc = (acc << 6) | (unsigned)v;
                                 nbits += 6;
                                 if (nbits >= 8) {
                                         nbits -= 8;
-                                        char c = (char) ((acc >> nbits) & 0xff);
+                                        char c = (char)((acc >> nbits) & 0xff);
                                         buf_append(&bin, &c, 1);
                                 }
                         }
@@ -390,7 +388,7 @@ static char *armor_check(const char *s, size_t len)
                         free(bin.data);
                         return xstrdup("its armor has no '" ARMOR_END "' line");
                 }
-                char *bad = packets_check((const unsigned char *) bin.data, bin.len);
+                char *bad = packets_check((const unsigned char *)bin.data, bin.len);
                 free(bin.data);
                 if (bad)
                         return bad;
@@ -404,8 +402,8 @@ char *kiln_openpgp_pubkeys_check(const char *data, size_t len)
         size_t i = 0;
         while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
                 i++;
-        if (i < len && ((unsigned char) data[i] & 0x80) && i == 0)
-                return packets_check((const unsigned char *) data, len);
+        if (i < len && ((unsigned char)data[i] & 0x80) && i == 0)
+                return packets_check((const unsigned char *)data, len);
         if (i < len && data[i] == '-')
                 return armor_check(data, len);
         return xstrdup("it is not an OpenPGP public key (binary, or armored '" ARMOR_BEGIN "')");

@@ -39,8 +39,7 @@ int kiln_profile_file_open(const struct kiln_path_policy *pol, const char *in_re
 /* The same, and read it whole (for kinds that are read now: profiles, keys, udebs), with the
  * content checked for the kind (keys: OpenPGP public keys). */
 int kiln_profile_file_read(const struct kiln_path_policy *pol, const char *in_real, const char *written,
-                           enum kiln_file_kind kind, char **ret_data, size_t *ret_len, char **ret_real,
-                           char **ret_why);
+                           enum kiln_file_kind kind, char **ret_data, size_t *ret_len, char **ret_real, char **ret_why);
 
 /* Re-read a file kiln checked earlier, at its real path: no symlink is followed on the way (one
  * planted since is refused), the same checks as at load. */

@@ -73,7 +73,7 @@ int kiln_parse_size(const char *s, uint64_t *ret)
         uint64_t v = strtoull(s, &end, 10);
         while (*end == ' ')
                 end++;
-        unsigned shift = 10 * (unsigned) (strchr(units, *end) - units + 1);
+        unsigned shift = 10 * (unsigned)(strchr(units, *end) - units + 1);
         if (v > (UINT64_MAX >> shift))
                 return -ERANGE;
         *ret = v << shift;
@@ -84,7 +84,7 @@ char *kiln_format_size(uint64_t v)
 {
         static const char units[] = "TGMK";
         for (size_t i = 0; i < 4; i++) {
-                unsigned shift = 10 * (unsigned) (4 - i);
+                unsigned shift = 10 * (unsigned)(4 - i);
                 if (v && (v & ((UINT64_C(1) << shift) - 1)) == 0)
                         return xasprintf("%" PRIu64 "%c", v >> shift, units[i]);
         }
@@ -167,8 +167,9 @@ static bool check_url(struct walk *w, const struct kiln_node *n, const char *pat
         }
         if (curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK ||
             curl_url_get(h, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK) {
-                fail(w, n, "'%s': a URL must not carry a user name or password (the guest's proxy and the image's "
-                           "apt sources would hold it)",
+                fail(w, n,
+                     "'%s': a URL must not carry a user name or password (the guest's proxy and the image's "
+                     "apt sources would hold it)",
                      path);
                 goto out;
         }
@@ -203,9 +204,8 @@ static bool check_url(struct walk *w, const struct kiln_node *n, const char *pat
                 goto out;
         }
         if (kiln_addr_forbidden(cls) && !w->ctx->allow_private) {
-                fail(w, n,
-                     "'%s' names %s ('%s'); kiln refuses those unless run with --allow-private-mirrors",
-                     path, kiln_addr_class_name(cls), written);
+                fail(w, n, "'%s' names %s ('%s'); kiln refuses those unless run with --allow-private-mirrors", path,
+                     kiln_addr_class_name(cls), written);
                 goto out;
         }
         /* What apt and debconf are given: plain characters only. */
@@ -282,7 +282,8 @@ static bool check_path(struct walk *w, const struct kiln_node *n, const char *pa
                 r = kiln_profile_file_open(ctx->pol, in_real, n->scalar, kind, &fd, &real, &why);
                 char magic[8];
                 if (r == 0 && kind == KILN_FILE_UDEB &&
-                    (pread(fd, magic, sizeof(magic), 0) != (ssize_t) sizeof(magic) || memcmp(magic, "!<arch>\n", 8) != 0)) {
+                    (pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
+                     memcmp(magic, "!<arch>\n", 8) != 0)) {
                         why = xstrdup("it is not a .udeb (no ar archive header)");
                         r = -EBADMSG;
                 }
@@ -382,8 +383,9 @@ static bool check_ssh_key(struct walk *w, const struct kiln_node *n, const char 
         /* Keys travel inside the late_command, a debconf value: "\n" there becomes a line break, a
          * second authorized_keys line. */
         if (strchr(n->scalar, '\\')) {
-                fail(w, n, "'%s': an SSH key must not contain a backslash (debconf would turn '\\n' into a "
-                           "second authorized_keys line)",
+                fail(w, n,
+                     "'%s': an SSH key must not contain a backslash (debconf would turn '\\n' into a "
+                     "second authorized_keys line)",
                      path);
                 return false;
         }
@@ -395,7 +397,8 @@ static bool check_ssh_key(struct walk *w, const struct kiln_node *n, const char 
                   "sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,2}( [^ ].*)?$",
                   n->scalar))
                 return true;
-        fail(w, n, "'%s': not an SSH public key (expected 'TYPE BASE64 [COMMENT]', e.g. 'ssh-ed25519 AAAA... you@host')",
+        fail(w, n,
+             "'%s': not an SSH public key (expected 'TYPE BASE64 [COMMENT]', e.g. 'ssh-ed25519 AAAA... you@host')",
              path);
         return false;
 }
@@ -408,8 +411,8 @@ static bool check_username(struct walk *w, const struct kiln_node *n, const char
         }
         if (strlen(n->scalar) <= 32 && match("^[a-z_][a-z0-9_-]*$", n->scalar))
                 return true;
-        fail(w, n, "'%s' must be a user name: lowercase letters, digits, '_' and '-', at most 32 (got '%s')",
-             path, n->scalar);
+        fail(w, n, "'%s' must be a user name: lowercase letters, digits, '_' and '-', at most 32 (got '%s')", path,
+             n->scalar);
         return false;
 }
 
@@ -482,8 +485,8 @@ static bool check_arg(struct walk *w, const struct kiln_node *n, const char *pat
         /* No quotes or shell characters: these land in GRUB's shell-sourced config and on a command line. */
         if (match("^[A-Za-z0-9_.,:=/+@%~-]+$", n->scalar))
                 return true;
-        fail(w, n, "'%s' entries are single kernel arguments: letters, digits and _.,:=/+@%%~- only (got '%s')",
-             path, n->scalar);
+        fail(w, n, "'%s' entries are single kernel arguments: letters, digits and _.,:=/+@%%~- only (got '%s')", path,
+             n->scalar);
         return false;
 }
 
@@ -664,7 +667,7 @@ static void check_map(struct walk *w, const struct kiln_node *n, const struct fi
  * (U+0085 is NEL), U+2028 and U+2029 (line and paragraph separators). The text is valid UTF-8. */
 static bool has_control(const char *s, bool multiline)
 {
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
                 if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\t' || *p == '\r'))) || *p == 0x7f)
                         return true;
                 if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
@@ -691,8 +694,9 @@ static void check_scalar(struct walk *w, const struct kiln_node *n, const struct
                 return;
         }
         if (has_control(n->scalar, f->multiline)) {
-                fail(w, n, "'%s' contains a newline, a line separator or a control character; preseed values "
-                           "are one line",
+                fail(w, n,
+                     "'%s' contains a newline, a line separator or a control character; preseed values "
+                     "are one line",
                      path);
                 return;
         }
@@ -730,7 +734,7 @@ static void check_scalar(struct walk *w, const struct kiln_node *n, const struct
                 for (const char *const *c = f->choices; *c; c++)
                         if (STREQ(*c, n->scalar))
                                 return;
-                _cleanup_free_ char *list = strv_join((char *const *) f->choices, "', '");
+                _cleanup_free_ char *list = strv_join((char *const *)f->choices, "', '");
                 fail(w, n, "'%s' must be one of '%s' (got '%s')", path, list, n->scalar);
                 return;
         }
@@ -738,8 +742,8 @@ static void check_scalar(struct walk *w, const struct kiln_node *n, const struct
                 f->check(w, n, path);
 }
 
-static const char *const debconf_types[] = {"string", "boolean", "select", "multiselect", "note",
-                                            "text",   "password", "error", "title", NULL};
+static const char *const debconf_types[] = {"string", "boolean",  "select", "multiselect", "note",
+                                            "text",   "password", "error",  "title",       NULL};
 
 static void check_rawmap(struct walk *w, const struct kiln_node *n, const char *path)
 {
@@ -756,14 +760,15 @@ static void check_rawmap(struct walk *w, const struct kiln_node *n, const char *
                         continue;
                 }
                 if (has_control(v->scalar, false)) {
-                        fail(w, v, "'%s': '%s' contains a newline, a line separator or a control character; "
-                                   "preseed values are one line",
+                        fail(w, v,
+                             "'%s': '%s' contains a newline, a line separator or a control character; "
+                             "preseed values are one line",
                              path, k->scalar);
                         continue;
                 }
                 if (ends_in_backslash(v->scalar)) {
-                        fail(w, v, "'%s': '%s' ends in a backslash, which would join the next preseed line to it",
-                             path, k->scalar);
+                        fail(w, v, "'%s': '%s' ends in a backslash, which would join the next preseed line to it", path,
+                             k->scalar);
                         continue;
                 }
                 size_t tl = strcspn(v->scalar, " ");
@@ -772,7 +777,7 @@ static void check_rawmap(struct walk *w, const struct kiln_node *n, const char *
                         if (strlen(*t) == tl && strncmp(*t, v->scalar, tl) == 0)
                                 known = true;
                 if (!known) {
-                        _cleanup_free_ char *list = strv_join((char *const *) debconf_types, ", ");
+                        _cleanup_free_ char *list = strv_join((char *const *)debconf_types, ", ");
                         fail(w, v, "'%s': '%s' must start with a debconf type (%s), e.g. 'boolean true' (got '%s')",
                              path, k->scalar, list, v->scalar);
                         continue;
@@ -812,8 +817,7 @@ static void check_value(struct walk *w, const struct kiln_node *n, const struct 
                         const struct kiln_node *it = n->values[i];
                         if (f->item == T_MAP) {
                                 if (it->type != KILN_NODE_MAP)
-                                        fail(w, it, "'%s' entries must be maps, not %s", path,
-                                             kiln_node_type_name(it));
+                                        fail(w, it, "'%s' entries must be maps, not %s", path, kiln_node_type_name(it));
                                 else
                                         check_map(w, it, f->sub, path);
                         } else if (it->type == KILN_NODE_NULL) {

@@ -7,8 +7,8 @@
 /* A file a profile names, opened (and for keys, read and checked) while the schema was checked. */
 struct kiln_file_value {
         const struct kiln_node *node;
-        char *real;  /* where it was opened: its real path */
-        char *data;  /* keys and keyrings: the checked bytes; NULL for files read later */
+        char *real; /* where it was opened: its real path */
+        char *data; /* keys and keyrings: the checked bytes; NULL for files read later */
         size_t len;
 };
 

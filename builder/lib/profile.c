@@ -56,11 +56,11 @@ static char *display_name(const char *path)
 {
         _cleanup_free_ char *t = path_tidy(path);
         struct kiln_buf b = {0};
-        for (const unsigned char *c = (const unsigned char *) t; *c; c++) {
+        for (const unsigned char *c = (const unsigned char *)t; *c; c++) {
                 if (*c < 0x20 || *c == 0x7f || *c == '\'' || *c == '\\')
                         buf_printf(&b, "\\x%02x", *c);
                 else
-                        buf_append(&b, (const char *) c, 1);
+                        buf_append(&b, (const char *)c, 1);
         }
         return buf_steal(&b);
 }
@@ -80,9 +80,8 @@ static char *parent_display(const char *child, const char *rel)
  * that fails to load as a profile is reported as one error at the 'extends' line that named it,
  * with nothing of its content: it may be any file kiln can read, and its lines must not come
  * back in messages. */
-static int load_chain(struct loader *L, const char *shown, const char *data, size_t len,
-                      const struct kiln_node *from, const char *from_real, struct kiln_node **ret,
-                      struct kiln_error **reterr)
+static int load_chain(struct loader *L, const char *shown, const char *data, size_t len, const struct kiln_node *from,
+                      const char *from_real, struct kiln_node **ret, struct kiln_error **reterr)
 {
         _cleanup_free_ char *buf = NULL, *real = NULL, *why = NULL;
         int r;
@@ -112,7 +111,8 @@ static int load_chain(struct loader *L, const char *shown, const char *data, siz
                 if (r < 0)
                         return r;
         } else {
-                r = kiln_profile_file_read(&L->pol, from_real, from->scalar, KILN_FILE_PROFILE, &buf, &len, &real, &why);
+                r = kiln_profile_file_read(&L->pol, from_real, from->scalar, KILN_FILE_PROFILE, &buf, &len, &real,
+                                           &why);
                 if (r < 0)
                         return kiln_error_at(reterr, -r, from->file, from->line, from->column,
                                              "'extends': cannot use '%s': %s", from->scalar, why);
@@ -166,8 +166,7 @@ static int load_chain(struct loader *L, const char *shown, const char *data, siz
         }
         if (ext->type != KILN_NODE_SCALAR || !*ext->scalar)
                 return kiln_error_at(reterr, EINVAL, ext->file, ext->line, ext->column,
-                                     "'extends' must be the path of another profile, not %s",
-                                     kiln_node_type_name(ext));
+                                     "'extends' must be the path of another profile, not %s", kiln_node_type_name(ext));
         _cleanup_free_ char *parent_shown = parent_display(shown, ext->scalar);
         struct kiln_node *parent = NULL;
         r = load_chain(L, parent_shown, NULL, 0, ext, real, &parent, reterr);
@@ -271,8 +270,7 @@ static size_t check_required(const struct kiln_node *root, const char *file, str
                         kiln_error_at(reterr, EINVAL, file, 0, 0, "missing required key '%s'", required[i]);
                         n++;
                 } else if (v->type == KILN_NODE_NULL) {
-                        kiln_error_at(reterr, EINVAL, k->file, k->line, k->column, "'%s' needs a value",
-                                      required[i]);
+                        kiln_error_at(reterr, EINVAL, k->file, k->line, k->column, "'%s' needs a value", required[i]);
                         n++;
                 }
         }
@@ -329,9 +327,9 @@ static size_t check_repos(const struct kiln_node *repos, struct kiln_error **ret
                                       "repo '%s' has both 'key' and 'key_file': give one", nm);
                         n++;
                 } else if (!key && !key_file) {
-                        kiln_error_at(reterr, EINVAL, r->file, r->line, r->column,
-                                      "repo '%s' needs 'key' (armored) or 'key_file': apt refuses unsigned repositories",
-                                      nm);
+                        kiln_error_at(
+                                reterr, EINVAL, r->file, r->line, r->column,
+                                "repo '%s' needs 'key' (armored) or 'key_file': apt refuses unsigned repositories", nm);
                         n++;
                 }
         }
@@ -560,7 +558,7 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
         p->installer.version = str_or(t, "installer.version", NULL);
         p->installer.sha256 = str_or(t, "installer.sha256", NULL);
         for (char *c = p->installer.sha256; c && *c; c++)
-                *c = (char) (*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
+                *c = (char)(*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
         p->installer.extra_args = list_of(at(t, "installer.extra_args"));
         p->installer.early_commands = list_of(at(t, "installer.early_commands"));
         p->installer.udebs = paths_of(ctx, at(t, "installer.udebs"));
@@ -570,7 +568,7 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
 
         p->vm.memory = size_or(t, "vm.memory", 2ULL << 30);
         const struct kiln_node *cpus = at(t, "vm.cpus");
-        p->vm.cpus = cpus ? (unsigned) strtoul(cpus->scalar, NULL, 10) : 2;
+        p->vm.cpus = cpus ? (unsigned)strtoul(cpus->scalar, NULL, 10) : 2;
         p->vm.hypervisor = str_or(t, "vm.hypervisor", "qemu");
         p->vm.accel = str_or(t, "vm.accel", "auto");
 

@@ -22,8 +22,8 @@ struct kiln_repo {
         char *url;
         char *suite;
         char **components;
-        char *key;      /* armored key text, or NULL */
-        char *key_file; /* its real path, or NULL */
+        char *key;           /* armored key text, or NULL */
+        char *key_file;      /* its real path, or NULL */
         char *key_file_data; /* what key_file held when the profile was checked: the bytes kiln uses */
         size_t key_file_len;
 };
@@ -38,17 +38,17 @@ struct kiln_profile {
 
         char *name;
         char *distro;
-        char *release;  /* codename: bookworm, trixie */
+        char *release; /* codename: bookworm, trixie */
         unsigned release_number;
         char *arch;
 
-        char *mirror;         /* URL without trailing slash */
+        char *mirror; /* URL without trailing slash */
         bool mirror_from_host;
-        char *mirror_keyring; /* real path */
+        char *mirror_keyring;      /* real path */
         char *mirror_keyring_data; /* the profile's keyring as checked, or NULL for the default */
         size_t mirror_keyring_len;
         bool mirror_keyring_set;
-        char *security;       /* URL, or NULL for none */
+        char *security; /* URL, or NULL for none */
 
         char *hostname, *domain, *locale, *keymap, *timezone;
         char **kernel_args; /* the installed system's kernel command line */
@@ -57,8 +57,8 @@ struct kiln_profile {
                 uint64_t size;
                 enum kiln_layout layout;
                 char *filesystem;
-                bool swap_set;  /* false: the installer's recipe chooses */
-                uint64_t swap;  /* 0 with swap_set: none */
+                bool swap_set; /* false: the installer's recipe chooses */
+                uint64_t swap; /* 0 with swap_set: none */
         } disk;
 
         struct kiln_user *users;
@@ -99,7 +99,7 @@ struct kiln_profile {
 };
 
 struct kiln_profile_options {
-        const char *apt_dir; /* host apt configuration; NULL: $KILN_APT_DIR or /etc/apt */
+        const char *apt_dir;      /* host apt configuration; NULL: $KILN_APT_DIR or /etc/apt */
         const char *profile_root; /* --profile-root: paths resolve beneath it; NULL: the profile's folder */
         bool trust_paths;         /* --trust-profile-paths: absolute paths and escapes allowed */
         bool allow_private;       /* --allow-private-mirrors: URLs may name loopback, private, ... hosts */
@@ -113,7 +113,10 @@ int kiln_profile_load(const char *path, const struct kiln_profile_options *opts,
 int kiln_profile_load_buffer(const char *name, const char *data, size_t len, const struct kiln_profile_options *opts,
                              struct kiln_profile **ret, struct kiln_error **reterr);
 void kiln_profile_free(struct kiln_profile *p);
-static inline void kiln_profile_freep(struct kiln_profile **p) { kiln_profile_free(*p); }
+static inline void kiln_profile_freep(struct kiln_profile **p)
+{
+        kiln_profile_free(*p);
+}
 #define _cleanup_profile_ _cleanup_(kiln_profile_freep)
 
 /* The node an explicitly written dotted key path resolved to ("disk.layout"), or NULL if defaulted. */

@@ -101,12 +101,12 @@ int kiln_proxy_check_url(const struct kiln_proxy_policy *pol, const char *url, c
          * nothing that is not printable ASCII. */
         const char *path = strchr(url + 7, '/');
         const char *host_end = path ? path : url + strlen(url);
-        if (memchr(url + 7, '@', (size_t) (host_end - (url + 7)))) {
+        if (memchr(url + 7, '@', (size_t)(host_end - (url + 7)))) {
                 *ret_why = "user info in the URL";
                 return -EACCES;
         }
         for (const char *c = url; *c; c++)
-                if ((unsigned char) *c <= 0x20 || (unsigned char) *c >= 0x7f || *c == '\\') {
+                if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || *c == '\\') {
                         *ret_why = "a control, space, non-ASCII or backslash character";
                         return -EACCES;
                 }
@@ -134,8 +134,8 @@ int kiln_proxy_check_url(const struct kiln_proxy_policy *pol, const char *url, c
                 const char *a_path = strchr(pol->allow[i] + 7, '/');
                 if (!a_path)
                         continue; /* prefix_of() always ends a prefix with '/': never here */
-                size_t host_len = (size_t) (a_path - pol->allow[i]);
-                size_t url_host_len = (size_t) (np - norm);
+                size_t host_len = (size_t)(a_path - pol->allow[i]);
+                size_t url_host_len = (size_t)(np - norm);
                 if (url_host_len == host_len && strncasecmp(norm, pol->allow[i], host_len) == 0 &&
                     strncmp(np, a_path, n - host_len) == 0) {
                         if (ret_url)

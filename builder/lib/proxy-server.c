@@ -34,7 +34,7 @@ struct conn {
 #define KILN_PROXY_MAX_CONNECTIONS 256
 /* How long a connection may take to say what it wants, and stay idle after. */
 #define KILN_PROXY_HEAD_TIMEOUT_MS 10000
-#define KILN_PROXY_IDLE_TIMEOUT_S 60u
+#define KILN_PROXY_IDLE_TIMEOUT_S  60u
 
 struct kiln_proxy {
         struct kiln_proxy_policy policy;
@@ -57,8 +57,8 @@ struct kiln_proxy {
         struct hsearch_data pool;
         bool pool_ready;
         size_t n_pool, cap_pool;
-        char **pool_keys;     /* the table's keys (n_pool of them), owned here with their values */
-        char **indices_read;  /* sha256 of each index already learnt */
+        char **pool_keys;    /* the table's keys (n_pool of them), owned here with their values */
+        char **indices_read; /* sha256 of each index already learnt */
         struct conn *conns;  /* connections being dispatched or tunnelled (under lock) */
         unsigned n_conns;
         pthread_cond_t conns_done;
@@ -66,7 +66,7 @@ struct kiln_proxy {
 };
 
 #define KILN_PROXY_MAX_RECORDS 200000
-#define KILN_PROXY_LOG_MAX (64ULL << 20)
+#define KILN_PROXY_LOG_MAX     (64ULL << 20)
 
 static void record(struct kiln_proxy *p, const char *method, const char *raw_url, int status, uint64_t bytes,
                    const char *sha256, bool cached, const char *raw_why)
@@ -83,14 +83,18 @@ static void record(struct kiln_proxy *p, const char *method, const char *raw_url
                         p->cap_served = p->cap_served ? p->cap_served * 2 : 64;
                         p->served = xrealloc(p->served, p->cap_served * sizeof(*p->served));
                 }
-                p->served[p->n_served++] = (struct kiln_proxy_served){
-                        .method = xstrdup(method), .url = xstrdup(url), .sha256 = sha256 ? xstrdup(sha256) : NULL,
-                        .status = status, .bytes = bytes, .cached = cached};
+                p->served[p->n_served++] = (struct kiln_proxy_served){.method = xstrdup(method),
+                                                                      .url = xstrdup(url),
+                                                                      .sha256 = sha256 ? xstrdup(sha256) : NULL,
+                                                                      .status = status,
+                                                                      .bytes = bytes,
+                                                                      .cached = cached};
         }
         if (p->log && p->log_bytes < KILN_PROXY_LOG_MAX) {
                 int n = fprintf(p->log, "%s %s %d %" PRIu64 "%s%s%s%s\n", method, url, status, bytes,
-                                sha256 ? " sha256=" : "", sha256 ? sha256 : "", cached ? " cached" : "", why ? why : "");
-                p->log_bytes += n > 0 ? (uint64_t) n : 0;
+                                sha256 ? " sha256=" : "", sha256 ? sha256 : "", cached ? " cached" : "",
+                                why ? why : "");
+                p->log_bytes += n > 0 ? (uint64_t)n : 0;
                 if (p->log_bytes >= KILN_PROXY_LOG_MAX)
                         fputs("[kiln: the proxy log is cut here: the guest made more requests than kiln logs]\n",
                               p->log);
@@ -101,7 +105,7 @@ static void record(struct kiln_proxy *p, const char *method, const char *raw_url
 
 static enum MHD_Result reply_status(struct MHD_Connection *c, unsigned status, const char *text)
 {
-        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *) text, MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(r, "Content-Type", "text/plain");
         enum MHD_Result ret = MHD_queue_response(c, status, r);
         MHD_destroy_response(r);
@@ -115,7 +119,8 @@ static enum MHD_Result reply_fd(struct MHD_Connection *c, int fd);
 static enum MHD_Result reply_redirect(struct MHD_Connection *c, unsigned status, const char *location)
 {
         static const char text[] = "kiln proxy: redirected\n";
-        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(text) - 1, (void *) text, MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r =
+                MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(r, "Content-Type", "text/plain");
         if (!strpbrk(location, "\r\n"))
                 MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
@@ -183,10 +188,10 @@ static void learn_index(struct kiln_proxy *p, const struct kiln_pin *pin, const 
 static bool pool_lookup(struct kiln_proxy *p, const char *url, struct pool_entry *ret)
 {
         pthread_mutex_lock(&p->pool_lock);
-        ENTRY want = {.key = (char *) url}, *found = NULL;
+        ENTRY want = {.key = (char *)url}, *found = NULL;
         bool ok = hsearch_r(want, FIND, &found, &p->pool) && found;
         if (ok)
-                *ret = *(struct pool_entry *) found->data;
+                *ret = *(struct pool_entry *)found->data;
         pthread_mutex_unlock(&p->pool_lock);
         return ok;
 }
@@ -201,9 +206,9 @@ static bool is_packages_index(const char *relpath)
 
 /* A file of the verified snapshot, by its signed hash: the cache, else the mirror (by hash, then by
  * name), kept only when the bytes match. Nothing else is ever served under a pinned suite. */
-static enum MHD_Result serve_signed(struct kiln_proxy *p, struct MHD_Connection *c, const char *method,
-                                    const char *url, const char *ua, const struct kiln_pin *pin, const char *relpath,
-                                    const char *sha, uint64_t size)
+static enum MHD_Result serve_signed(struct kiln_proxy *p, struct MHD_Connection *c, const char *method, const char *url,
+                                    const char *ua, const struct kiln_pin *pin, const char *relpath, const char *sha,
+                                    uint64_t size)
 {
         _cleanup_free_ char *hit = p->cache ? kiln_cache_lookup(p->cache, sha) : NULL;
         _cleanup_free_ char *path = NULL;
@@ -219,11 +224,12 @@ static enum MHD_Result serve_signed(struct kiln_proxy *p, struct MHD_Connection 
         if (r < 0) {
                 unsigned code = r == -ENOENT ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_GATEWAY;
                 _cleanup_free_ char *why = xasprintf(" (%s)", err ? err->msg : "not in the cache");
-                record(p, method, url, (int) code, 0, NULL, false, why);
+                record(p, method, url, (int)code, 0, NULL, false, why);
                 kiln_error_free(err);
-                return reply_status(c, code, code == MHD_HTTP_NOT_FOUND ? "Not Found\n"
-                                                                         : "kiln proxy: the mirror has no copy that "
-                                                                           "matches its signed Release\n");
+                return reply_status(c, code,
+                                    code == MHD_HTTP_NOT_FOUND ? "Not Found\n"
+                                                               : "kiln proxy: the mirror has no copy that "
+                                                                 "matches its signed Release\n");
         }
         if (relpath && is_packages_index(relpath))
                 learn_index(p, pin, path, sha);
@@ -232,7 +238,7 @@ static enum MHD_Result serve_signed(struct kiln_proxy *p, struct MHD_Connection 
                 return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the file\n");
         struct stat st;
         fstat(fd, &st);
-        record(p, method, url, 200, (uint64_t) st.st_size, sha, from_cache, NULL);
+        record(p, method, url, 200, (uint64_t)st.st_size, sha, from_cache, NULL);
         return reply_fd(c, fd);
 }
 
@@ -289,7 +295,7 @@ static enum MHD_Result reply_fd(struct MHD_Connection *c, int fd)
                 close(fd);
                 return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the file\n");
         }
-        struct MHD_Response *r = MHD_create_response_from_fd((uint64_t) st.st_size, fd); /* takes fd */
+        struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd); /* takes fd */
         enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
         MHD_destroy_response(r);
         return ret;
@@ -319,7 +325,10 @@ static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c
         }
         long status = 0;
         _cleanup_free_ char *location = NULL;
-        struct kiln_fetch_opts fo = {.user_agent = ua, .ret_status = &status, .retries = 2, .ret_location = &location,
+        struct kiln_fetch_opts fo = {.user_agent = ua,
+                                     .ret_status = &status,
+                                     .retries = 2,
+                                     .ret_location = &location,
                                      .max_bytes = cacheable && want.size ? want.size : 0};
         int r = kiln_fetch_to_fd(url, fd, &fo, &err);
         close(fd);
@@ -327,14 +336,14 @@ static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c
                 unlink(tmp);
                 kiln_error_free(err);
                 _cleanup_free_ char *why = xasprintf(" redirect to %s, not followed", location);
-                record(p, "GET", url, (int) status, 0, NULL, false, why);
-                return reply_redirect(c, (unsigned) status, location);
+                record(p, "GET", url, (int)status, 0, NULL, false, why);
+                return reply_redirect(c, (unsigned)status, location);
         }
         if (r < 0) {
                 unlink(tmp);
-                unsigned code = status >= 400 && status < 600 ? (unsigned) status : MHD_HTTP_BAD_GATEWAY;
+                unsigned code = status >= 400 && status < 600 ? (unsigned)status : MHD_HTTP_BAD_GATEWAY;
                 _cleanup_free_ char *why = err ? xasprintf(" (%s)", err->msg) : NULL;
-                record(p, "GET", url, (int) code, 0, NULL, false, why);
+                record(p, "GET", url, (int)code, 0, NULL, false, why);
                 kiln_error_free(err);
                 return reply_status(c, code, code == 404 ? "Not Found\n" : "kiln proxy: upstream failed\n");
         }
@@ -350,30 +359,33 @@ static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c
                 if (!hashed) {
                         if (fd >= 0)
                                 close(fd);
-                        return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the download\n");
+                        return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                            "kiln proxy: cannot read the download\n");
                 }
         } else {
                 uint64_t got = 0;
                 if (kiln_sha256_file(tmp, sha, &got, NULL) < 0 || !STREQ(sha, want.sha256) || got != want.size) {
                         unlink(tmp);
-                        _cleanup_free_ char *why = xasprintf(" (%" PRIu64 " bytes, sha256 %s; the verified index says %"
-                                                             PRIu64 " bytes, sha256 %s)", got, sha, want.size,
-                                                             want.sha256);
+                        _cleanup_free_ char *why = xasprintf(
+                                " (%" PRIu64 " bytes, sha256 %s; the verified index says %" PRIu64 " bytes, sha256 %s)",
+                                got, sha, want.size, want.sha256);
                         record(p, "GET", url, 502, 0, NULL, false, why);
                         return reply_status(c, MHD_HTTP_BAD_GATEWAY,
                                             "kiln proxy: the mirror's file does not match its signed index\n");
                 }
                 if (kiln_cache_commit(p->cache, tmp, sha, &path, &err) < 0) {
                         kiln_error_free(err);
-                        return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot store the download\n");
+                        return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                            "kiln proxy: cannot store the download\n");
                 }
                 fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
-                        return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the download\n");
+                        return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                            "kiln proxy: cannot read the download\n");
         }
         struct stat st;
         fstat(fd, &st);
-        record(p, "GET", url, 200, (uint64_t) st.st_size, sha, false, NULL);
+        record(p, "GET", url, 200, (uint64_t)st.st_size, sha, false, NULL);
         return reply_fd(c, fd);
 }
 
@@ -423,10 +435,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 record(p, "HEAD", url, 502, 0, NULL, false, NULL);
                 return reply_status(c, MHD_HTTP_BAD_GATEWAY, "");
         }
-        record(p, "HEAD", url, (int) status, 0, NULL, false, NULL);
+        record(p, "HEAD", url, (int)status, 0, NULL, false, NULL);
         if (location)
-                return reply_redirect(c, (unsigned) status, location);
-        return reply_status(c, (unsigned) status, "");
+                return reply_redirect(c, (unsigned)status, location);
+        return reply_status(c, (unsigned)status, "");
 }
 
 /* ---- CONNECT tunnels ---- */
@@ -441,7 +453,7 @@ static int read_request_head(int fd, char *buf, size_t cap)
                 ssize_t n = read(fd, buf + len, 1); /* byte by byte: nothing past the head is consumed */
                 if (n <= 0)
                         return -1;
-                len += (size_t) n;
+                len += (size_t)n;
                 buf[len] = '\0';
                 if (len >= 4 && STREQ(buf + len - 4, "\r\n\r\n"))
                         return 0;
@@ -455,8 +467,8 @@ static int dial(const char *authority)
         const char *colon = strrchr(authority, ':');
         if (!colon)
                 return -1;
-        host = authority[0] == '[' ? xstrndup(authority + 1, (size_t) (colon - authority) - 2)
-                                   : xstrndup(authority, (size_t) (colon - authority));
+        host = authority[0] == '[' ? xstrndup(authority + 1, (size_t)(colon - authority) - 2)
+                                   : xstrndup(authority, (size_t)(colon - authority));
         port = xstrdup(colon + 1);
         struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
         if (getaddrinfo(host, port, &hints, &res) != 0)
@@ -492,7 +504,7 @@ static void relay(int a, int b)
                         if (n <= 0)
                                 return;
                         for (ssize_t off = 0; off < n;) {
-                                ssize_t w = write(pfd[1 - i].fd, chunk + off, (size_t) (n - off));
+                                ssize_t w = write(pfd[1 - i].fd, chunk + off, (size_t)(n - off));
                                 if (w <= 0)
                                         return;
                                 off += w;
@@ -509,19 +521,19 @@ static void tunnel(struct kiln_proxy *p, int fd)
                 sscanf(head, "CONNECT %511s", authority);
         if (!*authority || kiln_proxy_check_connect(&p->policy, authority) < 0) {
                 static const char no[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
-                (void) !write(fd, no, sizeof(no) - 1);
+                (void)!write(fd, no, sizeof(no) - 1);
                 record(p, "CONNECT", authority, 403, 0, NULL, false, " denied: not a host:port the profile names");
                 return;
         }
         int up = dial(authority);
         if (up < 0) {
                 static const char bad[] = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
-                (void) !write(fd, bad, sizeof(bad) - 1);
+                (void)!write(fd, bad, sizeof(bad) - 1);
                 record(p, "CONNECT", authority, 502, 0, NULL, false, NULL);
                 return;
         }
         static const char yes[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-        if (write(fd, yes, sizeof(yes) - 1) == (ssize_t) sizeof(yes) - 1)
+        if (write(fd, yes, sizeof(yes) - 1) == (ssize_t)sizeof(yes) - 1)
                 relay(fd, up);
         close(up);
         record(p, "CONNECT", authority, 200, 0, NULL, false, NULL);
@@ -569,7 +581,7 @@ static void *conn_main(void *arg)
         struct sockaddr_storage ss = c->ss;
         socklen_t sl = c->sl;
         conn_done(c, false);
-        if (MHD_add_connection(p->mhd, fd, (struct sockaddr *) &ss, sl) != MHD_YES)
+        if (MHD_add_connection(p->mhd, fd, (struct sockaddr *)&ss, sl) != MHD_YES)
                 close(fd);
         return NULL;
 }
@@ -584,7 +596,7 @@ static void *accept_main(void *arg)
         while (!p->stopping) {
                 struct sockaddr_storage ss;
                 socklen_t sl = sizeof(ss);
-                int fd = accept4(p->listen_fd, (struct sockaddr *) &ss, &sl, SOCK_CLOEXEC);
+                int fd = accept4(p->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
                 if (fd < 0) {
                         if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
@@ -606,7 +618,7 @@ static void *accept_main(void *arg)
                 }
                 pthread_mutex_lock(&p->lock);
                 bool full = p->stopping || p->n_conns + MHD_get_daemon_info(p->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
-                                                                     ->num_connections >=
+                                                                   ->num_connections >=
                                                    KILN_PROXY_MAX_CONNECTIONS;
                 struct conn *c = NULL;
                 if (!full) {
@@ -666,10 +678,10 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
                 memcpy(su.sun_path, addr, len);
                 if (addr[0] == '@')
                         su.sun_path[0] = '\0';
-                socklen_t sl = addr[0] == '@' ? (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)
-                                              : (socklen_t) sizeof(su);
+                socklen_t sl = addr[0] == '@' ? (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)
+                                              : (socklen_t)sizeof(su);
                 p->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *) &su, sl) < 0 ||
+                if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *)&su, sl) < 0 ||
                     listen(p->listen_fd, 64) < 0) {
                         r = kiln_error_set(reterr, errno, "cannot listen on '%s': %s", addr, strerror(errno));
                         goto fail;
@@ -678,32 +690,32 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
                         p->socket_path = xstrdup(addr);
         } else {
                 p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                struct sockaddr_in sa = {
+                        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
                 if (addr && inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
                         r = kiln_error_set(reterr, EINVAL, "'%s' is not an IPv4 address", addr);
                         goto fail;
                 }
                 if (p->listen_fd >= 0)
                         setsockopt(p->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-                if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
+                if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
                     listen(p->listen_fd, 64) < 0) {
                         r = kiln_error_set(reterr, errno, "cannot listen on %s:%u: %s", addr ? addr : "127.0.0.1", port,
                                            strerror(errno));
                         goto fail;
                 }
                 socklen_t sl = sizeof(sa);
-                getsockname(p->listen_fd, (struct sockaddr *) &sa, &sl);
+                getsockname(p->listen_fd, (struct sockaddr *)&sa, &sl);
                 p->port = ntohs(sa.sin_port);
         }
         /* poll(), not select(): no FD_SETSIZE ceiling; a bounded number of connections, each
          * closed after a minute of silence. */
-        p->mhd = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD |
-                                          MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                                  0, NULL, NULL, on_request, p, MHD_OPTION_CONNECTION_TIMEOUT,
-                                  KILN_PROXY_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-                                  (unsigned) KILN_PROXY_MAX_CONNECTIONS, MHD_OPTION_THREAD_STACK_SIZE,
-                                  (size_t) (256 << 10), MHD_OPTION_END);
+        p->mhd =
+                MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD |
+                                         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                                 0, NULL, NULL, on_request, p, MHD_OPTION_CONNECTION_TIMEOUT, KILN_PROXY_IDLE_TIMEOUT_S,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)KILN_PROXY_MAX_CONNECTIONS,
+                                 MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 << 10), MHD_OPTION_END);
         if (!p->mhd) {
                 r = kiln_error_set(reterr, EIO, "cannot start the HTTP server (libmicrohttpd)");
                 goto fail;
@@ -731,7 +743,10 @@ fail:
         return r;
 }
 
-uint16_t kiln_proxy_port(const struct kiln_proxy *p) { return p->port; }
+uint16_t kiln_proxy_port(const struct kiln_proxy *p)
+{
+        return p->port;
+}
 
 void kiln_proxy_admit_uid(struct kiln_proxy *p, uid_t uid)
 {

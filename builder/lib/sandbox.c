@@ -17,19 +17,45 @@
 static int compile_filter(struct kiln_sandbox *sb, struct kiln_error **reterr)
 {
         static const int denied[] = {
-                SCMP_SYS(ptrace),        SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
-                SCMP_SYS(mount),         SCMP_SYS(umount2),          SCMP_SYS(pivot_root),
-                SCMP_SYS(chroot),        SCMP_SYS(swapon),           SCMP_SYS(swapoff),
-                SCMP_SYS(reboot),        SCMP_SYS(kexec_load),       SCMP_SYS(kexec_file_load),
-                SCMP_SYS(init_module),   SCMP_SYS(finit_module),     SCMP_SYS(delete_module),
-                SCMP_SYS(bpf),           SCMP_SYS(perf_event_open),  SCMP_SYS(keyctl),
-                SCMP_SYS(add_key),       SCMP_SYS(request_key),      SCMP_SYS(setns),
-                SCMP_SYS(unshare),       SCMP_SYS(acct),             SCMP_SYS(settimeofday),
-                SCMP_SYS(clock_settime), SCMP_SYS(clock_adjtime),    SCMP_SYS(adjtimex),
-                SCMP_SYS(iopl),          SCMP_SYS(ioperm),           SCMP_SYS(open_by_handle_at),
-                SCMP_SYS(name_to_handle_at), SCMP_SYS(quotactl),     SCMP_SYS(syslog),
-                SCMP_SYS(vhangup),       SCMP_SYS(fanotify_init),    SCMP_SYS(lookup_dcookie),
-                SCMP_SYS(mknod),         SCMP_SYS(mknodat),          SCMP_SYS(personality),
+                SCMP_SYS(ptrace),
+                SCMP_SYS(process_vm_readv),
+                SCMP_SYS(process_vm_writev),
+                SCMP_SYS(mount),
+                SCMP_SYS(umount2),
+                SCMP_SYS(pivot_root),
+                SCMP_SYS(chroot),
+                SCMP_SYS(swapon),
+                SCMP_SYS(swapoff),
+                SCMP_SYS(reboot),
+                SCMP_SYS(kexec_load),
+                SCMP_SYS(kexec_file_load),
+                SCMP_SYS(init_module),
+                SCMP_SYS(finit_module),
+                SCMP_SYS(delete_module),
+                SCMP_SYS(bpf),
+                SCMP_SYS(perf_event_open),
+                SCMP_SYS(keyctl),
+                SCMP_SYS(add_key),
+                SCMP_SYS(request_key),
+                SCMP_SYS(setns),
+                SCMP_SYS(unshare),
+                SCMP_SYS(acct),
+                SCMP_SYS(settimeofday),
+                SCMP_SYS(clock_settime),
+                SCMP_SYS(clock_adjtime),
+                SCMP_SYS(adjtimex),
+                SCMP_SYS(iopl),
+                SCMP_SYS(ioperm),
+                SCMP_SYS(open_by_handle_at),
+                SCMP_SYS(name_to_handle_at),
+                SCMP_SYS(quotactl),
+                SCMP_SYS(syslog),
+                SCMP_SYS(vhangup),
+                SCMP_SYS(fanotify_init),
+                SCMP_SYS(lookup_dcookie),
+                SCMP_SYS(mknod),
+                SCMP_SYS(mknodat),
+                SCMP_SYS(personality),
         };
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
         if (!ctx)
@@ -48,9 +74,9 @@ static int compile_filter(struct kiln_sandbox *sb, struct kiln_error **reterr)
                         close(mfd);
                 return kiln_error_set(reterr, EIO, "cannot compile the helpers' seccomp filter");
         }
-        sb->bpf = xmalloc((size_t) st.st_size);
-        sb->bpf_len = (size_t) st.st_size / 8;
-        ssize_t n = pread(mfd, sb->bpf, (size_t) st.st_size, 0);
+        sb->bpf = xmalloc((size_t)st.st_size);
+        sb->bpf_len = (size_t)st.st_size / 8;
+        ssize_t n = pread(mfd, sb->bpf, (size_t)st.st_size, 0);
         close(mfd);
         if (n != st.st_size)
                 return kiln_error_set(reterr, EIO, "cannot read the helpers' seccomp filter back");
@@ -69,8 +95,8 @@ int kiln_sandbox_init(struct kiln_sandbox *sb, struct kiln_error **reterr)
                 sb->gid = pw->pw_gid;
                 sb->user = xstrdup("kiln");
         } else {
-                sb->uid = sb->gid = KILN_SANDBOX_UID_BASE + ((unsigned) getpid() & 0xffff);
-                sb->user = xasprintf("uid %u", (unsigned) sb->uid);
+                sb->uid = sb->gid = KILN_SANDBOX_UID_BASE + ((unsigned)getpid() & 0xffff);
+                sb->user = xasprintf("uid %u", (unsigned)sb->uid);
         }
         const struct group *kvm = getgrnam("kvm");
         if (kvm && access("/dev/kvm", F_OK) == 0)
@@ -117,7 +143,7 @@ int kiln_sandbox_enter(const struct kiln_sandbox *sb)
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return -errno;
         if (sb && sb->bpf) {
-                struct sock_fprog prog = {.len = (unsigned short) sb->bpf_len, .filter = sb->bpf};
+                struct sock_fprog prog = {.len = (unsigned short)sb->bpf_len, .filter = sb->bpf};
                 if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
                         return -errno;
         }
@@ -129,12 +155,12 @@ int kiln_sandbox_relay(void)
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
         if (!ctx)
                 return -ENOMEM;
-        static const int allowed[] = {SCMP_SYS(read),       SCMP_SYS(write),     SCMP_SYS(poll),
-                                      SCMP_SYS(ppoll),      SCMP_SYS(close),     SCMP_SYS(shutdown),
-                                      SCMP_SYS(exit),       SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
-                                      SCMP_SYS(restart_syscall), SCMP_SYS(brk),  SCMP_SYS(munmap),
-                                      SCMP_SYS(fstat),      SCMP_SYS(newfstatat), SCMP_SYS(futex),
-                                      SCMP_SYS(madvise),    SCMP_SYS(rt_sigprocmask)};
+        static const int allowed[] = {
+                SCMP_SYS(read),          SCMP_SYS(write),           SCMP_SYS(poll),  SCMP_SYS(ppoll),
+                SCMP_SYS(close),         SCMP_SYS(shutdown),        SCMP_SYS(exit),  SCMP_SYS(exit_group),
+                SCMP_SYS(rt_sigreturn),  SCMP_SYS(restart_syscall), SCMP_SYS(brk),   SCMP_SYS(munmap),
+                SCMP_SYS(fstat),         SCMP_SYS(newfstatat),      SCMP_SYS(futex), SCMP_SYS(madvise),
+                SCMP_SYS(rt_sigprocmask)};
         int r = 0;
         for (size_t i = 0; i < ELEMENTSOF(allowed) && r == 0; i++)
                 r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);

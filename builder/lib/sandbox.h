@@ -9,14 +9,14 @@
 #include "error.h"
 
 struct kiln_sandbox {
-        bool drop;          /* kiln runs as root: children become uid/gid */
+        bool drop; /* kiln runs as root: children become uid/gid */
         uid_t uid;
         gid_t gid;
-        gid_t groups[1];    /* kvm, when /dev/kvm is there */
+        gid_t groups[1]; /* kvm, when /dev/kvm is there */
         size_t n_groups;
-        char *user;         /* "kiln", or "uid 2147418390" for a per-build one */
-        void *bpf;          /* the helpers' seccomp filter, compiled before any fork */
-        size_t bpf_len;     /* in struct sock_filter units */
+        char *user;     /* "kiln", or "uid 2147418390" for a per-build one */
+        void *bpf;      /* the helpers' seccomp filter, compiled before any fork */
+        size_t bpf_len; /* in struct sock_filter units */
 };
 
 /* As root: the system user 'kiln' when there is one (make install creates it), else a uid of its

@@ -52,9 +52,12 @@ static int fetch_signed_file(struct kiln_cache *c, const char *url, const struct
                 return r;
         long status = 0;
         const char *slash = strrchr(url, '/');
-        struct kiln_fetch_opts fo = {.label = slash ? slash + 1 : url, .ret_status = &status,
-                                     .max_bytes = 64 << 20, .no_retry = o->optional,
-                                     .progress = o->progress, .userdata = o->userdata};
+        struct kiln_fetch_opts fo = {.label = slash ? slash + 1 : url,
+                                     .ret_status = &status,
+                                     .max_bytes = 64 << 20,
+                                     .no_retry = o->optional,
+                                     .progress = o->progress,
+                                     .userdata = o->userdata};
         struct kiln_error *e = NULL;
         r = kiln_fetch_to_fd(url, fd, &fo, &e);
         close(fd);
@@ -111,8 +114,7 @@ static bool same_text(const char *a, const char *b)
         return la == lb && memcmp(a, b, la) == 0;
 }
 
-static int pin_offline(struct kiln_pin *pin, const struct kiln_pin_opts *o, const char *key,
-                       struct kiln_error **reterr)
+static int pin_offline(struct kiln_pin *pin, const struct kiln_pin_opts *o, const char *key, struct kiln_error **reterr)
 {
         _cleanup_free_ char *rec = kiln_cache_record_read(o->cache, key);
         char in[KILN_SHA256_HEX] = "", rel[KILN_SHA256_HEX] = "", gpg[KILN_SHA256_HEX] = "";
@@ -221,10 +223,9 @@ int kiln_pin_fetch(const char *base, const char *suite, const struct kiln_pin_op
         }
         kiln_error_free(e);
         if (!o->cache->offline) {
-                _cleanup_free_ char *rec = xasprintf("InRelease %s Release %s Release.gpg %s\n",
-                                                     *pin->inrelease ? pin->inrelease : "-",
-                                                     *pin->release_file ? pin->release_file : "-",
-                                                     *pin->release_gpg ? pin->release_gpg : "-");
+                _cleanup_free_ char *rec = xasprintf(
+                        "InRelease %s Release %s Release.gpg %s\n", *pin->inrelease ? pin->inrelease : "-",
+                        *pin->release_file ? pin->release_file : "-", *pin->release_gpg ? pin->release_gpg : "-");
                 kiln_cache_record_write(o->cache, key, rec, NULL);
         }
         if (r < 0) { /* absent, and that is allowed: the guest sees no such suite */
@@ -249,7 +250,7 @@ int kiln_pin_file(struct kiln_cache *cache, const struct kiln_pin *pin, const ch
         size_t n = 0;
         if (pin->release && pin->release->by_hash) {
                 const char *slash = strrchr(relpath, '/');
-                urls[n++] = slash ? xasprintf("%s%.*s/by-hash/SHA256/%s", pin->dists_url, (int) (slash - relpath),
+                urls[n++] = slash ? xasprintf("%s%.*s/by-hash/SHA256/%s", pin->dists_url, (int)(slash - relpath),
                                               relpath, sha256)
                                   : xasprintf("%sby-hash/SHA256/%s", pin->dists_url, sha256);
         }
@@ -374,16 +375,20 @@ int kiln_snapshot_for(const struct kiln_profile *p, const struct kiln_pin *main,
         }
         const char *debian = access(KILN_DEBIAN_KEYRING, R_OK) == 0 ? KILN_DEBIAN_KEYRING : NULL;
         /* What the guest trusts: the installer's archive keyring is Debian's plus the mirror's. */
-        struct kiln_pin_opts mo = {.cache = cache, .keyring = p->mirror_keyring,
-                                   .fallback_keyring = p->mirror_keyring_set ? debian : NULL, .optional = true};
+        struct kiln_pin_opts mo = {.cache = cache,
+                                   .keyring = p->mirror_keyring,
+                                   .fallback_keyring = p->mirror_keyring_set ? debian : NULL,
+                                   .optional = true};
         _cleanup_free_ char *updates = xasprintf("%s-updates", p->release);
         int r = add_pin(&s, p->mirror, p->release, &mo, notice, userdata, reterr);
         if (r == 0)
                 r = add_pin(&s, p->mirror, updates, &mo, notice, userdata, reterr);
         if (r == 0 && p->security) {
                 _cleanup_free_ char *sec = xasprintf("%s-security", p->release);
-                struct kiln_pin_opts so = {.cache = cache, .keyring = debian ? debian : p->mirror_keyring,
-                                           .fallback_keyring = p->mirror_keyring, .optional = true};
+                struct kiln_pin_opts so = {.cache = cache,
+                                           .keyring = debian ? debian : p->mirror_keyring,
+                                           .fallback_keyring = p->mirror_keyring,
+                                           .optional = true};
                 r = add_pin(&s, p->security, sec, &so, notice, userdata, reterr);
         }
         for (size_t i = 0; r == 0 && i < p->n_repos; i++) {
@@ -395,7 +400,7 @@ int kiln_snapshot_for(const struct kiln_profile *p, const struct kiln_pin *main,
                         r = kiln_cache_tmp(cache, &tmp, &fd, reterr);
                         if (r < 0)
                                 break;
-                        bool ok = write(fd, repo->key, strlen(repo->key)) == (ssize_t) strlen(repo->key);
+                        bool ok = write(fd, repo->key, strlen(repo->key)) == (ssize_t)strlen(repo->key);
                         close(fd);
                         if (!ok) {
                                 r = kiln_error_set(reterr, EIO, "cannot write '%s'", tmp);

@@ -11,9 +11,9 @@
 #include "profile.h"
 
 struct kiln_pin {
-        char *base;      /* the archive's root URL, no trailing slash: http://host/debian */
-        char *suite;     /* trixie, trixie-updates, trixie-security, ... */
-        char *dists_url; /* BASE/dists/SUITE/ */
+        char *base;                   /* the archive's root URL, no trailing slash: http://host/debian */
+        char *suite;                  /* trixie, trixie-updates, trixie-security, ... */
+        char *dists_url;              /* BASE/dists/SUITE/ */
         struct kiln_release *release; /* NULL: the suite had no Release when the build started */
         /* The signed files as served then, by their sha256 in the cache ("" when not pinned). */
         char inrelease[KILN_SHA256_HEX], release_file[KILN_SHA256_HEX], release_gpg[KILN_SHA256_HEX];

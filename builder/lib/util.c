@@ -126,7 +126,10 @@ void buf_append(struct kiln_buf *b, const char *s, size_t n)
         b->data[b->len] = '\0';
 }
 
-void buf_puts(struct kiln_buf *b, const char *s) { buf_append(b, s, strlen(s)); }
+void buf_puts(struct kiln_buf *b, const char *s)
+{
+        buf_append(b, s, strlen(s));
+}
 
 void buf_printf(struct kiln_buf *b, const char *fmt, ...)
 {
@@ -192,7 +195,7 @@ char *kiln_text_safe(const char *s, size_t n)
 {
         struct kiln_buf b = {0};
         buf_puts(&b, "");
-        const unsigned char *p = (const unsigned char *) s;
+        const unsigned char *p = (const unsigned char *)s;
         for (size_t i = 0; i < n;) {
                 uint32_t cp = p[i];
                 size_t len = p[i] < 0x80 ? 1 : utf8_seq(p + i, n - i, &cp);
@@ -232,7 +235,7 @@ int read_file_max(const char *path, size_t max, char **ret_data, size_t *ret_len
                 return -errno;
         if (S_ISDIR(st.st_mode))
                 return -EISDIR;
-        if (S_ISREG(st.st_mode) && (uint64_t) st.st_size > max)
+        if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
                 return -EFBIG;
 
         size_t cap = 4096, len = 0;
@@ -252,7 +255,7 @@ int read_file_max(const char *path, size_t max, char **ret_data, size_t *ret_len
                 }
                 if (n == 0)
                         break;
-                len += (size_t) n;
+                len += (size_t)n;
         }
         if (len > max)
                 return -EFBIG;
@@ -266,7 +269,7 @@ double kiln_now(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 char *kiln_newest_kernel(int dirfd)
@@ -293,7 +296,7 @@ void kiln_random_hex(char *buf, size_t size)
 {
         unsigned char raw[32];
         size_t n = (size - 1) / 2 < sizeof(raw) ? (size - 1) / 2 : sizeof(raw);
-        if (getrandom(raw, n, 0) != (ssize_t) n)
+        if (getrandom(raw, n, 0) != (ssize_t)n)
                 abort();
         for (size_t i = 0; i < n; i++)
                 snprintf(buf + 2 * i, 3, "%02x", raw[i]);

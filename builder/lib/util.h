@@ -9,11 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 
-static inline void freep(void *p) { free(*(void **) p); }
+static inline void freep(void *p)
+{
+        free(*(void **)p);
+}
 #define _cleanup_free_ _cleanup_(freep)
 
 static inline void fclosep(FILE **f)
@@ -30,22 +33,22 @@ static inline void closep(int *fd)
 }
 #define _cleanup_close_ _cleanup_(closep)
 
-#define TAKE_PTR(p)                          \
-        ({                                   \
-                __typeof__(p) _p = (p);      \
-                (p) = NULL;                  \
-                _p;                          \
+#define TAKE_PTR(p)                                                                                                    \
+        ({                                                                                                             \
+                __typeof__(p) _p = (p);                                                                                \
+                (p) = NULL;                                                                                            \
+                _p;                                                                                                    \
         })
 
-#define TAKE_FD(fd)                          \
-        ({                                   \
-                int _fd = (fd);              \
-                (fd) = -1;                   \
-                _fd;                         \
+#define TAKE_FD(fd)                                                                                                    \
+        ({                                                                                                             \
+                int _fd = (fd);                                                                                        \
+                (fd) = -1;                                                                                             \
+                _fd;                                                                                                   \
         })
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
-#define STREQ(a, b) (strcmp((a), (b)) == 0)
+#define STREQ(a, b)   (strcmp((a), (b)) == 0)
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
@@ -58,7 +61,10 @@ char *xvasprintf(const char *fmt, va_list ap) _printf_(1, 0);
 /* NULL-terminated string vectors. */
 size_t strv_length(char *const *v);
 void strv_free(char **v);
-static inline void strv_freep(char ***v) { strv_free(*v); }
+static inline void strv_freep(char ***v)
+{
+        strv_free(*v);
+}
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 char **strv_push(char **v, char *s); /* takes s */
 bool strv_contains(char *const *v, const char *s);

@@ -15,8 +15,8 @@ static volatile sig_atomic_t interrupted;
 
 static int record(void *userdata, char *const *argv, struct kiln_error **reterr)
 {
-        (void) userdata;
-        _cleanup_free_ char *line = strv_join((char **) argv, " ");
+        (void)userdata;
+        _cleanup_free_ char *line = strv_join((char **)argv, " ");
         calls++;
         printf("%s %s\n", calls == fail_at ? "FAIL" : "run ", line);
         if (calls == fail_at)
@@ -46,7 +46,8 @@ int main(int argc, char **argv)
         if (argc == 5 && STREQ(argv[1], "convert")) {
                 struct kiln_error *err = NULL;
                 const char *fmt = kiln_output_format(argv[4]);
-                int r = fmt ? kiln_image_convert(argv[2], argv[3], argv[4], fmt, STREQ(fmt, "qcow2"), NULL, &err) : -EINVAL;
+                int r = fmt ? kiln_image_convert(argv[2], argv[3], argv[4], fmt, STREQ(fmt, "qcow2"), NULL, &err)
+                            : -EINVAL;
                 printf("%s\n", r == 0 ? fmt : "failed");
                 for (struct kiln_error *e = err; e; e = e->next) {
                         _cleanup_free_ char *m = kiln_error_format(e);
@@ -59,14 +60,18 @@ int main(int argc, char **argv)
                 fprintf(stderr, "usage: test-finish BOOT_PART FAIL_AT|interrupt2\n");
                 return 2;
         }
-        struct kiln_dm_layout l = {.loop = "/dev/loop7", .sectors = 16777216, .name = "hda", .root_part = 1,
-                                   .boot_part = (unsigned) atoi(argv[1]), .mountdir = "/tmp/kiln-dm-test"};
+        struct kiln_dm_layout l = {.loop = "/dev/loop7",
+                                   .sectors = 16777216,
+                                   .name = "hda",
+                                   .root_part = 1,
+                                   .boot_part = (unsigned)atoi(argv[1]),
+                                   .mountdir = "/tmp/kiln-dm-test"};
         struct kiln_dm_plan plan;
         kiln_dm_plan_build(&l, &plan);
         if (STREQ(argv[2], "interrupt2"))
                 interrupt_at = 2; /* the next step never starts; the two done are undone */
         else
-                fail_at = (size_t) atoi(argv[2]);
+                fail_at = (size_t)atoi(argv[2]);
         size_t done = 0;
         struct kiln_error *err = NULL;
         int r = kiln_dm_execute(&plan, record, NULL, NULL, &interrupted, &done, &err);

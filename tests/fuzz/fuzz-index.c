@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         char *bin = NULL;
         size_t bl;
-        if (kiln_keyring_dearmor((const char *) data, size, &bin, &bl, &err) == 0)
+        if (kiln_keyring_dearmor((const char *)data, size, &bin, &bl, &err) == 0)
                 free(bin);
         kiln_error_free(err);
         free(text);

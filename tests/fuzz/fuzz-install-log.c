@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_safe(const char *s)
 {
-        for (const unsigned char *c = (const unsigned char *) s; s && *c; c++)
+        for (const unsigned char *c = (const unsigned char *)s; s && *c; c++)
                 if (*c < 0x20 || *c == 0x7f)
                         abort();
 }
@@ -28,9 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t off = 0; off < size;) {
                 size_t n = size - off < 97 ? size - off : 97;
                 if (off < cut)
-                        kiln_install_log_syslog(&l, (const char *) data + off, n, on_event, NULL);
+                        kiln_install_log_syslog(&l, (const char *)data + off, n, on_event, NULL);
                 else
-                        kiln_install_log_console(&l, (const char *) data + off, n, on_event, NULL);
+                        kiln_install_log_console(&l, (const char *)data + off, n, on_event, NULL);
                 off += n;
                 if (l.syslog_part.len > KILN_SYSLOG_LINE_MAX + 64)
                         abort();

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static const struct kiln_profile_options opts = {.apt_dir = "/nonexistent-kiln-apt"};
         struct kiln_profile *p = NULL;
         struct kiln_error *err = NULL;
-        if (kiln_profile_load_buffer("fuzz.yaml", (const char *) data, size, &opts, &p, &err) == 0) {
+        if (kiln_profile_load_buffer("fuzz.yaml", (const char *)data, size, &opts, &p, &err) == 0) {
                 char *text = NULL;
                 if (kiln_preseed_generate(p, "fuzz", &text, &err) == 0)
                         free(text);

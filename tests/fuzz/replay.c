@@ -18,7 +18,7 @@ static int run_file(const char *path)
                 fprintf(stderr, "replay: cannot read '%s'\n", path);
                 return 1;
         }
-        LLVMFuzzerTestOneInput((const uint8_t *) data, len);
+        LLVMFuzzerTestOneInput((const uint8_t *)data, len);
         return 0;
 }
 

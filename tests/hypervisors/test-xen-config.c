@@ -20,8 +20,8 @@ static int check(const char *dir, const char *name, const struct kiln_guest_conf
                 return 1;
         }
         int bad = 0;
-        static const char *const strings[] = {"name", "type", "kernel", "ramdisk", "cmdline", "on_poweroff",
-                                              "on_reboot", "on_crash"};
+        static const char *const strings[] = {"name",    "type",        "kernel",    "ramdisk",
+                                              "cmdline", "on_poweroff", "on_reboot", "on_crash"};
         for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
                 const char *v = NULL;
                 int r = xlu_cfg_get_string(cfg, strings[i], &v, 1);
@@ -81,13 +81,25 @@ int main(int argc, char **argv)
         if (argc != 2)
                 return 2;
         struct kiln_guest_config install = {
-                .name = "web", .kernel = "/var/cache/kiln/sha256/e7/linux", .initrd = "/tmp/kiln-run-x/initrd.gz",
+                .name = "web",
+                .kernel = "/var/cache/kiln/sha256/e7/linux",
+                .initrd = "/tmp/kiln-run-x/initrd.gz",
                 .cmdline = "auto=true priority=critical mirror/http/proxy=http://10.99.0.1:3128/ "
                            "partman-auto/disk=/dev/xvda netcfg/disable_autoconfig=true netcfg/get_ipaddress=10.99.0.2",
-                .disk = "/srv/images/web.qcow2.kiln-partial-abc", .disk_format = "qcow2", .memory = 2ULL << 30,
-                .cpus = 2, .accel = "hvm", .syslog_log = "/srv/images/web.qcow2.d/syslog.log",
-                .xen_bridge = "kilnbr0", .xen_guest_ip = "10.99.0.2", .xen_proxy_ip = "10.99.0.1"};
-        struct kiln_guest_config boot = {.name = "boot-test", .disk = "/srv/images/web.raw", .disk_format = "raw",
-                                         .memory = 1ULL << 30, .cpus = 1, .accel = "hvm"};
+                .disk = "/srv/images/web.qcow2.kiln-partial-abc",
+                .disk_format = "qcow2",
+                .memory = 2ULL << 30,
+                .cpus = 2,
+                .accel = "hvm",
+                .syslog_log = "/srv/images/web.qcow2.d/syslog.log",
+                .xen_bridge = "kilnbr0",
+                .xen_guest_ip = "10.99.0.2",
+                .xen_proxy_ip = "10.99.0.1"};
+        struct kiln_guest_config boot = {.name = "boot-test",
+                                         .disk = "/srv/images/web.raw",
+                                         .disk_format = "raw",
+                                         .memory = 1ULL << 30,
+                                         .cpus = 1,
+                                         .accel = "hvm"};
         return check(argv[1], "install", &install) | check(argv[1], "boot", &boot);
 }

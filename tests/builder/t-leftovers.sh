@@ -56,7 +56,8 @@ fi
 [ -f "$TMP/other.qcow2.kiln-partial-dead01" ] && [ -f "$out.kiln-partial-toolong" ] &&
         ok "partial disks of other outputs, and other names, stay" || not_ok "other partial disks"
 [ ! -e "$out.d/.kiln-lock" ] && ok "the run releases its build folder's lock at exit" || not_ok "lock released" "$(cat "$out.d/.kiln-lock")"
-ls "$out".kiln-partial-?????? 2> /dev/null | grep -v -e held01 -e link01 -e toolong && not_ok "finish left its own partial output" || ok "finish left no partial output of its own"
+find "$(dirname "$out")" -maxdepth 1 -name "$(basename "$out").kiln-partial-??????" ! -name '*held01' ! -name '*link01' ! -name '*toolong' | grep -q . &&
+        not_ok "finish left its own partial output" || ok "finish left no partial output of its own"
 
 # kiln boot-test sweeps too (its QEMU here fails at once).
 mkdir "$run-dead02"; echo 4244 > "$run-dead02/.kiln-lock"

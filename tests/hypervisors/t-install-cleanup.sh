@@ -23,16 +23,18 @@ disk: {size: 2G}
 vm: {memory: 512M, cpus: 1}
 installer: {kernel: guest/vmlinuz, initrd: guest/initrd.gz, extra_args: [rdinit=/init]}
 X
-relays_before=$(pgrep -f "kiln proxy-relay" | sort)
+bin=$(kiln_binary)
 nothing_left() { # NAME DISK
         local stray=""
+        # a relay ends once the proxy has closed its side: give it a moment
+        for _ in $(seq 50); do pgrep -f "$bin proxy-relay" > /dev/null || break; sleep 0.1; done
         [ -e "$2" ] && stray="$stray disk"
         ls "$2".kiln-partial-* > /dev/null 2>&1 && stray="$stray partial-disk"
         ls -d "$TMPDIR"/kiln-* > /dev/null 2>&1 && stray="$stray $(ls -d "$TMPDIR"/kiln-*)"
-        # this test's QEMU only (its paths are under $TMP): other runs on the machine use the guest too
-        pgrep -f "kiln-hangtest .*$TMP/" > /dev/null && stray="$stray qemu"
-        # relays of other kiln runs on this machine were there before the test began
-        [ -n "$(comm -13 <(echo "$relays_before") <(pgrep -f "kiln proxy-relay" | sort))" ] && stray="$stray relay"
+        # this checkout's QEMU and relays only (QEMU's guestfwd names this kiln binary): other runs
+        # on the machine use the same guest
+        pgrep -f "kiln-hangtest .*$bin" > /dev/null && stray="$stray qemu"
+        pgrep -f "$bin proxy-relay" > /dev/null && stray="$stray relay"
         [ -z "$stray" ] && ok "$1: nothing left behind" || not_ok "$1: nothing left behind" "left:$stray"
 }
 

@@ -4,7 +4,9 @@
 
 /* gcc 12's analyzer does not see that kiln_cache_tmp's failure returns a negative errno (it
  * follows a "success" with no temporary file): every use of tmp below is after r == 0. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wanalyzer-null-argument"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>

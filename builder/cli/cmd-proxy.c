@@ -94,15 +94,10 @@ int kiln_cmd_proxy_relay(int argc, char **argv)
                                        "usage: kiln proxy-relay SOCKET|PORT (started by QEMU's guestfwd)");
         int fd;
         if (argv[1][0] == '/' || argv[1][0] == '@') { /* the build's unix socket ('@': abstract) */
-                struct sockaddr_un su = {.sun_family = AF_UNIX};
-                size_t len = strlen(argv[1]);
-                if (len >= sizeof(su.sun_path))
+                struct sockaddr_un su;
+                socklen_t sl;
+                if (kiln_proxy_unix_addr(argv[1], &su, &sl) < 0)
                         return cli_usage_error("proxy-relay", "'%s' is too long for a socket", argv[1]);
-                memcpy(su.sun_path, argv[1], len);
-                if (argv[1][0] == '@')
-                        su.sun_path[0] = '\0';
-                socklen_t sl = argv[1][0] == '@' ? (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)
-                                                 : (socklen_t)sizeof(su);
                 fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (fd < 0 || connect(fd, (struct sockaddr *)&su, sl) < 0) {
                         fprintf(stderr, "kiln proxy-relay: cannot reach the proxy at '%s': %s\n", argv[1],

@@ -669,17 +669,12 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
         if (addr && (addr[0] == '/' || addr[0] == '@')) {
                 /* A unix socket: a path, or '@NAME' in the abstract namespace (nothing on disk to
                  * reach or to leave behind; kiln_proxy_admit_uid says whose peers it takes). */
-                struct sockaddr_un su = {.sun_family = AF_UNIX};
-                size_t len = strlen(addr);
-                if (len >= sizeof(su.sun_path)) {
+                struct sockaddr_un su;
+                socklen_t sl;
+                if (kiln_proxy_unix_addr(addr, &su, &sl) < 0) {
                         r = kiln_error_set(reterr, ENAMETOOLONG, "'%s' is too long for a socket", addr);
                         goto fail;
                 }
-                memcpy(su.sun_path, addr, len);
-                if (addr[0] == '@')
-                        su.sun_path[0] = '\0';
-                socklen_t sl = addr[0] == '@' ? (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)
-                                              : (socklen_t)sizeof(su);
                 p->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *)&su, sl) < 0 ||
                     listen(p->listen_fd, 64) < 0) {
@@ -741,6 +736,19 @@ fail:
         kiln_proxy_policy_clear(&p->policy);
         free(p);
         return r;
+}
+
+int kiln_proxy_unix_addr(const char *name, struct sockaddr_un *ret, socklen_t *ret_len)
+{
+        *ret = (struct sockaddr_un){.sun_family = AF_UNIX};
+        size_t len = strlen(name);
+        if (len >= sizeof(ret->sun_path))
+                return -ENAMETOOLONG;
+        memcpy(ret->sun_path, name, len);
+        if (name[0] == '@')
+                ret->sun_path[0] = '\0';
+        *ret_len = name[0] == '@' ? (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len) : (socklen_t)sizeof(*ret);
+        return 0;
 }
 
 uint16_t kiln_proxy_port(const struct kiln_proxy *p)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "cache.h"
 #include "profile.h"
@@ -29,6 +30,11 @@ struct kiln_proxy_served {
         uint64_t bytes;
         bool cached;
 };
+
+/* The proxy's unix socket address: a path, or '@NAME' in the abstract namespace. -ENAMETOOLONG
+ * when it does not fit. The proxy listens on it; the relay connects to it. */
+struct sockaddr_un;
+int kiln_proxy_unix_addr(const char *name, struct sockaddr_un *ret, socklen_t *ret_len);
 
 struct kiln_proxy;
 struct kiln_snapshot;

@@ -16,11 +16,14 @@ ifneq ($(CI),)
 WARN       += -Werror
 endif
 CFLAGS     ?= -O2 -g
-ALL_CFLAGS := -std=gnu17 $(WARN) -D_GNU_SOURCE -DKILN_VERSION='"$(VERSION)"' -MMD -MP \
+# builder/ is laid out by stage (HACKING.md); every folder but cli/ is the library.
+SRC_DIRS   := $(filter-out builder/cli,$(patsubst %/,%,$(wildcard builder/*/))) preseed-gen hypervisors
+INCS       := $(foreach d,$(SRC_DIRS) builder/cli,-iquote $(d))
+ALL_CFLAGS := -std=gnu17 $(WARN) -D_GNU_SOURCE -DKILN_VERSION='"$(VERSION)"' -MMD -MP $(INCS) \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS) $(EXTRA_CFLAGS)
 LIBS       := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-LIB_SRC    := $(wildcard builder/lib/*.c) $(wildcard preseed-gen/*.c) $(wildcard hypervisors/*.c)
+LIB_SRC    := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))
 CLI_SRC    := $(wildcard builder/cli/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -115,7 +118,7 @@ FUZZ_SECONDS ?= 600
 fuzz:
 	@mkdir -p build-fuzz/tests/fuzz
 	for t in $(FUZZ_NAMES); do \
-	    clang -std=gnu17 -D_GNU_SOURCE -DKILN_VERSION='"$(VERSION)"' -g -O1 \
+	    clang -std=gnu17 -D_GNU_SOURCE -DKILN_VERSION='"$(VERSION)"' -g -O1 $(INCS) \
 	        -fsanitize=fuzzer,address,undefined $$(pkg-config --cflags $(PKGS)) \
 	        -o build-fuzz/tests/fuzz/$$t tests/fuzz/$$t.c $(LIB_SRC) $(LIBS) || exit 1; \
 	    mkdir -p build-fuzz/corpus-$$t; \
@@ -164,7 +167,7 @@ shellcheck:
 # cppcheck cannot parse GNU statement expressions (TAKE_PTR): internalAstError is suppressed.
 analyze:
 	@for f in $(LIB_SRC) $(CLI_SRC); do \
-	    $(CC) -std=gnu17 -D_GNU_SOURCE -DKILN_VERSION='"$(VERSION)"' -fanalyzer -Werror \
+	    $(CC) -std=gnu17 -D_GNU_SOURCE -DKILN_VERSION='"$(VERSION)"' -fanalyzer -Werror $(INCS) \
 	        $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -c -o /dev/null $$f || exit 1; \
 	done; echo "gcc -fanalyzer: no findings"
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 -D_GNU_SOURCE \

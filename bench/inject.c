@@ -4,8 +4,8 @@
 #include <archive_entry.h>
 #include <time.h>
 
-#include "../builder/lib/installer-files.h"
-#include "../preseed-gen/preseed.h"
+#include "installer-files.h"
+#include "preseed.h"
 
 int main(int argc, char **argv);
 

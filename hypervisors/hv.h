@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../builder/lib/error.h"
+#include "error.h"
 
 /* Inside the guest the proxy is at this address (QEMU: a guestfwd; Xen: the bridge's address). */
 #define KILN_QEMU_PROXY_ADDR  "10.0.2.100"

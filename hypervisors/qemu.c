@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "../builder/lib/command.h"
+#include "command.h"
 #include "hv.h"
 
 static const char *qemu_binary(void)

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "../builder/lib/command.h"
+#include "command.h"
 #include "hv.h"
 
 /* xl strings are double-quoted; kiln's values never hold quotes or backslashes, and are checked. */

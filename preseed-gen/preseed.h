@@ -1,7 +1,7 @@
 /* From an expanded profile to debian-installer's preseed: pure functions, no I/O. */
 #pragma once
 
-#include "../builder/lib/profile.h"
+#include "profile.h"
 
 /* A file the preseed refers to, to be placed in the installer's initrd. */
 struct kiln_initrd_file {

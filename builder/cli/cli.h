@@ -1,12 +1,12 @@
 /* What the subcommands share: the command table entry, option parsing helpers, error printing. */
 #pragma once
 
-#include "../lib/error.h"
+#include "error.h"
 #include <signal.h>
 #include <stdint.h>
 
-#include "../lib/cache.h"
-#include "../lib/profile.h"
+#include "cache.h"
+#include "profile.h"
 
 #ifndef KILN_VERSION
 #define KILN_VERSION "0.0.0-dev"

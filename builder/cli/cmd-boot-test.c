@@ -3,8 +3,8 @@
 #include <getopt.h>
 #include <signal.h>
 
-#include "../lib/boot-test.h"
-#include "../lib/install.h"
+#include "boot-test.h"
+#include "install.h"
 #include "cli.h"
 
 static volatile sig_atomic_t interrupted;

@@ -12,15 +12,15 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#include "../../preseed-gen/preseed.h"
-#include "../lib/boot-test.h"
-#include "../lib/command.h"
-#include "../lib/finish.h"
-#include "../lib/hash.h"
-#include "../lib/inspect.h"
-#include "../lib/install.h"
-#include "../lib/leftovers.h"
-#include "../lib/manifest.h"
+#include "preseed.h"
+#include "boot-test.h"
+#include "command.h"
+#include "finish.h"
+#include "hash.h"
+#include "inspect.h"
+#include "install.h"
+#include "leftovers.h"
+#include "manifest.h"
 #include "cli.h"
 
 static volatile sig_atomic_t interrupted;

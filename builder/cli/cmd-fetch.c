@@ -4,8 +4,8 @@
 #include <getopt.h>
 #include <sys/stat.h>
 
-#include "../../preseed-gen/preseed.h"
-#include "../lib/media.h"
+#include "preseed.h"
+#include "media.h"
 #include "cli.h"
 
 int kiln_cmd_fetch(int argc, char **argv)

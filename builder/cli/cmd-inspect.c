@@ -4,11 +4,11 @@
 #include <getopt.h>
 #include <sys/stat.h>
 
-#include "../lib/boot-test.h"
-#include "../lib/cache.h"
-#include "../lib/image-format.h"
-#include "../lib/inspect.h"
-#include "../lib/install.h"
+#include "boot-test.h"
+#include "cache.h"
+#include "image-format.h"
+#include "inspect.h"
+#include "install.h"
 #include "cli.h"
 
 /* The newest /boot/vmlinuz-*: the kernel supermin gives the libguestfs appliance. */

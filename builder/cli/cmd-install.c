@@ -4,9 +4,9 @@
 #include <limits.h>
 #include <signal.h>
 
-#include "../../preseed-gen/preseed.h"
-#include "../lib/install.h"
-#include "../lib/leftovers.h"
+#include "preseed.h"
+#include "install.h"
+#include "leftovers.h"
 #include "cli.h"
 
 static volatile sig_atomic_t interrupted;

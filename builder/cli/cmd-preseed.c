@@ -1,7 +1,7 @@
 /* kiln preseed: the complete preseed for one profile, on standard output or into a file. */
 #include <getopt.h>
 
-#include "../../preseed-gen/preseed.h"
+#include "preseed.h"
 #include "cli.h"
 
 int kiln_cmd_preseed(int argc, char **argv)

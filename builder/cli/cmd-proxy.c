@@ -10,9 +10,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "../lib/proxy.h"
-#include "../lib/sandbox.h"
-#include "../lib/snapshot.h"
+#include "proxy.h"
+#include "sandbox.h"
+#include "snapshot.h"
 #include "cli.h"
 
 int kiln_cmd_proxy(int argc, char **argv)

@@ -1,7 +1,7 @@
 /* kiln validate: load, check and expand profiles without writing anything. */
 #include <getopt.h>
 
-#include "../../preseed-gen/preseed.h"
+#include "preseed.h"
 #include "cli.h"
 
 int kiln_cmd_validate(int argc, char **argv)

@@ -4,9 +4,9 @@
 #include <getopt.h>
 #include <sys/stat.h>
 
-#include "../../preseed-gen/preseed.h"
-#include "../lib/fetch.h"
-#include "../lib/image-format.h"
+#include "preseed.h"
+#include "fetch.h"
+#include "image-format.h"
 #include "cli.h"
 
 struct kiln_globals kiln_globals;

@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "../lib/manifest.h"
+#include "manifest.h"
 
 static void human(uint64_t v, char *out, size_t n)
 {

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../builder/lib/finish.h"
+#include "finish.h"
 
 static size_t calls, fail_at, interrupt_at;
 static volatile sig_atomic_t interrupted;

@@ -1,6 +1,6 @@
 /* Feed a syslog and a console capture to the install-log reader in small chunks, as they would
  * arrive from the serial ports, and print its events, final state and failure. */
-#include "../../builder/lib/install-log.h"
+#include "install-log.h"
 
 int main(int argc, char **argv);
 

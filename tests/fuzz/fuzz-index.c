@@ -2,7 +2,7 @@
  * and ASCII-armored keyrings. */
 #include <stdint.h>
 
-#include "../../builder/lib/archive-index.h"
+#include "archive-index.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

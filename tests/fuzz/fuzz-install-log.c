@@ -3,7 +3,7 @@
  * nothing the reader reports (step, failure, URL) holds a control character. */
 #include <stdint.h>
 
-#include "../../builder/lib/install-log.h"
+#include "install-log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

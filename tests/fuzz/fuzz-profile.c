@@ -1,8 +1,8 @@
 /* Fuzz target for the profile reader: YAML parsing, schema checks, extraction and preseed generation. */
 #include <stdint.h>
 
-#include "../../builder/lib/profile.h"
-#include "../../preseed-gen/preseed.h"
+#include "profile.h"
+#include "preseed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <strings.h>
 
-#include "../../builder/lib/proxy.h"
+#include "proxy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <libxl.h>
 #include <libxlutil.h>
 
-#include "../../hypervisors/hv.h"
+#include "hv.h"
 
 int main(int argc, char **argv);
 

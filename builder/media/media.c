@@ -8,7 +8,7 @@
 #include <libgen.h>
 #include <time.h>
 
-#include "../../preseed-gen/preseed.h"
+#include "preseed.h"
 #include "archive-index.h"
 #include "installer-files.h"
 

@@ -8,7 +8,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "../../preseed-gen/preseed.h"
+#include "preseed.h"
 #include "archive-index.h"
 #include "profile-files.h"
 

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <sys/stat.h>
 
-#include "../../hypervisors/hv.h"
+#include "hv.h"
 #include "command.h"
 #include "hash.h"
 #include "leftovers.h"

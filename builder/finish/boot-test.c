@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 
-#include "../../hypervisors/hv.h"
+#include "hv.h"
 #include "command.h"
 #include "image-format.h"
 #include "install.h"

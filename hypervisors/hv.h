@@ -6,8 +6,10 @@
 
 #include "error.h"
 
-/* Inside the guest the proxy is at this address (QEMU: a guestfwd; Xen: the bridge's address). */
-#define KILN_QEMU_PROXY_ADDR  "10.0.2.100"
+/* Inside the guest the proxy is at this address. QEMU: user networking's host address, which
+ * leads to the loopback of QEMU's own network namespace, where the proxy's socket is the only
+ * one listening. Xen: the bridge's address. */
+#define KILN_QEMU_PROXY_ADDR  "10.0.2.2"
 #define KILN_GUEST_PROXY_PORT 3128
 
 struct kiln_guest_config {
@@ -22,13 +24,12 @@ struct kiln_guest_config {
         const char *syslog_log;             /* the second serial port's output, or NULL for none */
         const char *run_dir;                /* private folder for sockets and generated config */
         uint16_t proxy_port;                /* the host proxy on 127.0.0.1 (Xen: on the bridge) */
-        const char *proxy_socket;           /* or its unix socket in run_dir (QEMU); neither: no network */
+        bool proxy_netns; /* QEMU: the proxy on 127.0.0.1 of QEMU's own network namespace (neither: no network) */
         const struct kiln_sandbox *sandbox; /* who the hypervisor runs as (NULL: as kiln) */
         /* Open files the paths above may name as /dev/fd/N: the hypervisor gets them open, so it
          * needs no access to the folders they are in (the sandbox user has none). */
         const int *fds;
         size_t n_fds;
-        const char *relay; /* absolute path of kiln, for QEMU's guestfwd helper */
         /* Xen: the host-only bridge, the guest's static address, the proxy on the bridge. */
         const char *xen_bridge, *xen_guest_ip, *xen_proxy_ip;
 };
@@ -42,6 +43,7 @@ struct kiln_guest {
         char *domain;    /* Xen: the domain name */
         int exit_status; /* the process's wait status, once it is gone */
         int qmp_fd;      /* QEMU: the QMP socket kiln listens on for it (-1: none) */
+        int proxy_fd;    /* QEMU, after start: the socket listening in its namespace, for the proxy (-1: none) */
         bool exited;
 };
 

@@ -41,14 +41,10 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
         push(&a, "-display");
         push(&a, "none");
         push(&a, "-no-reboot");
-        /* seccomp: no obsolete syscalls, no resource control. elevateprivileges=deny would also
-         * forbid setsid(), which libslirp calls in the child it forks for a guestfwd command: the
-         * proxy relay would die on its first connection (measured with QEMU 7.2); spawn=deny would
-         * forbid that fork and exec outright. What they would guard against is covered otherwise:
-         * QEMU runs as the sandbox user with NoNewPrivs (no setuid program can raise it), and the
-         * relay installs its own filter that allows only I/O. */
+        /* QEMU's seccomp, everything denied: it needs to spawn nothing (no guestfwd helper: the
+         * guest reaches the proxy through QEMU's own network namespace) and to raise nothing. */
         push(&a, "-sandbox");
-        push(&a, "on,obsolete=deny,resourcecontrol=deny");
+        push(&a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
         push(&a, "-machine");
         push(&a, "q35,accel=%s", c->accel);
         push(&a, "-cpu");
@@ -70,15 +66,12 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
                 push(&a, "file=%s,if=virtio,format=%s,cache=unsafe,discard=unmap%s", c->disk, c->disk_format,
                      c->snapshot ? ",snapshot=on" : "");
         }
-        if (c->proxy_port || c->proxy_socket) {
-                /* restrict=on: the guest reaches nothing outside; the one guestfwd starts a relay per
-                 * connection (a chardev guestfwd would serve only one). */
-                _cleanup_free_ char *q = shell_quote(c->relay);
-                _cleanup_free_ char *to =
-                        c->proxy_socket ? shell_quote(c->proxy_socket) : xasprintf("%u", c->proxy_port);
+        if (c->proxy_netns) {
+                /* QEMU runs in a network namespace of its own (qemu_start), where only loopback is
+                 * up and only the proxy's socket listens: the guest's packets to 10.0.2.2 reach it,
+                 * and nothing else exists to reach. No DNS, no IPv6. */
                 push(&a, "-netdev");
-                push(&a, "user,id=n0,restrict=on,guestfwd=tcp:%s:%u-cmd:%s proxy-relay %s", KILN_QEMU_PROXY_ADDR,
-                     KILN_GUEST_PROXY_PORT, q, to);
+                push(&a, "user,id=n0,ipv6=off,net=10.0.2.0/24,host=%s", KILN_QEMU_PROXY_ADDR);
                 push(&a, "-device");
                 push(&a, "virtio-net-pci,netdev=n0");
         }
@@ -143,7 +136,9 @@ static int qemu_start(struct kiln_guest *g, struct kiln_error **reterr)
                                       .stderr_fd = err_fd,
                                       .sandbox = g->cfg.sandbox,
                                       .pass_fds = fds,
-                                      .n_pass_fds = n};
+                                      .n_pass_fds = n,
+                                      .ret_netns_listen = g->cfg.proxy_netns ? &g->proxy_fd : NULL,
+                                      .netns_port = KILN_GUEST_PROXY_PORT};
         return kiln_command_spawn(g->argv, &o, &g->pid, reterr);
 }
 
@@ -217,6 +212,9 @@ static void qemu_cleanup(struct kiln_guest *g)
         if (g->qmp_fd >= 0)
                 close(g->qmp_fd);
         g->qmp_fd = -1;
+        if (g->proxy_fd >= 0)
+                close(g->proxy_fd);
+        g->proxy_fd = -1;
         _cleanup_free_ char *qmp_path = xasprintf("%s/qmp.sock", g->cfg.run_dir);
         unlink(qmp_path);
 }

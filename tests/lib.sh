@@ -45,7 +45,7 @@ kiln_with() {
 }
 
 # The kiln binary behind $KILN (which may be a kiln_with wrapper): its path tells this checkout's
-# processes (QEMU's guestfwd names it, relays run it) from other runs' on the same machine.
+# processes from other runs' on the same machine.
 kiln_binary() {
         local k=$KILN
         while [ -f "$k" ] && head -c 2 "$k" | grep -q '#!'; do k=$(sed -n 's/^exec "\([^"]*\)".*/\1/p' "$k"); done

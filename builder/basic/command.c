@@ -8,7 +8,12 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,13 +52,101 @@ static void child_close_fds(const struct kiln_command_opts *o)
         closedir(d);
 }
 
+static int write_proc(const char *path, const char *text)
+{
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        ssize_t n = write(fd, text, strlen(text));
+        close(fd);
+        return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* In the child, before it drops privileges: a network namespace of its own with loopback up and
+ * one listening socket, sent to kiln over sock. As root a plain unshare; as another user inside a
+ * user namespace that maps only its own uid and gid. No allocation. */
+static int child_netns(int sock, uint16_t port)
+{
+        uid_t uid = getuid();
+        gid_t gid = getgid();
+        if (geteuid() == 0) {
+                if (unshare(CLONE_NEWNET) < 0)
+                        return -1;
+        } else {
+                char map[64];
+                if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 || write_proc("/proc/self/setgroups", "deny") < 0)
+                        return -1;
+                snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+                if (write_proc("/proc/self/uid_map", map) < 0)
+                        return -1;
+                snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+                if (write_proc("/proc/self/gid_map", map) < 0)
+                        return -1;
+        }
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr = {0};
+        strcpy(ifr.ifr_name, "lo");
+        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                return -1;
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+                return -1;
+        close(s);
+        int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = {
+                .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 64) < 0)
+                return -1;
+        char byte = 'L';
+        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &l, sizeof(int));
+        if (sendmsg(sock, &mh, MSG_NOSIGNAL) != 1)
+                return -1;
+        close(l);
+        close(sock);
+        return 0;
+}
+
+/* kiln's end: the listening socket the child made, or -errno (the child failed or timed out). */
+static int receive_listener(int sock, unsigned timeout_ms)
+{
+        struct pollfd pfd = {.fd = sock, .events = POLLIN};
+        int pr = poll(&pfd, 1, (int)timeout_ms);
+        if (pr <= 0)
+                return pr == 0 ? -ETIMEDOUT : -errno;
+        char byte;
+        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+        if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+                return -EIO;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+                return -EIO;
+        int fd;
+        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+        return fd;
+}
+
 static int open_null(int flags)
 {
         return open("/dev/null", flags | O_CLOEXEC);
 }
 
 _Noreturn static void child_exec(char *const *argv, const struct kiln_command_opts *o, int out_w, int err_w,
-                                 pid_t parent)
+                                 pid_t parent, int net_sock)
 {
         sigset_t all;
         sigemptyset(&all);
@@ -68,6 +161,8 @@ _Noreturn static void child_exec(char *const *argv, const struct kiln_command_op
         int out = o->stdout_fd == -2 ? out_w : o->stdout_fd >= 0 ? o->stdout_fd : open_null(O_WRONLY);
         int err = o->stderr_fd == -2 ? err_w : o->stderr_fd >= 0 ? o->stderr_fd : open_null(O_WRONLY);
         if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+                _exit(126);
+        if (net_sock >= 0 && child_netns(net_sock, o->netns_port) < 0)
                 _exit(126);
         child_close_fds(o);
         /* The user changes here, and a change of credentials clears PDEATHSIG: set it again. */
@@ -89,12 +184,37 @@ int kiln_command_spawn(char *const *argv, const struct kiln_command_opts *opts, 
                 o.stdout_fd = -1;
         if (o.stderr_fd == -2)
                 o.stderr_fd = -1;
+        int net[2] = {-1, -1};
+        if (o.ret_netns_listen && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, net) < 0)
+                return kiln_error_set(reterr, errno, "cannot make a socket pair: %s", strerror(errno));
         pid_t parent = getpid();
         pid_t pid = fork();
-        if (pid < 0)
-                return kiln_error_set(reterr, errno, "cannot start '%s': %s", argv[0], strerror(errno));
-        if (pid == 0)
-                child_exec(argv, &o, -1, -1, parent);
+        if (pid < 0) {
+                int e = errno;
+                if (net[0] >= 0) {
+                        close(net[0]);
+                        close(net[1]);
+                }
+                return kiln_error_set(reterr, e, "cannot start '%s': %s", argv[0], strerror(e));
+        }
+        if (pid == 0) {
+                if (net[0] >= 0)
+                        close(net[0]);
+                child_exec(argv, &o, -1, -1, parent, net[1]);
+        }
+        if (net[0] >= 0) {
+                close(net[1]);
+                int fd = receive_listener(net[0], 10000);
+                close(net[0]);
+                if (fd < 0) {
+                        kiln_command_stop(pid, 0);
+                        return kiln_error_set(reterr, -fd,
+                                              "cannot give '%s' a network namespace of its own (it needs root, or "
+                                              "unprivileged user namespaces): %s",
+                                              argv[0], strerror(-fd));
+                }
+                *o.ret_netns_listen = fd;
+        }
         *ret_pid = pid;
         return 0;
 }
@@ -148,7 +268,7 @@ int kiln_command_run(char *const *argv, const struct kiln_command_opts *opts, ch
                 return kiln_error_set(reterr, e, "cannot start '%s': %s", argv[0], strerror(e));
         }
         if (pid == 0)
-                child_exec(argv, opts, out_p[1], err_p[1], parent);
+                child_exec(argv, opts, out_p[1], err_p[1], parent, -1);
         if (out_p[1] >= 0)
                 close(out_p[1]);
         if (err_p[1] >= 0)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <signal.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -16,6 +17,11 @@ struct kiln_command_opts {
         const struct kiln_sandbox *sandbox; /* NULL: run as kiln runs; else as sandbox.h says */
         const int *pass_fds;                /* kept open in the child, same numbers (e.g. for /dev/fd/N paths) */
         size_t n_pass_fds;
+        /* Not NULL: the child gets a network namespace of its own (and a user namespace, when kiln
+         * is not root) where only loopback is up, and kiln gets back a socket listening on
+         * 127.0.0.1:netns_port inside it: the one place the child can connect to. */
+        int *ret_netns_listen;
+        uint16_t netns_port;
 };
 
 /* Run argv to completion. Returns the exit status (0-255) on a normal exit, or fails with a

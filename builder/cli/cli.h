@@ -157,5 +157,4 @@ int kiln_cmd_boot_test(int argc, char **argv);
 int kiln_cmd_inspect(int argc, char **argv);
 int kiln_cmd_build(int argc, char **argv);
 int kiln_cmd_finish(int argc, char **argv);
-int kiln_cmd_proxy_relay(int argc, char **argv);
 int kiln_cmd_preseed(int argc, char **argv);

@@ -176,8 +176,6 @@ const struct kiln_command kiln_commands[] = {
          "  --port N       listen on port N (default: any free port)\n"
          "  --cache DIR    the shared cache (default $XDG_CACHE_HOME/kiln)\n"
          "  --log FILE     append one line per request to FILE\n"},
-        {"proxy-relay", kiln_cmd_proxy_relay, "internal: QEMU's guestfwd helper",
-         "Usage: kiln proxy-relay PORT\n\nJoin standard input and output to the proxy on 127.0.0.1:PORT.\n", true},
         {0},
 };
 

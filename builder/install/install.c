@@ -284,10 +284,10 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                 return r;
         }
 
-        /* What touches the guest's bytes runs as the sandbox user: QEMU, its relays, qemu-img on the
-         * disk. It can reach no folder of kiln's: it gets its files open (/dev/fd/N), owns only the
-         * disk and the two logs QEMU writes, and reaches the proxy on an abstract socket that
-         * admits its uid alone. Xen's xl must run as root. */
+        /* What touches the guest's bytes runs as the sandbox user: QEMU and qemu-img on the disk.
+         * It can reach no folder of kiln's: it gets its files open (/dev/fd/N) and owns only the
+         * disk and the two logs QEMU writes. QEMU runs in a network namespace of its own whose only
+         * listening socket is the proxy's. Xen's xl must run as root. */
         bool xen = STREQ(o->hypervisor, "xen");
         struct kiln_sandbox sandbox = {0};
         r = xen ? 0 : kiln_sandbox_init(&sandbox, reterr);
@@ -299,9 +299,6 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         const struct kiln_sandbox *sb = xen ? NULL : &sandbox;
         int fds[5] = {-1, -1, -1, -1, -1}; /* kernel, initrd, disk, console, syslog */
         char fd_paths[5][32] = {{0}};
-        char rnd[9];
-        kiln_random_hex(rnd, sizeof(rnd));
-        _cleanup_free_ char *proxy_sock = xasprintf("@kiln-proxy-%d-%s", (int)getpid(), rnd);
         _cleanup_free_ char *initrd = xasprintf("%s/initrd.gz", run);
         _cleanup_free_ char *console = xasprintf("%s/console.log", o->build_dir);
         _cleanup_free_ char *syslog = xasprintf("%s/syslog.log", o->build_dir);
@@ -310,6 +307,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         const char *format = str_has_suffix(o->output, ".raw") || str_has_suffix(o->output, ".img") ? "raw" : "qcow2";
         _cleanup_free_ char *proxy_url = NULL, *cmdline = NULL;
         struct kiln_proxy *proxy = NULL;
+        struct kiln_proxy_policy pol = {0};
         struct kiln_snapshot snapshot = {0};
         struct kiln_guest *g = NULL;
         struct kiln_install_log log = {0};
@@ -360,25 +358,22 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         r = kiln_snapshot_for(p, o->media->pin, o->cache, o->notice, o->userdata, &snapshot, reterr);
         if (r < 0)
                 goto out;
-        struct kiln_proxy_policy pol;
         kiln_proxy_policy_for(p, &pol);
-        /* QEMU: a unix socket in the run folder, reached through guestfwd's relay (and by no other
-         * local user); Xen: the bridge's address, reached directly. */
-        r = kiln_proxy_start(&pol, o->cache, &snapshot, proxy_log, xen ? xn.bridge_ip : proxy_sock, 0, &proxy, reterr);
-        kiln_proxy_policy_clear(&pol);
-        if (r < 0)
-                goto out;
-        if (!xen)
-                kiln_proxy_admit_uid(proxy, sb->drop ? sb->uid : geteuid());
-
-        if (xen)
+        /* Xen: the proxy listens on the bridge's address, reached directly. QEMU: on the socket
+         * QEMU's start makes in its own network namespace, so it starts after the guest. */
+        if (xen) {
+                r = kiln_proxy_start(&pol, o->cache, &snapshot, proxy_log, xn.bridge_ip, 0, &proxy, reterr);
+                if (r < 0)
+                        goto out;
                 proxy_url = xasprintf("http://%s:%u/", xn.bridge_ip, kiln_proxy_port(proxy));
-        else
+        } else {
                 proxy_url = xasprintf("http://%s:%u/", KILN_QEMU_PROXY_ADDR, KILN_GUEST_PROXY_PORT);
+        }
         cmdline = kiln_install_cmdline(p, proxy_url, xen ? &xn : NULL);
         g = xcalloc(1, sizeof(*g));
         g->ops = ops;
         g->qmp_fd = -1;
+        g->proxy_fd = -1;
         g->cfg = (struct kiln_guest_config){.name = p->name,
                                             .kernel = xen ? o->media->kernel : fd_paths[0],
                                             .initrd = xen ? initrd : fd_paths[1],
@@ -392,11 +387,10 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                                             .syslog_log = xen ? syslog : fd_paths[4],
                                             .run_dir = run,
                                             .proxy_port = xen ? kiln_proxy_port(proxy) : 0,
-                                            .proxy_socket = xen ? NULL : proxy_sock,
+                                            .proxy_netns = !xen,
                                             .sandbox = sb,
                                             .fds = xen ? NULL : fds,
                                             .n_fds = xen ? 0 : ELEMENTSOF(fds),
-                                            .relay = o->self,
                                             .xen_bridge = xen ? bridge : NULL,
                                             .xen_guest_ip = xen ? xn.guest_ip : NULL,
                                             .xen_proxy_ip = xen ? xn.bridge_ip : NULL};
@@ -411,6 +405,11 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                         (void)!write(afd, joined, strlen(joined));
         }
         r = ops->start(g, reterr);
+        if (r == 0 && g->proxy_fd >= 0) {
+                _cleanup_free_ char *on = xasprintf("fd:%d", g->proxy_fd);
+                r = kiln_proxy_start(&pol, o->cache, &snapshot, proxy_log, on, 0, &proxy, reterr);
+                g->proxy_fd = -1; /* the proxy's now, closed on every path */
+        }
         if (r < 0)
                 goto out;
         kiln_notify(o->notice, o->userdata, "installing '%s' (debian %s/%s) under %s%s; logs in %s", p->name,
@@ -528,6 +527,7 @@ out:
         if (proxy)
                 kiln_proxy_stop(proxy);
         kiln_snapshot_clear(&snapshot);
+        kiln_proxy_policy_clear(&pol);
         kiln_sandbox_clear(&sandbox);
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 if (fds[i] >= 0)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -666,7 +667,22 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
                 goto fail;
         }
         int one = 1;
-        if (addr && (addr[0] == '/' || addr[0] == '@')) {
+        if (addr && str_has_prefix(addr, "fd:")) {
+                /* A socket already listening, kiln's own (made in the guest's network namespace): the
+                 * proxy takes it over and closes it at stop. */
+                char *end;
+                long fd = strtol(addr + 3, &end, 10);
+                int type = 0;
+                socklen_t tl = sizeof(type);
+                if (*end || fd < 0 || fd > INT_MAX || getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+                    type != SOCK_STREAM) {
+                        if (*end == '\0' && fd >= 0 && fd <= INT_MAX)
+                                close((int)fd);
+                        r = kiln_error_set(reterr, EBADF, "'%s' is not a listening socket", addr);
+                        goto fail;
+                }
+                p->listen_fd = (int)fd;
+        } else if (addr && (addr[0] == '/' || addr[0] == '@')) {
                 /* A unix socket: a path, or '@NAME' in the abstract namespace (nothing on disk to
                  * reach or to leave behind; kiln_proxy_admit_uid says whose peers it takes). */
                 struct sockaddr_un su;

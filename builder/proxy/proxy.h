@@ -39,7 +39,8 @@ int kiln_proxy_unix_addr(const char *name, struct sockaddr_un *ret, socklen_t *r
 struct kiln_proxy;
 struct kiln_snapshot;
 /* Listen on addr (an IPv4 address; NULL: 127.0.0.1) and port (0: any free one), or, when addr
- * is an absolute path or '@NAME' (the abstract namespace), on a unix socket. log_path (may be
+ * is an absolute path or '@NAME' (the abstract namespace), on a unix socket, or, for 'fd:N', on
+ * a socket already listening, which the proxy takes over (closed at stop, or on failure). log_path (may be
  * NULL) gets one line per request. Under each suite the snapshot pins (it may be NULL; it must
  * outlive the proxy), the guest gets only the verified Release and the bytes it lists. */
 int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cache,

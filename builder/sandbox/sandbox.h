@@ -1,6 +1,6 @@
-/* Least privilege for the helpers that touch what a guest writes (QEMU, its proxy relays,
- * qemu-img on the install disk): they run as an unprivileged user, with no capabilities and
- * NoNewPrivs, under a seccomp filter (QEMU's own -sandbox; the relay's, sandbox_relay). */
+/* Least privilege for the helpers that touch what a guest writes (QEMU, qemu-img on the install
+ * disk): they run as an unprivileged user, with no capabilities and NoNewPrivs, under a seccomp
+ * filter (kiln's, and QEMU's own -sandbox). */
 #pragma once
 
 #include <stdbool.h>
@@ -37,7 +37,5 @@ int kiln_sandbox_give(const struct kiln_sandbox *sb, const char *path, struct ki
  * the clock, ...). No allocation: it runs between fork and exec. Returns -errno. */
 int kiln_sandbox_enter(const struct kiln_sandbox *sb);
 
-/* The proxy relay's own filter, once connected: only reading, writing, polling and exiting. */
-int kiln_sandbox_relay(void);
 
 #define KILN_SANDBOX_UID_BASE 2147418112u /* 0x7fff0000: above any account's uid */

@@ -25,7 +25,7 @@ X
 printf 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\nID=debian\n' > "$TMP/os-release"
 printf 'UUID=x / ext4 defaults 0 1\n' > "$TMP/fstab"
 printf 'Nov 22 05:00:00 main-menu: INFO: Menu item finish-install selected\n' > "$TMP/installer-syslog"
-printf 'Acquire::http::Proxy "http://10.0.2.100:3128/";\n' > "$TMP/apt.conf"
+printf 'Acquire::http::Proxy "http://10.0.2.2:3128/";\n' > "$TMP/apt.conf"
 # A hostile image: its /var/log/installer holds what a late command could plant (a setuid-root
 # program, device nodes for memory and the disk, a FIFO, links to host paths), and its host name
 # carries terminal escape sequences.

@@ -2,7 +2,7 @@
 # Build a tiny initramfs for network tests: busybox-static, the host kernel's virtio-net modules,
 # and an /init that asks for URLs through the proxy and connects directly, printing "KILN-TEST ..." lines on
 # the console, then powers off (or, with MODE=hang, prints "KILN-TEST hang" and waits forever).
-# MODE=hold keeps a connection to the proxy open (so a relay runs) after the checks.
+# MODE=hold keeps a connection to the proxy open after the checks.
 # Hostile modes, for the tests of what a guest can do to kiln: flood (the console written without
 # end), longline (one syslog line that never ends), escapes (syslog lines whose step names carry
 # terminal escape sequences: a title, a clear screen, OSC 52, a fake "build finished OK").
@@ -47,14 +47,14 @@ ifconfig "\$iface" 10.0.2.15 netmask 255.255.255.0 up
 route add default gw 10.0.2.2
 echo "KILN-TEST iface \$iface \$(ifconfig "\$iface" | grep 'inet addr' | sed 's/.*inet addr:\([0-9.]*\).*/\1/')"
 # busybox's static wget crashes when given a proxy; speak HTTP to the proxy with nc, as apt would.
-get() { printf 'GET %s HTTP/1.0\\r\\nUser-Agent: kiln-test\\r\\n\\r\\n' "\$1" | nc -w 20 10.0.2.100 3128 2>&1; }
+get() { printf 'GET %s HTTP/1.0\\r\\nUser-Agent: kiln-test\\r\\n\\r\\n' "\$1" | nc -w 20 10.0.2.2 3128 2>&1; }
 echo "KILN-TEST allowed: \$(get '$allowed' | tail -1)"
 echo "KILN-TEST denied: \$(get '$denied' | head -1)"
 if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 10.0.2.2 ${direct_port} > /dev/null 2>&1; then echo "KILN-TEST direct: reached"; else echo "KILN-TEST direct: failed"; fi
 if nc -w 3 10.0.2.2 22 </dev/null > /dev/null 2>&1; then echo "KILN-TEST tcp22: reached"; else echo "KILN-TEST tcp22: failed"; fi
 echo "KILN-TEST done"
 [ "$mode" = hang ] && { echo "KILN-TEST hang"; while :; do sleep 3600; done; }
-[ "$mode" = hold ] && { echo "KILN-TEST hold"; while :; do (printf 'GET http://127.0.0.1:9/hold HTTP/1.0\r\n'; sleep 30) | nc 10.0.2.100 3128 > /dev/null 2>&1; done; }
+[ "$mode" = hold ] && { echo "KILN-TEST hold"; while :; do (printf 'GET http://127.0.0.1:9/hold HTTP/1.0\r\n'; sleep 30) | nc 10.0.2.2 3128 > /dev/null 2>&1; done; }
 [ "$mode" = flood ] && { echo "KILN-TEST flood"; while :; do echo "KILN-FLOOD 0123456789abcdef0123456789abcdef0123456789abcdef"; done; }
 [ "$mode" = longline ] && { echo "KILN-TEST longline"; yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | tr -d '\n' > /dev/ttyS1; }
 if [ "$mode" = escapes ]; then

@@ -15,7 +15,7 @@ rc=$?
 if [ $rc -eq 77 ]; then skip "install cleanup" "$(cat "$TMP/guest.log")"; finish; exit 0; fi
 [ $rc -eq 0 ] || { not_ok "build the busybox guest" "$(cat "$TMP/guest.log")"; finish; exit; }
 cat > "$TMP/hang.yaml" <<X
-name: hangtest
+name: hang-$$
 release: trixie
 mirror: http://127.0.0.1:9/debian
 security: false
@@ -23,18 +23,14 @@ disk: {size: 2G}
 vm: {memory: 512M, cpus: 1}
 installer: {kernel: guest/vmlinuz, initrd: guest/initrd.gz, extra_args: [rdinit=/init]}
 X
-bin=$(kiln_binary)
 nothing_left() { # NAME DISK
         local stray=""
-        # a relay ends once the proxy has closed its side: give it a moment
-        for _ in $(seq 50); do pgrep -f "$bin proxy-relay" > /dev/null || break; sleep 0.1; done
         [ -e "$2" ] && stray="$stray disk"
         ls "$2".kiln-partial-* > /dev/null 2>&1 && stray="$stray partial-disk"
         ls -d "$TMPDIR"/kiln-* > /dev/null 2>&1 && stray="$stray $(ls -d "$TMPDIR"/kiln-*)"
-        # this checkout's QEMU and relays only (QEMU's guestfwd names this kiln binary): other runs
-        # on the machine use the same guest
-        pgrep -f "kiln-hangtest .*$bin" > /dev/null && stray="$stray qemu"
-        pgrep -f "$bin proxy-relay" > /dev/null && stray="$stray relay"
+        # this run's QEMU only (its -name carries this script's pid): other runs on the machine
+        # use the same guest
+        pgrep -f "kiln-hang-$$ " > /dev/null && stray="$stray qemu"
         [ -z "$stray" ] && ok "$1: nothing left behind" || not_ok "$1: nothing left behind" "left:$stray"
 }
 
@@ -70,7 +66,7 @@ disk="$TMP/KILL.qcow2"
 dead=$!
 up "$disk.d/console.log" || not_ok "SIGKILL: guest came up" "$(tail -3 "$TMP/err")"
 dead_run=$(run_of $dead)
-qpid=$(pgrep -P $dead -f "kiln-hangtest")
+qpid=$(pgrep -P $dead -f "kiln-hang-$$ ")
 kill -KILL $dead
 wait $dead 2> /dev/null
 for _ in $(seq 100); do kill -0 $qpid 2> /dev/null || break; sleep 0.1; done

@@ -16,16 +16,21 @@ struct kiln_guest_config {
         const char *name;
         const char *kernel, *initrd, *cmdline; /* NULL kernel: boot the disk */
         const char *disk, *disk_format;        /* "qcow2" or "raw" */
-        bool snapshot;                         /* discard writes (boot tests) */
+        /* Not NULL: the disk is this descriptor, open read-only, handed over with -add-fd (QEMU opens
+         * no path for it, so the sandbox user needs no access to the image or its folders). disk
+         * is then only its name, for messages. With snapshot: boot tests. */
+        const int *disk_ro_fd;
+        bool snapshot; /* discard writes (boot tests) */
         uint64_t memory;
         unsigned cpus;
-        const char *accel;                  /* "kvm" or "tcg": already decided */
-        const char *console_log;            /* the first serial port's output */
-        const char *syslog_log;             /* the second serial port's output, or NULL for none */
-        const char *run_dir;                /* private folder for sockets and generated config */
-        uint16_t proxy_port;                /* the host proxy on 127.0.0.1 (Xen: on the bridge) */
+        const char *accel;       /* "kvm" or "tcg": already decided */
+        const char *console_log; /* the first serial port's output */
+        const char *syslog_log;  /* the second serial port's output, or NULL for none */
+        const char *run_dir;     /* private folder for sockets and generated config */
+        uint16_t proxy_port;     /* the host proxy on 127.0.0.1 (Xen: on the bridge) */
         bool proxy_netns; /* QEMU: the proxy on 127.0.0.1 of QEMU's own network namespace (neither: no network) */
         const struct kiln_sandbox *sandbox; /* who the hypervisor runs as (NULL: as kiln) */
+        char *const *envp;                  /* the hypervisor's environment (NULL: kiln's) */
         /* Open files the paths above may name as /dev/fd/N: the hypervisor gets them open, so it
          * needs no access to the folders they are in (the sandbox user has none). */
         const int *fds;

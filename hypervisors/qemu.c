@@ -61,7 +61,13 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
                 push(&a, "-append");
                 push(&a, "%s", c->cmdline ? c->cmdline : "");
         }
-        if (c->disk) {
+        if (c->disk && c->disk_ro_fd) {
+                /* QEMU's fd set: it dups the descriptor instead of opening a path. */
+                push(&a, "-add-fd");
+                push(&a, "fd=%d,set=1,opaque=disk", *c->disk_ro_fd);
+                push(&a, "-drive");
+                push(&a, "file=/dev/fdset/1,if=virtio,format=%s,cache=unsafe,read-only=on,snapshot=on", c->disk_format);
+        } else if (c->disk) {
                 push(&a, "-drive");
                 push(&a, "file=%s,if=virtio,format=%s,cache=unsafe,discard=unmap%s", c->disk, c->disk_format,
                      c->snapshot ? ",snapshot=on" : "");
@@ -108,7 +114,7 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
         push(&a, "virtio-rng-pci");
         /* QEMU splits -drive, -chardev and -qmp values at commas: a comma in a path would add options
          * (an output name once made QEMU open another file read-write as the disk). Never pass one. */
-        const char *paths[] = {c->disk, c->console_log, c->syslog_log, c->run_dir};
+        const char *paths[] = {c->disk_ro_fd ? NULL : c->disk, c->console_log, c->syslog_log, c->run_dir};
         for (size_t i = 0; i < ELEMENTSOF(paths); i++)
                 if (paths[i] && strchr(paths[i], ',')) {
                         strv_free(a);
@@ -127,14 +133,17 @@ static int qemu_start(struct kiln_guest *g, struct kiln_error **reterr)
         _cleanup_close_ int err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         int fds[16];
         size_t n = 0;
-        for (size_t i = 0; i < g->cfg.n_fds && n < ELEMENTSOF(fds) - 1; i++)
+        for (size_t i = 0; i < g->cfg.n_fds && n < ELEMENTSOF(fds) - 2; i++)
                 fds[n++] = g->cfg.fds[i];
         if (g->qmp_fd >= 0)
                 fds[n++] = g->qmp_fd;
+        if (g->cfg.disk_ro_fd)
+                fds[n++] = *g->cfg.disk_ro_fd;
         struct kiln_command_opts o = {.stdin_fd = -1,
                                       .stdout_fd = -1,
                                       .stderr_fd = err_fd,
                                       .sandbox = g->cfg.sandbox,
+                                      .envp = g->cfg.envp,
                                       .pass_fds = fds,
                                       .n_pass_fds = n,
                                       .ret_netns_listen = g->cfg.proxy_netns ? &g->proxy_fd : NULL,

@@ -302,3 +302,20 @@ void kiln_random_hex(char *buf, size_t size)
                 snprintf(buf + 2 * i, 3, "%02x", raw[i]);
         buf[2 * n] = '\0';
 }
+
+void rm_rf_flat(const char *dir)
+{
+        /* A folder the sandbox user owned may hold anything: every entry goes, through the
+         * folder's fd (a link is removed, never followed); its subfolders only when empty. */
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = dfd >= 0 ? fdopendir(dup(dfd)) : NULL;
+        for (struct dirent *e; d && (e = readdir(d));) {
+                if (STREQ(e->d_name, ".") || STREQ(e->d_name, ".."))
+                        continue;
+                if (unlinkat(dfd, e->d_name, 0) < 0 && errno == EISDIR)
+                        unlinkat(dfd, e->d_name, AT_REMOVEDIR);
+        }
+        if (d)
+                closedir(d);
+        rmdir(dir);
+}

@@ -87,6 +87,9 @@ void kiln_notify(kiln_notice_fn fn, void *userdata, const char *fmt, ...) _print
 /* Quote s for a POSIX shell as one word: 'it'\''s'. */
 char *shell_quote(const char *s);
 
+/* Remove a folder and the entries in it, without following links or descending. */
+void rm_rf_flat(const char *dir);
+
 #define _returns_nonnull_ __attribute__((returns_nonnull))
 
 /* Text from a guest or an image, made safe to print: every control character (C0, DEL, C1), line

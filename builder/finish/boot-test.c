@@ -4,12 +4,26 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "hv.h"
 #include "command.h"
 #include "image-format.h"
 #include "install.h"
 #include "leftovers.h"
+#include "sandbox.h"
+
+extern char **environ;
+
+/* kiln's environment with TMPDIR replaced (QEMU's snapshot=on writes its overlay there). */
+static char **env_with_tmpdir(const char *dir)
+{
+        char **env = NULL;
+        for (char **e = environ; e && *e; e++)
+                if (!str_has_prefix(*e, "TMPDIR="))
+                        env = strv_push(env, xstrdup(*e));
+        return strv_push(env, xasprintf("TMPDIR=%s", dir));
+}
 
 static char *console_tail(const char *path)
 {
@@ -64,25 +78,62 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
                 rmdir(run);
                 return r;
         }
+        /* QEMU runs as the sandbox user, under kiln's seccomp filter and its own with everything
+         * denied. It gets the image as a read-only descriptor (it can open no path of kiln's or the
+         * user's), the console as a file of its own, and a folder of its own for the snapshot's
+         * overlay. */
+        struct kiln_sandbox sandbox = {0};
+        _cleanup_free_ char *scratch = xasprintf("%s/tmp", run);
+        _cleanup_strv_free_ char **env = NULL;
+        int image_fd = -1, fds[2] = {-1, -1}; /* the console, the scratch folder */
+        int *console_fd = &fds[0], *scratch_fd = &fds[1];
+        char scratch_path[32] = "";
+        double start = kiln_now();
+        bool login = false;
+        char console_path[32] = "";
+        struct kiln_guest g = {.ops = &kiln_hv_qemu, .qmp_fd = -1, .proxy_fd = -1};
         unlink(o->console_log);
-        struct kiln_guest g = {.ops = &kiln_hv_qemu};
+        r = kiln_sandbox_init(&sandbox, reterr);
+        if (r == 0 && mkdir(scratch, 0700) < 0)
+                r = kiln_error_set(reterr, errno, "cannot create '%s': %s", scratch, strerror(errno));
+        if (r == 0)
+                r = kiln_sandbox_give(&sandbox, scratch, reterr);
+        if (r == 0 && (image_fd = open(o->image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                r = kiln_error_set(reterr, errno, "cannot open '%s': %s", o->image, strerror(errno));
+        if (r == 0 &&
+            (*console_fd = open(o->console_log, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
+                r = kiln_error_set(reterr, errno, "cannot create '%s': %s", o->console_log, strerror(errno));
+        if (r == 0)
+                r = kiln_sandbox_give(&sandbox, o->console_log, reterr);
+        if (r == 0 && (*scratch_fd = open(scratch, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                r = kiln_error_set(reterr, errno, "cannot open '%s': %s", scratch, strerror(errno));
+        if (r < 0)
+                goto out;
+        /* Paths through /dev/fd/N: QEMU needs no way through the folders above them. */
+        snprintf(console_path, sizeof(console_path), "/dev/fd/%d", *console_fd);
+        snprintf(scratch_path, sizeof(scratch_path), "/dev/fd/%d", *scratch_fd);
+        env = env_with_tmpdir(scratch_path);
         /* One vCPU under TCG: with two, a trixie kernel patching its own code at boot (int3 over
          * a jump label) has met an Oops in sched_clock_cpu and a panic (seen once here, QEMU 7.2);
          * a boot to a login prompt gains little from a second emulated CPU anyway. */
         g.cfg = (struct kiln_guest_config){.name = "boot-test",
                                            .disk = o->image,
                                            .disk_format = format,
+                                           .disk_ro_fd = &image_fd,
                                            .snapshot = true,
                                            .memory = o->memory ? o->memory : 1ULL << 30,
                                            .cpus = STREQ(accel, "kvm") ? 2 : 1,
                                            .accel = accel,
-                                           .console_log = o->console_log,
-                                           .run_dir = run};
-        double start = kiln_now();
+                                           .console_log = console_path,
+                                           .run_dir = run,
+                                           .sandbox = &sandbox,
+                                           .envp = env,
+                                           .fds = fds,
+                                           .n_fds = ELEMENTSOF(fds)};
+        start = kiln_now();
         r = g.ops->prepare(&g, reterr);
         if (r == 0)
                 r = g.ops->start(&g, reterr);
-        bool login = false;
         while (r == 0) {
                 bool gone = false;
                 r = g.ops->wait(&g, 1000, &gone, reterr);
@@ -113,11 +164,19 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
                                            tail);
                 }
         }
+out:
         g.ops->stop(&g, 0);
         g.ops->cleanup(&g);
         strv_free(g.argv);
+        if (image_fd >= 0)
+                close(image_fd);
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        kiln_sandbox_clear(&sandbox);
         _cleanup_free_ char *qerr = xasprintf("%s/qemu.stderr", run);
         unlink(qerr);
+        rm_rf_flat(scratch);
         kiln_lock_release(run, run_lock);
         rmdir(run);
         if (r < 0)

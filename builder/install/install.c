@@ -150,23 +150,6 @@ bool kiln_qemu_path_ok(const char *path)
         return !strchr(path, ',');
 }
 
-static void rm_rf_flat(const char *dir)
-{
-        /* The run folder belongs to the sandbox user, so anything may be in it: every entry goes,
-         * through the folder's fd (a link is removed, never followed). */
-        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        DIR *d = dfd >= 0 ? fdopendir(dup(dfd)) : NULL;
-        for (struct dirent *e; d && (e = readdir(d));) {
-                if (STREQ(e->d_name, ".") || STREQ(e->d_name, ".."))
-                        continue;
-                if (unlinkat(dfd, e->d_name, 0) < 0 && errno == EISDIR)
-                        unlinkat(dfd, e->d_name, AT_REMOVEDIR);
-        }
-        if (d)
-                closedir(d);
-        rmdir(dir);
-}
-
 static int create_disk(const char *path, const char *format, uint64_t size, const struct kiln_sandbox *sb,
                        const int *fd, struct kiln_error **reterr)
 {

@@ -37,5 +37,4 @@ int kiln_sandbox_give(const struct kiln_sandbox *sb, const char *path, struct ki
  * the clock, ...). No allocation: it runs between fork and exec. Returns -errno. */
 int kiln_sandbox_enter(const struct kiln_sandbox *sb);
 
-
 #define KILN_SANDBOX_UID_BASE 2147418112u /* 0x7fff0000: above any account's uid */

@@ -19,6 +19,7 @@
 #include "hash.h"
 #include "inspect.h"
 #include "install.h"
+#include "qemu.h"
 #include "leftovers.h"
 #include "manifest.h"
 #include "cli.h"
@@ -84,7 +85,7 @@ static int finish_stages(struct build *b, struct kiln_error **err)
         const char *want = b->accel ? b->accel : b->p->vm.accel;
         if (!STREQ(want, "tcg") && !(b->accel && STREQ(b->accel, "kvm"))) {
                 _cleanup_free_ char *k = b->media ? xstrdup(b->media->kernel) : cli_host_kernel(), *got = NULL;
-                if (k && kiln_install_accel("auto", k, b->cache, cli_display_notice, &b->d, &got, NULL) == 0)
+                if (k && kiln_qemu_accel("auto", k, b->cache, cli_display_notice, &b->d, &got, NULL) == 0)
                         b->accel = STREQ(got, "kvm") ? "kvm" : "tcg";
                 else
                         b->accel = "tcg";
@@ -446,7 +447,7 @@ int kiln_cmd_build(int argc, char **argv)
                                        .timeout_sec = b.o.timeout_sec,
                                        .watchdog_sec = b.o.watchdog_sec,
                                        .self = self,
-                                       .xen_bridge = b.o.xen_bridge,
+                                       .bridge = b.o.xen_bridge,
                                        .event = cli_display_event,
                                        .notice = cli_display_notice,
                                        .userdata = &b.d,

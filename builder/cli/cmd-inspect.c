@@ -9,6 +9,7 @@
 #include "image-format.h"
 #include "inspect.h"
 #include "install.h"
+#include "qemu.h"
 #include "cli.h"
 
 /* The newest /boot/vmlinuz-*: the kernel supermin gives the libguestfs appliance. */
@@ -31,7 +32,7 @@ bool cli_guestfs_force_tcg(const char *accel, const struct kiln_cache *cache)
         _cleanup_free_ char *kernel = cli_host_kernel(), *got = NULL;
         if (!kernel)
                 return true;
-        kiln_install_accel("auto", kernel, cache, cli_notice, NULL, &got, NULL);
+        kiln_qemu_accel("auto", kernel, cache, cli_notice, NULL, &got, NULL);
         return !got || STREQ(got, "tcg");
 }
 

@@ -6,6 +6,7 @@
 
 #include "preseed.h"
 #include "install.h"
+#include "qemu.h"
 #include "leftovers.h"
 #include "cli.h"
 
@@ -88,7 +89,7 @@ int kiln_cmd_install(int argc, char **argv)
                                        .timeout_sec = o.timeout_sec,
                                        .watchdog_sec = o.watchdog_sec,
                                        .self = self,
-                                       .xen_bridge = o.xen_bridge,
+                                       .bridge = o.xen_bridge,
                                        .event = cli_display_event,
                                        .notice = cli_display_notice,
                                        .userdata = &d,

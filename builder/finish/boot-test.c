@@ -5,10 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 
-#include "hv.h"
 #include "command.h"
 #include "image-format.h"
-#include "install.h"
+#include "qemu.h"
 #include "leftovers.h"
 
 static char *console_tail(const char *path)
@@ -42,8 +41,8 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
         if (r < 0)
                 return r;
         if (o->kernel || STREQ(o->accel, "tcg") || STREQ(o->accel, "kvm")) {
-                r = kiln_install_accel(o->accel, o->kernel ? o->kernel : "/nonexistent", o->cache, o->notice,
-                                       o->userdata, &accel, reterr);
+                r = kiln_qemu_accel(o->accel, o->kernel ? o->kernel : "/nonexistent", o->cache, o->notice, o->userdata,
+                                    &accel, reterr);
                 if (r < 0)
                         return r;
         } else {
@@ -65,27 +64,27 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
                 return r;
         }
         unlink(o->console_log);
-        struct kiln_guest g = {.ops = &kiln_hv_qemu};
+        struct kiln_guest *g = kiln_guest_new(&kiln_hv_qemu);
         /* One vCPU under TCG: with two, a trixie kernel patching its own code at boot (int3 over
          * a jump label) has met an Oops in sched_clock_cpu and a panic (seen once here, QEMU 7.2);
          * a boot to a login prompt gains little from a second emulated CPU anyway. */
-        g.cfg = (struct kiln_guest_config){.name = "boot-test",
-                                           .disk = o->image,
-                                           .disk_format = format,
-                                           .snapshot = true,
-                                           .memory = o->memory ? o->memory : 1ULL << 30,
-                                           .cpus = STREQ(accel, "kvm") ? 2 : 1,
-                                           .accel = accel,
-                                           .console_log = o->console_log,
-                                           .run_dir = run};
+        g->cfg = (struct kiln_guest_config){.name = "boot-test",
+                                            .disk = o->image,
+                                            .disk_format = format,
+                                            .snapshot = true,
+                                            .memory = o->memory ? o->memory : 1ULL << 30,
+                                            .cpus = STREQ(accel, "kvm") ? 2 : 1,
+                                            .accel = accel,
+                                            .console_log = o->console_log,
+                                            .run_dir = run};
         double start = kiln_now();
-        r = g.ops->prepare(&g, reterr);
+        r = g->ops->prepare(g, reterr);
         if (r == 0)
-                r = g.ops->start(&g, reterr);
+                r = g->ops->start(g, reterr);
         bool login = false;
         while (r == 0) {
                 bool gone = false;
-                r = g.ops->wait(&g, 1000, &gone, reterr);
+                r = g->ops->wait(g, 1000, &gone, reterr);
                 if (r < 0)
                         break;
                 _cleanup_free_ char *text = NULL;
@@ -113,11 +112,11 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
                                            tail);
                 }
         }
-        g.ops->stop(&g, 0);
-        g.ops->cleanup(&g);
-        strv_free(g.argv);
-        _cleanup_free_ char *qerr = xasprintf("%s/qemu.stderr", run);
-        unlink(qerr);
+        g->ops->stop(g, 0);
+        g->ops->cleanup(g);
+        if (g->stderr_path)
+                unlink(g->stderr_path);
+        kiln_guest_free(g);
         kiln_lock_release(run, run_lock);
         rmdir(run);
         if (r < 0)

@@ -1,6 +1,8 @@
 /* Small shared helpers: allocation, string vectors, text buffers, shell quoting, file reading. */
 #include "util.h"
 
+#include "error.h"
+
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -301,4 +303,31 @@ void kiln_random_hex(char *buf, size_t size)
         for (size_t i = 0; i < n; i++)
                 snprintf(buf + 2 * i, 3, "%02x", raw[i]);
         buf[2 * n] = '\0';
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s.kiln-tmp-XXXXXX", path);
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return kiln_error_set(reterr, errno, "cannot create '%s': %s", tmp, strerror(errno));
+        size_t off = 0;
+        while (off < len) {
+                ssize_t n = write(fd, data + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        int e = errno;
+                        close(fd);
+                        unlink(tmp);
+                        return kiln_error_set(reterr, e, "cannot write '%s': %s", path, strerror(e));
+                }
+                off += (size_t)n;
+        }
+        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+                int e = errno;
+                unlink(tmp);
+                return kiln_error_set(reterr, e, "cannot write '%s': %s", path, strerror(e));
+        }
+        return 0;
 }

@@ -1,22 +1,43 @@
 /* The QEMU backend: direct kernel boot, no default devices, the serial ports to files, a QMP
- * socket for power-off, and user networking restricted to one forwarded address: kiln's proxy. */
+ * socket for power-off, and user networking in a network namespace of QEMU's own whose only
+ * listening socket is kiln's proxy. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "cache.h"
 #include "command.h"
-#include "hv.h"
+#include "hash.h"
+#include "qemu.h"
+
+/* Inside the guest the proxy is at this address: user networking's host address, which leads
+ * to the loopback of QEMU's own network namespace, where only the proxy's socket listens. */
+#define QEMU_PROXY_ADDR "10.0.2.2"
+
+/* What the QEMU backend keeps per guest (g->data). */
+struct qemu_data {
+        int qmp_fd;           /* the QMP socket kiln listens on for QEMU */
+        bool listening;       /* qmp_fd is open */
+        bool net;             /* the net plan made ns: the guest gets a network device */
+        struct kiln_netns ns; /* QEMU's own network namespace, and the proxy's socket in it */
+};
 
 static const char *qemu_binary(void)
 {
         const char *e = getenv("KILN_QEMU");
         return e && *e ? e : "qemu-system-x86_64";
+}
+
+bool kiln_qemu_path_ok(const char *path)
+{
+        return !strchr(path, ',');
 }
 
 static void push(char ***argv, const char *fmt, ...) _printf_(2, 3);
@@ -31,7 +52,7 @@ static void push(char ***argv, const char *fmt, ...)
 static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
 {
         const struct kiln_guest_config *c = &g->cfg;
-        g->qmp_fd = -1;
+        struct qemu_data *q = g->data;
         char **a = NULL;
         push(&a, "%s", qemu_binary());
         push(&a, "-name");
@@ -72,12 +93,12 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
                 push(&a, "file=%s,if=virtio,format=%s,cache=unsafe,discard=unmap%s", c->disk, c->disk_format,
                      c->snapshot ? ",snapshot=on" : "");
         }
-        if (c->proxy_netns) {
-                /* QEMU runs in a network namespace of its own (qemu_start), where only loopback is
-                 * up and only the proxy's socket listens: the guest's packets to 10.0.2.2 reach it,
-                 * and nothing else exists to reach. No DNS, no IPv6. */
+        if (q->net) {
+                /* QEMU runs in the namespace the net plan made: only loopback is up there and only
+                 * the proxy's socket listens, so the guest's 10.0.2.2:3128 is the proxy and there is
+                 * nothing else to reach. No DNS, no IPv6. */
                 push(&a, "-netdev");
-                push(&a, "user,id=n0,ipv6=off,net=10.0.2.0/24,host=%s", KILN_QEMU_PROXY_ADDR);
+                push(&a, "user,id=n0,ipv6=off,net=10.0.2.0/24,host=%s", QEMU_PROXY_ADDR);
                 push(&a, "-device");
                 push(&a, "virtio-net-pci,netdev=n0");
         }
@@ -100,14 +121,15 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
                 return kiln_error_set(reterr, ENAMETOOLONG, "'%s' is too long for a socket", qmp_path);
         }
         strcpy(sa.sun_path, qmp_path);
-        g->qmp_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (g->qmp_fd < 0 || bind(g->qmp_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(g->qmp_fd, 4) < 0) {
+        q->qmp_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        q->listening = q->qmp_fd >= 0;
+        if (q->qmp_fd < 0 || bind(q->qmp_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(q->qmp_fd, 4) < 0) {
                 int e = errno;
                 strv_free(a);
                 return kiln_error_set(reterr, e, "cannot listen on '%s': %s", qmp_path, strerror(e));
         }
         push(&a, "-chardev");
-        push(&a, "socket,id=qmp,fd=%d,server=on,wait=off", g->qmp_fd);
+        push(&a, "socket,id=qmp,fd=%d,server=on,wait=off", q->qmp_fd);
         push(&a, "-mon");
         push(&a, "chardev=qmp,mode=control");
         push(&a, "-device");
@@ -124,19 +146,21 @@ static int qemu_prepare(struct kiln_guest *g, struct kiln_error **reterr)
                                               paths[i]);
                 }
         g->argv = a;
+        free(g->stderr_path);
+        g->stderr_path = xasprintf("%s/qemu.stderr", c->run_dir);
         return 0;
 }
 
 static int qemu_start(struct kiln_guest *g, struct kiln_error **reterr)
 {
-        _cleanup_free_ char *err_path = xasprintf("%s/qemu.stderr", g->cfg.run_dir);
-        _cleanup_close_ int err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        struct qemu_data *q = g->data;
+        _cleanup_close_ int err_fd = open(g->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         int fds[16];
         size_t n = 0;
         for (size_t i = 0; i < g->cfg.n_fds && n < ELEMENTSOF(fds) - 2; i++)
                 fds[n++] = g->cfg.fds[i];
-        if (g->qmp_fd >= 0)
-                fds[n++] = g->qmp_fd;
+        if (q->listening)
+                fds[n++] = q->qmp_fd;
         if (g->cfg.disk_ro_fd)
                 fds[n++] = *g->cfg.disk_ro_fd;
         struct kiln_command_opts o = {.stdin_fd = -1,
@@ -146,8 +170,7 @@ static int qemu_start(struct kiln_guest *g, struct kiln_error **reterr)
                                       .envp = g->cfg.envp,
                                       .pass_fds = fds,
                                       .n_pass_fds = n,
-                                      .ret_netns_listen = g->cfg.proxy_netns ? &g->proxy_fd : NULL,
-                                      .netns_port = KILN_GUEST_PROXY_PORT};
+                                      .netns = q->net ? &q->ns : NULL};
         return kiln_command_spawn(g->argv, &o, &g->pid, reterr);
 }
 
@@ -216,20 +239,54 @@ static void qemu_stop(struct kiln_guest *g, unsigned grace_sec)
 
 static void qemu_cleanup(struct kiln_guest *g)
 {
+        struct qemu_data *q = g->data;
         if (g->pid)
                 qemu_stop(g, 0);
-        if (g->qmp_fd >= 0)
-                close(g->qmp_fd);
-        g->qmp_fd = -1;
-        if (g->proxy_fd >= 0)
-                close(g->proxy_fd);
-        g->proxy_fd = -1;
-        _cleanup_free_ char *qmp_path = xasprintf("%s/qmp.sock", g->cfg.run_dir);
-        unlink(qmp_path);
+        if (q->listening)
+                close(q->qmp_fd);
+        q->listening = false;
+        if (g->cfg.run_dir) {
+                _cleanup_free_ char *qmp_path = xasprintf("%s/qmp.sock", g->cfg.run_dir);
+                unlink(qmp_path);
+        }
+        if (q->net)
+                kiln_netns_clear(&q->ns);
+        q->net = false;
+}
+
+/* The install's network: a network namespace for QEMU with loopback alone, and the proxy's
+ * socket listening in it (the proxy serves it from kiln's namespace; no relay, no socket that
+ * other local users could reach). */
+static int qemu_net_plan(struct kiln_guest *g, const char *bridge, struct kiln_hv_net *ret, struct kiln_error **reterr)
+{
+        struct qemu_data *q = g->data;
+        if (q->net)
+                kiln_netns_clear(&q->ns);
+        int r = kiln_netns_new(KILN_GUEST_PROXY_PORT, &q->ns, reterr);
+        if (r < 0)
+                return r;
+        q->net = true;
+        *ret = (struct kiln_hv_net){.proxy_listen = xasprintf("fd:%d", q->ns.listen_fd),
+                                    .guest_proxy_host = xstrdup(QEMU_PROXY_ADDR),
+                                    .guest_proxy_port = KILN_GUEST_PROXY_PORT,
+                                    .installer_args = xstrdup("")};
+        return 0;
+}
+
+static int qemu_accel_op(const struct kiln_hv_accel_req *req, char **ret, struct kiln_error **reterr)
+{
+        /* A forced kvm is always probed afresh: it must fail before the install, clearly. */
+        return kiln_qemu_accel(req->want, req->kernel, STREQ(req->want, "auto") ? req->cache : NULL, req->notice,
+                               req->userdata, ret, reterr);
 }
 
 const struct kiln_hv_ops kiln_hv_qemu = {
         .name = "qemu",
+        .data_size = sizeof(struct qemu_data),
+        .sandboxed = true,
+        .disk_device = "/dev/vda",
+        .accel = qemu_accel_op,
+        .net_plan = qemu_net_plan,
         .prepare = qemu_prepare,
         .start = qemu_start,
         .wait = qemu_wait,
@@ -303,4 +360,53 @@ int kiln_qemu_probe_kvm(const char *kernel, unsigned timeout_sec, char **ret_why
                         xasprintf("KVM cannot run this kernel: qemu exited %d before the kernel finished booting", r);
         }
         return -EIO;
+}
+
+static char *probe_key(const char *kernel)
+{
+        struct stat k, q;
+        const char *qemu = getenv("KILN_QEMU") ? getenv("KILN_QEMU") : "/usr/bin/qemu-system-x86_64";
+        if (stat(kernel, &k) < 0 || stat(qemu, &q) < 0)
+                return NULL;
+        _cleanup_free_ char *id = xasprintf("%s %lld %lld %s %lld %lld", kernel, (long long)k.st_size,
+                                            (long long)k.st_mtime, qemu, (long long)q.st_size, (long long)q.st_mtime);
+        char hex[KILN_SHA256_HEX];
+        kiln_sha256_buf(id, strlen(id), hex);
+        return xasprintf("kvm-probe-%s", hex);
+}
+
+int kiln_qemu_accel(const char *want, const char *kernel, const struct kiln_cache *cache,
+                    void (*notice_fn)(void *, const char *), void *userdata, char **ret, struct kiln_error **reterr)
+{
+        if (STREQ(want, "tcg")) {
+                *ret = xstrdup("tcg");
+                return 0;
+        }
+        _cleanup_free_ char *why = NULL, *key = cache ? probe_key(kernel) : NULL;
+        _cleanup_free_ char *seen = key ? kiln_cache_record_read(cache, key) : NULL;
+        bool kvm;
+        if (seen && str_has_prefix(seen, "kvm")) {
+                kvm = true;
+        } else if (seen && str_has_prefix(seen, "tcg ")) {
+                kvm = false;
+                why = xstrdup(seen + 4);
+        } else {
+                kvm = kiln_qemu_probe_kvm(kernel, 30, &why) == 0;
+                if (key) {
+                        _cleanup_free_ char *rec = kvm ? xstrdup("kvm") : xasprintf("tcg %s", why);
+                        kiln_cache_record_write(cache, key, rec, NULL);
+                }
+        }
+        if (kvm) {
+                *ret = xstrdup("kvm");
+                return 0;
+        }
+        if (STREQ(want, "kvm"))
+                return kiln_error_set(reterr, ENODEV, "accel 'kvm' was asked for, but %s", why);
+        if (notice_fn) {
+                _cleanup_free_ char *m = xasprintf("%s: using TCG (software emulation, much slower)", why);
+                notice_fn(userdata, m);
+        }
+        *ret = xstrdup("tcg");
+        return 0;
 }

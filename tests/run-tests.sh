@@ -1,41 +1,96 @@
 #!/usr/bin/env bash
 # Run every test script under tests/ (t-*.sh) and close with "N passed, N failed, N skipped".
+# Independent scripts run KILN_TEST_JOBS at a time (default 2, the CI machine's cores), each with
+# its output captured and printed in order once it is done, and with a TMPDIR of its own (kiln's
+# run folders live there, and some scripts look for strays in it). Scripts that look for stray
+# processes by kiln's binary path or by a guest's name, and the scripts that use the Debian fixture,
+# run after them, one at a time, with nothing else of the suite running.
 set -u
 : "${KILN:?set KILN to the kiln binary (make check does)}"
 here=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0 skipped=0
+jobs_max=${KILN_TEST_JOBS:-2}
 # The Debian fixture image (tests/helpers/debian-fixture.sh: mmdebstrap, then one libguestfs run;
 # minutes, mostly one core and the network) is made in the background while the other scripts run,
 # and the scripts that use it run last. They call the helper themselves: it takes a lock, so they
 # wait for this build, or make the image again and report why it failed.
 fixdir=${KILN_FIXTURE_DIR:-$(dirname "$here")/build/fixtures}
 uses_fixture=(builder/t-finish.sh)
+# pgrep for kiln's path or a guest name shared with siblings (t-install-cleanup, t-privileges,
+# t-leftovers: kiln's binary; t-boot-test: the boot test's guest name).
+serial=(builder/t-leftovers.sh hypervisors/t-boot-test.sh hypervisors/t-install-cleanup.sh hypervisors/t-privileges.sh)
+# The longest first, so that two slots finish together (seconds in the last CI run's log).
+slow_first=(hypervisors/t-guest-hostile.sh)
 fixture_pid=
 if command -v mmdebstrap > /dev/null && command -v guestfish > /dev/null; then
         mkdir -p "$fixdir"
         setsid bash "$here/helpers/debian-fixture.sh" "$fixdir" > "$fixdir/background.log" 2>&1 &
         fixture_pid=$!
 fi
-# Interrupted early: stop the build and everything it started (its own process group).
-trap '[ -n "$fixture_pid" ] && kill -- -"$fixture_pid" 2>/dev/null' EXIT
-scripts=$(cd "$here" && find . -name 't-*.sh' | sed 's|^\./||' | sort | grep -vxF "${uses_fixture[@]/#/-e}")
-for t in $scripts "${uses_fixture[@]}"; do
-        t=$here/$t
-        name=${t#"$here"/}
+work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-tests.XXXXXX")
+# Interrupted early: stop the build and everything it started (its own process group), and the
+# scripts still running (each in a process group of its own).
+cleanup() {
+        [ -n "$fixture_pid" ] && kill -- -"$fixture_pid" 2> /dev/null
+        for p in $(jobs -p); do kill -- -"$p" 2> /dev/null; done
+        rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+all=$(cd "$here" && find . -name 't-*.sh' | sed 's|^\./||' | sort)
+last=$(printf '%s\n' "${serial[@]}" "${uses_fixture[@]}")
+parallel=$(grep -vxF -e "$last" <<< "$all")
+ordered=$( (printf '%s\n' "${slow_first[@]}" | grep -xF -e "$parallel"; grep -vxF "$(printf '%s\n' "${slow_first[@]}")" <<< "$parallel") )
+
+# tally NAME RC OUTPUT-FILE SECONDS: print a script's output and count its results.
+tally() {
+        local name=$1 rc=$2 out=$3 secs=$4 p s f
         echo "# $name"
-        start=$SECONDS
-        out=$(bash "$t" 2>&1)
-        rc=$?
-        printf '%s\n' "$out"
-        echo "# $name: $((SECONDS - start)) s"
-        p=$(grep -c '^ok - ' <<<"$out" || true)
-        s=$(grep -c '^ok - .* # SKIP ' <<<"$out" || true)
-        f=$(grep -c '^not ok - ' <<<"$out" || true)
+        cat "$out"
+        echo "# $name: $secs s"
+        p=$(grep -c '^ok - ' "$out" || true)
+        s=$(grep -c '^ok - .* # SKIP ' "$out" || true)
+        f=$(grep -c '^not ok - ' "$out" || true)
         pass=$((pass + p - s)) skipped=$((skipped + s)) fail=$((fail + f))
         if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
                 echo "not ok - $name exited $rc without reporting a failure"
                 fail=$((fail + 1))
         fi
+}
+
+# run_one INDEX NAME: in the background, with its own TMPDIR; leaves INDEX.out, .rc and .time.
+run_one() {
+        local i=$1 name=$2 start=$SECONDS
+        mkdir -p "$work/t$i"
+        TMPDIR=$work/t$i bash "$here/$name" > "$work/$i.out" 2>&1 < /dev/null
+        echo $? > "$work/$i.rc"
+        echo $((SECONDS - start)) > "$work/$i.time"
+}
+
+set -m # each background script in a process group of its own, so that cleanup stops its children
+i=0
+declare -A index
+for name in $ordered; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+        i=$((i + 1))
+        index[$name]=$i
+        run_one "$i" "$name" &
+done
+wait
+set +m
+# In name order, as the suite always printed.
+for name in $parallel; do
+        i=${index[$name]}
+        tally "$name" "$(cat "$work/$i.rc")" "$work/$i.out" "$(cat "$work/$i.time")"
+done
+
+for name in "${serial[@]}" "${uses_fixture[@]}"; do
+        [ -f "$here/$name" ] || continue
+        start=$SECONDS
+        bash "$here/$name" > "$work/serial.out" 2>&1
+        rc=$?
+        tally "$name" "$rc" "$work/serial.out" $((SECONDS - start))
 done
 echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" -eq 0 ]

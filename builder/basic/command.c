@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,14 +63,15 @@ static int write_proc(const char *path, const char *text)
         return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-/* In the child, before it drops privileges: a network namespace of its own with loopback up and
- * one listening socket, sent to kiln over sock. As root a plain unshare; as another user inside a
- * user namespace that maps only its own uid and gid. No allocation. */
-static int child_netns(int sock, uint16_t port)
+/* The namespace holder's child: a network namespace of its own with loopback up and one
+ * listening socket; it sends kiln the socket and the namespace (with the user namespace, when
+ * kiln is not root: one that maps only its own uid and gid), then exits. No allocation. */
+static int holder_child(int sock, uint16_t port)
 {
         uid_t uid = getuid();
         gid_t gid = getgid();
-        if (geteuid() == 0) {
+        bool root = geteuid() == 0;
+        if (root) {
                 if (unshare(CLONE_NEWNET) < 0)
                         return -1;
         } else {
@@ -92,52 +94,91 @@ static int child_netns(int sock, uint16_t port)
         if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
                 return -1;
         close(s);
-        int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fds[3];
+        fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in sa = {
                 .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 64) < 0)
+        if (fds[0] < 0 || bind(fds[0], (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fds[0], 64) < 0)
                 return -1;
-        char byte = 'L';
+        fds[1] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        fds[2] = root ? fds[1] : open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+        if (fds[1] < 0 || fds[2] < 0)
+                return -1;
+        char byte = 'N';
         struct iovec iov = {.iov_base = &byte, .iov_len = 1};
         union {
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(sizeof(fds))];
                 struct cmsghdr align;
         } u;
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &l, sizeof(int));
-        if (sendmsg(sock, &mh, MSG_NOSIGNAL) != 1)
-                return -1;
-        close(l);
-        close(sock);
-        return 0;
+        cm->cmsg_len = CMSG_LEN(sizeof(fds));
+        memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-/* kiln's end: the listening socket the child made, or -errno (the child failed or timed out). */
-static int receive_listener(int sock, unsigned timeout_ms)
+int kiln_netns_new(uint16_t port, struct kiln_netns *ret, struct kiln_error **reterr)
 {
-        struct pollfd pfd = {.fd = sock, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)timeout_ms);
-        if (pr <= 0)
-                return pr == 0 ? -ETIMEDOUT : -errno;
+        *ret = (struct kiln_netns){.net_fd = -1, .user_fd = -1, .listen_fd = -1};
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return kiln_error_set(reterr, errno, "cannot make a socket pair: %s", strerror(errno));
+        pid_t pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                close(sp[0]);
+                close(sp[1]);
+                return kiln_error_set(reterr, e, "cannot fork: %s", strerror(e));
+        }
+        if (pid == 0) {
+                close(sp[0]);
+                _exit(holder_child(sp[1], port) == 0 ? 0 : 1);
+        }
+        close(sp[1]);
+        int fds[3] = {-1, -1, -1};
+        struct pollfd pfd = {.fd = sp[0], .events = POLLIN};
         char byte;
         struct iovec iov = {.iov_base = &byte, .iov_len = 1};
         union {
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(sizeof(fds))];
                 struct cmsghdr align;
         } u;
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-        if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
-                return -EIO;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-                return -EIO;
-        int fd;
-        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-        return fd;
+        bool got = poll(&pfd, 1, 10000) == 1 && recvmsg(sp[0], &mh, MSG_CMSG_CLOEXEC) == 1;
+        struct cmsghdr *cm = got ? CMSG_FIRSTHDR(&mh) : NULL;
+        got = cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+              cm->cmsg_len == CMSG_LEN(sizeof(fds));
+        if (got)
+                memcpy(fds, CMSG_DATA(cm), sizeof(fds));
+        close(sp[0]);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (!got)
+                return kiln_error_set(reterr, EPERM,
+                                      "cannot make a network namespace for the guest (it needs root, or unprivileged "
+                                      "user namespaces)");
+        ret->listen_fd = fds[0];
+        ret->net_fd = fds[1];
+        /* As root the holder sent the net namespace twice: no user namespace to join. */
+        struct stat a, b;
+        if (fstat(fds[1], &a) == 0 && fstat(fds[2], &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+                close(fds[2]);
+        else
+                ret->user_fd = fds[2];
+        return 0;
+}
+
+void kiln_netns_clear(struct kiln_netns *ns)
+{
+        int *fds[] = {&ns->net_fd, &ns->user_fd, &ns->listen_fd};
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                if (*fds[i] >= 0)
+                        close(*fds[i]);
+                *fds[i] = -1;
+        }
 }
 
 static int open_null(int flags)
@@ -146,7 +187,7 @@ static int open_null(int flags)
 }
 
 _Noreturn static void child_exec(char *const *argv, const struct kiln_command_opts *o, int out_w, int err_w,
-                                 pid_t parent, int net_sock)
+                                 pid_t parent)
 {
         sigset_t all;
         sigemptyset(&all);
@@ -162,7 +203,9 @@ _Noreturn static void child_exec(char *const *argv, const struct kiln_command_op
         int err = o->stderr_fd == -2 ? err_w : o->stderr_fd >= 0 ? o->stderr_fd : open_null(O_WRONLY);
         if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
                 _exit(126);
-        if (net_sock >= 0 && child_netns(net_sock, o->netns_port) < 0)
+        /* Into the namespaces kiln made for it (the user namespace first: it grants the rest). */
+        if (o->netns && ((o->netns->user_fd >= 0 && setns(o->netns->user_fd, CLONE_NEWUSER) < 0) ||
+                         setns(o->netns->net_fd, CLONE_NEWNET) < 0))
                 _exit(126);
         child_close_fds(o);
         /* The user changes here, and a change of credentials clears PDEATHSIG: set it again. */
@@ -184,37 +227,12 @@ int kiln_command_spawn(char *const *argv, const struct kiln_command_opts *opts, 
                 o.stdout_fd = -1;
         if (o.stderr_fd == -2)
                 o.stderr_fd = -1;
-        int net[2] = {-1, -1};
-        if (o.ret_netns_listen && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, net) < 0)
-                return kiln_error_set(reterr, errno, "cannot make a socket pair: %s", strerror(errno));
         pid_t parent = getpid();
         pid_t pid = fork();
-        if (pid < 0) {
-                int e = errno;
-                if (net[0] >= 0) {
-                        close(net[0]);
-                        close(net[1]);
-                }
-                return kiln_error_set(reterr, e, "cannot start '%s': %s", argv[0], strerror(e));
-        }
-        if (pid == 0) {
-                if (net[0] >= 0)
-                        close(net[0]);
-                child_exec(argv, &o, -1, -1, parent, net[1]);
-        }
-        if (net[0] >= 0) {
-                close(net[1]);
-                int fd = receive_listener(net[0], 10000);
-                close(net[0]);
-                if (fd < 0) {
-                        kiln_command_stop(pid, 0);
-                        return kiln_error_set(reterr, -fd,
-                                              "cannot give '%s' a network namespace of its own (it needs root, or "
-                                              "unprivileged user namespaces): %s",
-                                              argv[0], strerror(-fd));
-                }
-                *o.ret_netns_listen = fd;
-        }
+        if (pid < 0)
+                return kiln_error_set(reterr, errno, "cannot start '%s': %s", argv[0], strerror(errno));
+        if (pid == 0)
+                child_exec(argv, &o, -1, -1, parent);
         *ret_pid = pid;
         return 0;
 }
@@ -268,7 +286,7 @@ int kiln_command_run(char *const *argv, const struct kiln_command_opts *opts, ch
                 return kiln_error_set(reterr, e, "cannot start '%s': %s", argv[0], strerror(e));
         }
         if (pid == 0)
-                child_exec(argv, opts, out_p[1], err_p[1], parent, -1);
+                child_exec(argv, opts, out_p[1], err_p[1], parent);
         if (out_p[1] >= 0)
                 close(out_p[1]);
         if (err_p[1] >= 0)

@@ -17,12 +17,18 @@ struct kiln_command_opts {
         const struct kiln_sandbox *sandbox; /* NULL: run as kiln runs; else as sandbox.h says */
         const int *pass_fds;                /* kept open in the child, same numbers (e.g. for /dev/fd/N paths) */
         size_t n_pass_fds;
-        /* Not NULL: the child gets a network namespace of its own (and a user namespace, when kiln
-         * is not root) where only loopback is up, and kiln gets back a socket listening on
-         * 127.0.0.1:netns_port inside it: the one place the child can connect to. */
-        int *ret_netns_listen;
-        uint16_t netns_port;
+        const struct kiln_netns *netns; /* not NULL: the child joins these namespaces */
 };
+
+/* A network namespace where only loopback is up and one socket listens, on 127.0.0.1:port: the
+ * one place a child that joins it can connect to. When kiln is not root it lives in a user
+ * namespace that maps only kiln's own uid and gid. */
+struct kiln_netns {
+        int net_fd, user_fd; /* user_fd -1: none (kiln is root) */
+        int listen_fd;
+};
+int kiln_netns_new(uint16_t port, struct kiln_netns *ret, struct kiln_error **reterr);
+void kiln_netns_clear(struct kiln_netns *ns);
 
 /* Run argv to completion. Returns the exit status (0-255) on a normal exit, or fails with a
  * message naming the program: not found, killed by a signal, timed out. */

@@ -1,6 +1,8 @@
 /* Small shared helpers: allocation, string vectors, text buffers, shell quoting, file reading. */
 #include "util.h"
 
+#include "error.h"
+
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -318,4 +320,31 @@ void rm_rf_flat(const char *dir)
         if (d)
                 closedir(d);
         rmdir(dir);
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s.kiln-tmp-XXXXXX", path);
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return kiln_error_set(reterr, errno, "cannot create '%s': %s", tmp, strerror(errno));
+        size_t off = 0;
+        while (off < len) {
+                ssize_t n = write(fd, data + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        int e = errno;
+                        close(fd);
+                        unlink(tmp);
+                        return kiln_error_set(reterr, e, "cannot write '%s': %s", path, strerror(e));
+                }
+                off += (size_t)n;
+        }
+        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+                int e = errno;
+                unlink(tmp);
+                return kiln_error_set(reterr, e, "cannot write '%s': %s", path, strerror(e));
+        }
+        return 0;
 }

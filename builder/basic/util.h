@@ -104,6 +104,9 @@ bool str_has_suffix(const char *s, const char *suffix);
 
 /* Read a whole file of at most max bytes; -EFBIG when larger. */
 int read_file_max(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* Write data to path atomically: a temporary file in the same folder, renamed on success. */
+struct kiln_error;
+int write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr);
 
 /* Seconds on the monotonic clock: for timeouts, watchdogs and stage timings. */
 double kiln_now(void);

@@ -114,9 +114,6 @@ int cli_install_option(const char *cmd, int c, const char *arg, struct cli_insta
  * kiln started is stopped and cleaned up. */
 void cli_catch_signals(volatile sig_atomic_t *flag);
 
-/* Write data to path atomically: a temporary file in the same folder, renamed on success. */
-int cli_write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr);
-
 /* Download progress (a bar on a terminal, nothing in a pipe) and one-line notices. */
 void cli_progress(void *userdata, const char *label, uint64_t now, uint64_t total, bool done);
 void cli_notice(void *userdata, const char *msg);
@@ -142,12 +139,6 @@ void cli_display_error(struct cli_display *d, const struct kiln_error *err, cons
 struct kiln_stage_time;
 void cli_display_result(struct cli_display *d, const struct cli_output *outputs, size_t n_outputs,
                         const struct kiln_stage_time *times, size_t n_times);
-
-/* Should libguestfs be told force_tcg? accel auto probes KVM (cached) with the host's kernel;
- * LIBGUESTFS_BACKEND_SETTINGS set by the user wins. */
-bool cli_guestfs_force_tcg(const char *accel, const struct kiln_cache *cache);
-/* The host's newest /boot/vmlinuz-* (what supermin gives the appliance), or NULL. */
-char *cli_host_kernel(void);
 
 int kiln_cmd_validate(int argc, char **argv);
 int kiln_cmd_fetch(int argc, char **argv);

@@ -5,6 +5,7 @@
 
 #include "boot-test.h"
 #include "install.h"
+#include "qemu.h"
 #include "cli.h"
 
 static volatile sig_atomic_t interrupted;

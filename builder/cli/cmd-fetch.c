@@ -89,7 +89,7 @@ int kiln_cmd_fetch(int argc, char **argv)
                 int k = read_file_max(m->kernel, 256 << 20, &kdata, &klen);
                 if (k < 0)
                         kiln_error_set(&err, -k, "cannot read '%s': %s", m->kernel, strerror(-k));
-                if (k < 0 || cli_write_file_atomic(linux_path, kdata, klen, &err) < 0 ||
+                if (k < 0 || write_file_atomic(linux_path, kdata, klen, &err) < 0 ||
                     kiln_media_inject(p, m, preseed, initrd, &err) < 0) {
                         cli_print_errors(err);
                         unlink(linux_path);

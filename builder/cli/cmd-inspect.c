@@ -4,36 +4,14 @@
 #include <getopt.h>
 #include <sys/stat.h>
 
+#include "appliance-accel.h"
 #include "boot-test.h"
 #include "cache.h"
 #include "image-format.h"
 #include "inspect.h"
 #include "install.h"
+#include "qemu.h"
 #include "cli.h"
-
-/* The newest /boot/vmlinuz-*: the kernel supermin gives the libguestfs appliance. */
-char *cli_host_kernel(void)
-{
-        _cleanup_close_ int fd = open("/boot", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_free_ char *v = fd >= 0 ? kiln_newest_kernel(fd) : NULL;
-        return v ? xasprintf("/boot/vmlinuz-%s", v) : NULL;
-}
-
-/* libguestfs boots the host's kernel under KVM unless told force_tcg; where KVM cannot run it,
- * kiln tells it (the same probe as the install's, cached). */
-bool cli_guestfs_force_tcg(const char *accel, const struct kiln_cache *cache)
-{
-        const char *env = getenv("LIBGUESTFS_BACKEND_SETTINGS");
-        if (env && *env)
-                return false; /* the user decided */
-        if (!STREQ(accel, "auto"))
-                return STREQ(accel, "tcg");
-        _cleanup_free_ char *kernel = cli_host_kernel(), *got = NULL;
-        if (!kernel)
-                return true;
-        kiln_install_accel("auto", kernel, cache, cli_notice, NULL, &got, NULL);
-        return !got || STREQ(got, "tcg");
-}
 
 int kiln_cmd_inspect(int argc, char **argv)
 {
@@ -76,12 +54,12 @@ int kiln_cmd_inspect(int argc, char **argv)
                 goto out;
         if (kiln_build_dir_prepare(bdir, &err) < 0)
                 goto out;
-        if (kiln_inspect(image, format, cli_guestfs_force_tcg(accel, cache), bdir, &in, &err) < 0)
+        if (kiln_inspect(image, format, kiln_appliance_force_tcg(accel, cache, cli_notice, NULL), bdir, &in, &err) < 0)
                 goto out;
         pkgs = strv_join(in->packages, "\n");
         pkg_path = xasprintf("%s/packages.txt", bdir);
         pkg_text = xasprintf("%s\n", pkgs);
-        if (cli_write_file_atomic(pkg_path, pkg_text, strlen(pkg_text), &err) < 0)
+        if (write_file_atomic(pkg_path, pkg_text, strlen(pkg_text), &err) < 0)
                 goto out;
         printf("os         %s (%s %d.%d)\n", in->product ? in->product : "?", in->distro ? in->distro : "?", in->major,
                in->minor);

@@ -1,15 +1,17 @@
-/* kiln install: preseed, media and the guest; leaves the installed disk, or nothing. */
+/* kiln install: preseed, media and the guest; leaves the installed disk, or nothing. It parses its
+ * options and runs the pipeline's fetch and install stages (builder/pipeline/). */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 
-#include "preseed.h"
-#include "install.h"
-#include "leftovers.h"
+#include "pipeline.h"
+#include "qemu.h"
 #include "cli.h"
 
-static volatile sig_atomic_t interrupted;
+static void on_progress(void *userdata, const char *label, uint64_t now, uint64_t total, bool done)
+{
+        cli_progress(userdata, label, now, total, done);
+}
 
 int kiln_cmd_install(int argc, char **argv)
 {
@@ -42,75 +44,48 @@ int kiln_cmd_install(int argc, char **argv)
         if (r != 0)
                 return r;
 
-        cli_catch_signals(&interrupted);
-
         struct cli_display d;
         if ((r = cli_display_open("install", &o, &d)) != 0)
                 return r;
-        struct kiln_cache *cache = NULL;
-        struct kiln_media *m = NULL;
-        struct kiln_install_result res = {0};
-        _cleanup_free_ char *bdir = o.build_dir ? xstrdup(o.build_dir) : xasprintf("%s.d", output);
-        char self[PATH_MAX];
-        ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        self[sl > 0 ? sl : 0] = '\0';
-        int status = KILN_EXIT_FAILED;
-
-        if (kiln_build_dir_prepare(bdir, &err) < 0) {
+        struct kiln_build_opts bo = {.kind = KILN_BUILD_INSTALL,
+                                     .profile = p,
+                                     .preseed = preseed,
+                                     .output = output,
+                                     .build_dir = bd,
+                                     .cache_dir = o.cache_dir,
+                                     .offline = o.offline,
+                                     .no_preflight = o.no_preflight,
+                                     .accel = o.accel,
+                                     .hypervisor = o.hypervisor,
+                                     .bridge = o.xen_bridge,
+                                     .timeout_sec = o.timeout_sec,
+                                     .watchdog_sec = o.watchdog_sec,
+                                     .hooks = {.step = cli_display_event,
+                                               .notice = cli_display_notice,
+                                               .progress = o.json ? NULL : on_progress,
+                                               .userdata = &d}};
+        struct kiln_build *b = kiln_build_new(&bo);
+        cli_catch_signals(kiln_build_cancel_flag(b));
+        r = kiln_build_run(b, &err);
+        const struct kiln_build_result *res = kiln_build_result(b);
+        int status = KILN_EXIT_OK;
+        if (r < 0 && res->failed_in && STREQ(res->failed_in, "build-dir")) {
                 cli_print_errors(err);
-                return KILN_EXIT_USAGE;
-        }
-        /* Held until exit (or SIGKILL): a later run sees whether this one is alive. */
-        int bdir_lock = -1;
-        if (kiln_build_dir_claim(bdir, cli_display_notice, &d, &bdir_lock, &err) < 0)
-                goto out;
-        if (kiln_cache_open(o.cache_dir, o.offline, &cache, &err) < 0)
-                goto out;
-        struct kiln_media_opts mo = {.cache = cache,
-                                     .progress = o.json ? NULL : cli_progress,
-                                     .notice = cli_display_notice,
-                                     .userdata = &d,
-                                     .skip_preflight = o.no_preflight};
-        if (kiln_media_fetch(p, &mo, &m, &err) < 0)
-                goto out;
-        if (interrupted) {
-                kiln_error_set(&err, EINTR, "interrupted");
-                goto out;
-        }
-        struct kiln_install_opts io = {.profile = p,
-                                       .preseed = preseed,
-                                       .media = m,
-                                       .cache = cache,
-                                       .output = output,
-                                       .build_dir = bdir,
-                                       .accel = o.accel ? o.accel : p->vm.accel,
-                                       .hypervisor = o.hypervisor ? o.hypervisor : p->vm.hypervisor,
-                                       .timeout_sec = o.timeout_sec,
-                                       .watchdog_sec = o.watchdog_sec,
-                                       .self = self,
-                                       .xen_bridge = o.xen_bridge,
-                                       .event = cli_display_event,
-                                       .notice = cli_display_notice,
-                                       .userdata = &d,
-                                       .interrupted = &interrupted};
-        if (kiln_install_run(&io, &res, &err) < 0)
-                goto out;
-        if (d.tty)
-                fputc('\n', stderr);
-        fprintf(stderr, "kiln: installed '%s' in %.0f s (%s); logs in %s\n", output, res.seconds, res.accel, bdir);
-        status = KILN_EXIT_OK;
-out:
-        if (status != KILN_EXIT_OK) {
-                cli_display_error(&d, err, bdir);
+                status = KILN_EXIT_USAGE;
+        } else if (r < 0) {
+                cli_display_error(&d, err, bd);
                 cli_print_errors(err);
-                if (access(bdir, F_OK) == 0)
+                if (access(bd, F_OK) == 0)
                         fprintf(stderr, "kiln: the installer's logs are in '%s' (syslog.log, console.log, proxy.log)\n",
-                                bdir);
+                                bd);
+                status = KILN_EXIT_FAILED;
+        } else {
+                if (d.tty)
+                        fputc('\n', stderr);
+                fprintf(stderr, "kiln: installed '%s' in %.0f s (%s); logs in %s\n", output, res->install_seconds,
+                        res->accel, bd);
         }
-        kiln_install_result_clear(&res);
+        kiln_build_free(b);
         free(d.last_step);
-        kiln_media_free(m);
-        kiln_cache_free(cache);
-        kiln_lock_release(bdir, bdir_lock);
         return status;
 }

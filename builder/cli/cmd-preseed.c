@@ -29,7 +29,7 @@ int kiln_cmd_preseed(int argc, char **argv)
         if (r != 0)
                 return r;
         if (output) {
-                if (cli_write_file_atomic(output, text, strlen(text), &err) < 0) {
+                if (write_file_atomic(output, text, strlen(text), &err) < 0) {
                         cli_print_errors(err);
                         return KILN_EXIT_FAILED;
                 }

@@ -421,33 +421,6 @@ void cli_catch_signals(volatile sig_atomic_t *flag)
         sigaction(SIGHUP, &sa, NULL);
 }
 
-int cli_write_file_atomic(const char *path, const char *data, size_t len, struct kiln_error **reterr)
-{
-        _cleanup_free_ char *tmp = xasprintf("%s.kiln-tmp-XXXXXX", path);
-        int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return kiln_error_set(reterr, errno, "cannot create '%s': %s", tmp, strerror(errno));
-        size_t off = 0;
-        while (off < len) {
-                ssize_t n = write(fd, data + off, len - off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        int e = errno;
-                        close(fd);
-                        unlink(tmp);
-                        return kiln_error_set(reterr, e, "cannot write '%s': %s", path, strerror(e));
-                }
-                off += (size_t)n;
-        }
-        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-                int e = errno;
-                unlink(tmp);
-                return kiln_error_set(reterr, e, "cannot write '%s': %s", path, strerror(e));
-        }
-        return 0;
-}
-
 int main(int argc, char **argv)
 {
         enum { OPT_VERSION = 0x100, OPT_APT_DIR };

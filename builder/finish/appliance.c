@@ -39,7 +39,7 @@ int kiln_appliance_open(const char *image, const char *format, bool readonly, bo
                 guestfs_set_backend_settings(g, settings);
         }
         /* The appliance's QEMU opens the untrusted image: it gets QEMU's own seccomp sandbox, and
-         * unlike the install's QEMU it needs no relay, so nothing may spawn or raise privileges. */
+         * like the install's, nothing may spawn or raise privileges. */
         if (guestfs_config(g, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny") <
             0) {
                 r = kiln_appliance_error(g, reterr, "libguestfs: sandbox the appliance");

@@ -6,10 +6,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "hv.h"
 #include "command.h"
 #include "image-format.h"
-#include "install.h"
+#include "qemu.h"
 #include "leftovers.h"
 #include "sandbox.h"
 
@@ -56,8 +55,8 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
         if (r < 0)
                 return r;
         if (o->kernel || STREQ(o->accel, "tcg") || STREQ(o->accel, "kvm")) {
-                r = kiln_install_accel(o->accel, o->kernel ? o->kernel : "/nonexistent", o->cache, o->notice,
-                                       o->userdata, &accel, reterr);
+                r = kiln_qemu_accel(o->accel, o->kernel ? o->kernel : "/nonexistent", o->cache, o->notice, o->userdata,
+                                    &accel, reterr);
                 if (r < 0)
                         return r;
         } else {
@@ -81,17 +80,15 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
         /* QEMU runs as the sandbox user, under kiln's seccomp filter and its own with everything
          * denied. It gets the image as a read-only descriptor (it can open no path of kiln's or the
          * user's), the console as a file of its own, and a folder of its own for the snapshot's
-         * overlay. */
+         * overlay, all through /dev/fd/N: it needs no way through the folders above them. */
         struct kiln_sandbox sandbox = {0};
         _cleanup_free_ char *scratch = xasprintf("%s/tmp", run);
         _cleanup_strv_free_ char **env = NULL;
         int image_fd = -1, fds[2] = {-1, -1}; /* the console, the scratch folder */
-        int *console_fd = &fds[0], *scratch_fd = &fds[1];
-        char scratch_path[32] = "";
+        char console_path[32] = "", scratch_path[32] = "";
         double start = kiln_now();
         bool login = false;
-        char console_path[32] = "";
-        struct kiln_guest g = {.ops = &kiln_hv_qemu, .qmp_fd = -1, .proxy_fd = -1};
+        struct kiln_guest *g = kiln_guest_new(&kiln_hv_qemu);
         unlink(o->console_log);
         r = kiln_sandbox_init(&sandbox, reterr);
         if (r == 0 && mkdir(scratch, 0700) < 0)
@@ -100,43 +97,41 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
                 r = kiln_sandbox_give(&sandbox, scratch, reterr);
         if (r == 0 && (image_fd = open(o->image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
                 r = kiln_error_set(reterr, errno, "cannot open '%s': %s", o->image, strerror(errno));
-        if (r == 0 &&
-            (*console_fd = open(o->console_log, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
+        if (r == 0 && (fds[0] = open(o->console_log, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
                 r = kiln_error_set(reterr, errno, "cannot create '%s': %s", o->console_log, strerror(errno));
         if (r == 0)
                 r = kiln_sandbox_give(&sandbox, o->console_log, reterr);
-        if (r == 0 && (*scratch_fd = open(scratch, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        if (r == 0 && (fds[1] = open(scratch, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
                 r = kiln_error_set(reterr, errno, "cannot open '%s': %s", scratch, strerror(errno));
         if (r < 0)
                 goto out;
-        /* Paths through /dev/fd/N: QEMU needs no way through the folders above them. */
-        snprintf(console_path, sizeof(console_path), "/dev/fd/%d", *console_fd);
-        snprintf(scratch_path, sizeof(scratch_path), "/dev/fd/%d", *scratch_fd);
+        snprintf(console_path, sizeof(console_path), "/dev/fd/%d", fds[0]);
+        snprintf(scratch_path, sizeof(scratch_path), "/dev/fd/%d", fds[1]);
         env = env_with_tmpdir(scratch_path);
         /* One vCPU under TCG: with two, a trixie kernel patching its own code at boot (int3 over
          * a jump label) has met an Oops in sched_clock_cpu and a panic (seen once here, QEMU 7.2);
          * a boot to a login prompt gains little from a second emulated CPU anyway. */
-        g.cfg = (struct kiln_guest_config){.name = "boot-test",
-                                           .disk = o->image,
-                                           .disk_format = format,
-                                           .disk_ro_fd = &image_fd,
-                                           .snapshot = true,
-                                           .memory = o->memory ? o->memory : 1ULL << 30,
-                                           .cpus = STREQ(accel, "kvm") ? 2 : 1,
-                                           .accel = accel,
-                                           .console_log = console_path,
-                                           .run_dir = run,
-                                           .sandbox = &sandbox,
-                                           .envp = env,
-                                           .fds = fds,
-                                           .n_fds = ELEMENTSOF(fds)};
+        g->cfg = (struct kiln_guest_config){.name = "boot-test",
+                                            .disk = o->image,
+                                            .disk_format = format,
+                                            .disk_ro_fd = &image_fd,
+                                            .snapshot = true,
+                                            .memory = o->memory ? o->memory : 1ULL << 30,
+                                            .cpus = STREQ(accel, "kvm") ? 2 : 1,
+                                            .accel = accel,
+                                            .console_log = console_path,
+                                            .run_dir = run,
+                                            .sandbox = &sandbox,
+                                            .envp = env,
+                                            .fds = fds,
+                                            .n_fds = ELEMENTSOF(fds)};
         start = kiln_now();
-        r = g.ops->prepare(&g, reterr);
+        r = g->ops->prepare(g, reterr);
         if (r == 0)
-                r = g.ops->start(&g, reterr);
+                r = g->ops->start(g, reterr);
         while (r == 0) {
                 bool gone = false;
-                r = g.ops->wait(&g, 1000, &gone, reterr);
+                r = g->ops->wait(g, 1000, &gone, reterr);
                 if (r < 0)
                         break;
                 _cleanup_free_ char *text = NULL;
@@ -165,17 +160,17 @@ int kiln_boot_test(const struct kiln_boot_test_opts *o, double *ret_seconds, str
                 }
         }
 out:
-        g.ops->stop(&g, 0);
-        g.ops->cleanup(&g);
-        strv_free(g.argv);
+        g->ops->stop(g, 0);
+        g->ops->cleanup(g);
+        if (g->stderr_path)
+                unlink(g->stderr_path);
+        kiln_guest_free(g);
         if (image_fd >= 0)
                 close(image_fd);
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 if (fds[i] >= 0)
                         close(fds[i]);
         kiln_sandbox_clear(&sandbox);
-        _cleanup_free_ char *qerr = xasprintf("%s/qemu.stderr", run);
-        unlink(qerr);
         rm_rf_flat(scratch);
         kiln_lock_release(run, run_lock);
         rmdir(run);

@@ -4,116 +4,33 @@
  * interrupted; then stop everything, in reverse, on every path. */
 #include "install.h"
 
-#include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <inttypes.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 
 #include "hv.h"
 #include "command.h"
-#include "hash.h"
 #include "leftovers.h"
 #include "proxy.h"
 
-int kiln_xen_net_plan(const char *bridge, struct kiln_xen_net *ret, struct kiln_error **reterr)
-{
-        struct ifaddrs *ifs = NULL;
-        if (getifaddrs(&ifs) < 0)
-                return kiln_error_set(reterr, errno, "getifaddrs: %s", strerror(errno));
-        int r = -ENODEV;
-        for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !STREQ(i->ifa_name, bridge))
-                        continue;
-                struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-                struct in_addr m = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr;
-                struct in_addr g = {.s_addr = htonl(ntohl(a.s_addr) + 1)};
-                if ((g.s_addr & m.s_addr) != (a.s_addr & m.s_addr) || (g.s_addr | m.s_addr) == 0xffffffffu)
-                        break; /* no room for the guest after the bridge's address */
-                inet_ntop(AF_INET, &a, ret->bridge_ip, sizeof(ret->bridge_ip));
-                inet_ntop(AF_INET, &m, ret->netmask, sizeof(ret->netmask));
-                inet_ntop(AF_INET, &g, ret->guest_ip, sizeof(ret->guest_ip));
-                r = 0;
-                break;
-        }
-        freeifaddrs(ifs);
-        if (r < 0)
-                return kiln_error_set(reterr, ENODEV,
-                                      "Xen needs a host-only bridge '%s' with an IPv4 address and room for the guest "
-                                      "after it (see the README: 'Running on a Xen dom0')",
-                                      bridge);
-        return 0;
-}
-
-char *kiln_install_cmdline(const struct kiln_profile *p, const char *proxy_url, const struct kiln_xen_net *xen)
+char *kiln_install_cmdline(const struct kiln_profile *p, const char *proxy_url, const char *disk_device,
+                           const char *net_args)
 {
         struct kiln_buf b = {0};
         /* auto + critical: only unanswered critical questions could stop it, and kiln watches for
          * those; DEBCONF_DEBUG=developer puts every question debconf shows into the syslog. */
         buf_printf(&b, "auto=true priority=critical DEBCONF_DEBUG=developer fb=false console=ttyS0,115200n8");
         buf_printf(&b, " mirror/http/proxy=%s", proxy_url);
-        buf_printf(&b, " partman-auto/disk=%s", xen ? "/dev/xvda" : "/dev/vda");
-        if (xen) /* a static address on the host-only bridge; no gateway, no name server */
-                buf_printf(&b,
-                           " netcfg/disable_autoconfig=true netcfg/get_ipaddress=%s netcfg/get_netmask=%s "
-                           "netcfg/get_gateway=none netcfg/confirm_static=true",
-                           xen->guest_ip, xen->netmask);
+        buf_printf(&b, " partman-auto/disk=%s", disk_device);
+        if (net_args && *net_args)
+                buf_printf(&b, " %s", net_args);
         for (size_t i = 0; p->installer.extra_args[i]; i++)
                 buf_printf(&b, " %s", p->installer.extra_args[i]);
         return buf_steal(&b);
-}
-
-static char *probe_key(const char *kernel)
-{
-        struct stat k, q;
-        const char *qemu = getenv("KILN_QEMU") ? getenv("KILN_QEMU") : "/usr/bin/qemu-system-x86_64";
-        if (stat(kernel, &k) < 0 || stat(qemu, &q) < 0)
-                return NULL;
-        _cleanup_free_ char *id = xasprintf("%s %lld %lld %s %lld %lld", kernel, (long long)k.st_size,
-                                            (long long)k.st_mtime, qemu, (long long)q.st_size, (long long)q.st_mtime);
-        char hex[KILN_SHA256_HEX];
-        kiln_sha256_buf(id, strlen(id), hex);
-        return xasprintf("kvm-probe-%s", hex);
-}
-
-int kiln_install_accel(const char *want, const char *kernel, const struct kiln_cache *cache,
-                       void (*notice_fn)(void *, const char *), void *userdata, char **ret, struct kiln_error **reterr)
-{
-        if (STREQ(want, "tcg")) {
-                *ret = xstrdup("tcg");
-                return 0;
-        }
-        _cleanup_free_ char *why = NULL, *key = cache ? probe_key(kernel) : NULL;
-        _cleanup_free_ char *seen = key ? kiln_cache_record_read(cache, key) : NULL;
-        bool kvm;
-        if (seen && str_has_prefix(seen, "kvm")) {
-                kvm = true;
-        } else if (seen && str_has_prefix(seen, "tcg ")) {
-                kvm = false;
-                why = xstrdup(seen + 4);
-        } else {
-                kvm = kiln_qemu_probe_kvm(kernel, 30, &why) == 0;
-                if (key) {
-                        _cleanup_free_ char *rec = kvm ? xstrdup("kvm") : xasprintf("tcg %s", why);
-                        kiln_cache_record_write(cache, key, rec, NULL);
-                }
-        }
-        if (kvm) {
-                *ret = xstrdup("kvm");
-                return 0;
-        }
-        if (STREQ(want, "kvm"))
-                return kiln_error_set(reterr, ENODEV, "accel 'kvm' was asked for, but %s", why);
-        if (notice_fn) {
-                _cleanup_free_ char *m = xasprintf("%s: using TCG (software emulation, much slower)", why);
-                notice_fn(userdata, m);
-        }
-        *ret = xstrdup("tcg");
-        return 0;
 }
 
 int kiln_build_dir_prepare(const char *path, struct kiln_error **reterr)
@@ -143,11 +60,6 @@ int kiln_build_dir_prepare(const char *path, struct kiln_error **reterr)
                                       "folder of its own",
                                       path);
         return 0;
-}
-
-bool kiln_qemu_path_ok(const char *path)
-{
-        return !strchr(path, ',');
 }
 
 static int create_disk(const char *path, const char *format, uint64_t size, const struct kiln_sandbox *sb,
@@ -242,15 +154,17 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         kiln_sweep_partials(o->output, o->notice, o->userdata);
 
         _cleanup_free_ char *accel = NULL;
-        if (STREQ(o->hypervisor, "qemu")) {
-                /* A forced kvm is always probed afresh: it must fail before the install, clearly. */
-                r = kiln_install_accel(o->accel, o->media->kernel, STREQ(o->accel, "auto") ? o->cache : NULL, o->notice,
-                                       o->userdata, &accel, reterr);
-                if (r < 0)
-                        return r;
-        } else {
-                accel = xstrdup("hvm");
-        }
+        struct kiln_hv_accel_req areq = {.want = o->accel,
+                                         .kernel = o->media->kernel,
+                                         .cache = o->cache,
+                                         .notice = o->notice,
+                                         .userdata = o->userdata};
+        r = ops->accel(&areq, &accel, reterr);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *accel_name = xstrdup(accel); /* for people: KVM, TCG, HVM */
+        for (char *c = accel_name; *c; c++)
+                *c = (char)toupper((unsigned char)*c);
         bool tcg = accel && STREQ(accel, "tcg");
         unsigned timeout = o->timeout_sec ? o->timeout_sec : tcg ? 3 * 3600 : 3600;
         unsigned watchdog = o->watchdog_sec ? o->watchdog_sec : tcg ? 600 : 300;
@@ -267,19 +181,20 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                 return r;
         }
 
-        /* What touches the guest's bytes runs as the sandbox user: QEMU and qemu-img on the disk.
-         * It can reach no folder of kiln's: it gets its files open (/dev/fd/N) and owns only the
-         * disk and the two logs QEMU writes. QEMU runs in a network namespace of its own whose only
-         * listening socket is the proxy's. Xen's xl must run as root. */
-        bool xen = STREQ(o->hypervisor, "xen");
+        /* Under a sandboxed backend, what touches the guest's bytes runs as the sandbox user: the
+         * hypervisor and qemu-img on the disk. It can reach no folder of kiln's: it gets its files
+         * open (/dev/fd/N), owns only the disk and the two logs it writes, and reaches the proxy
+         * where the backend's net plan says (QEMU: its own network namespace, where only the
+         * proxy's socket listens). A backend whose tools must run as root gets paths. */
+        bool fd_paths_for_hv = ops->sandboxed;
         struct kiln_sandbox sandbox = {0};
-        r = xen ? 0 : kiln_sandbox_init(&sandbox, reterr);
+        r = fd_paths_for_hv ? kiln_sandbox_init(&sandbox, reterr) : 0;
         if (r < 0) {
                 kiln_lock_release(run, run_lock);
                 rm_rf_flat(run);
                 return r;
         }
-        const struct kiln_sandbox *sb = xen ? NULL : &sandbox;
+        const struct kiln_sandbox *sb = fd_paths_for_hv ? &sandbox : NULL;
         int fds[5] = {-1, -1, -1, -1, -1}; /* kernel, initrd, disk, console, syslog */
         char fd_paths[5][32] = {{0}};
         _cleanup_free_ char *initrd = xasprintf("%s/initrd.gz", run);
@@ -290,9 +205,9 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         const char *format = str_has_suffix(o->output, ".raw") || str_has_suffix(o->output, ".img") ? "raw" : "qcow2";
         _cleanup_free_ char *proxy_url = NULL, *cmdline = NULL;
         struct kiln_proxy *proxy = NULL;
-        struct kiln_proxy_policy pol = {0};
         struct kiln_snapshot snapshot = {0};
-        struct kiln_guest *g = NULL;
+        struct kiln_guest *g = kiln_guest_new(ops);
+        struct kiln_hv_net net = {0};
         struct kiln_install_log log = {0};
         bool disk_made = false;
         double start = kiln_now();
@@ -316,7 +231,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         r = kiln_sandbox_give(sb, disk, reterr);
         if (r < 0)
                 goto out;
-        if (!xen) {
+        if (fd_paths_for_hv) {
                 const char *files[] = {o->media->kernel, initrd, disk, console, syslog};
                 for (size_t i = 0; r == 0 && i < ELEMENTSOF(files); i++) {
                         int flags = i < 2 ? O_RDONLY : i == 2 ? O_RDWR : O_WRONLY | O_CREAT | O_EXCL;
@@ -328,55 +243,54 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                         snprintf(fd_paths[i], sizeof(fd_paths[i]), "/dev/fd/%d", fds[i]);
                 }
         }
+        /* What the hypervisor is given: its files open, or their paths. */
+        const char *hv_kernel = fd_paths_for_hv ? fd_paths[0] : o->media->kernel;
+        const char *hv_initrd = fd_paths_for_hv ? fd_paths[1] : initrd;
+        const char *hv_disk = fd_paths_for_hv ? fd_paths[2] : disk;
+        const char *hv_console = fd_paths_for_hv ? fd_paths[3] : console;
+        const char *hv_syslog = fd_paths_for_hv ? fd_paths[4] : syslog;
         if (r == 0)
-                r = create_disk(xen ? disk : fd_paths[2], format, p->disk.size, sb, xen ? NULL : &fds[2], reterr);
+                r = create_disk(hv_disk, format, p->disk.size, sb, fd_paths_for_hv ? &fds[2] : NULL, reterr);
         if (r < 0)
                 goto out;
 
-        struct kiln_xen_net xn = {0};
-        const char *bridge = o->xen_bridge ? o->xen_bridge : "kilnbr0";
-        if (xen && (r = kiln_xen_net_plan(bridge, &xn, reterr)) < 0)
+        g->cfg.run_dir = run;
+        r = ops->net_plan(g, o->bridge, &net, reterr);
+        if (r < 0)
                 goto out;
         /* The archive as it is now, verified: the guest sees this view for the whole install. */
         r = kiln_snapshot_for(p, o->media->pin, o->cache, o->notice, o->userdata, &snapshot, reterr);
         if (r < 0)
                 goto out;
+        struct kiln_proxy_policy pol;
         kiln_proxy_policy_for(p, &pol);
-        /* Xen: the proxy listens on the bridge's address, reached directly. QEMU: on the socket
-         * QEMU's start makes in its own network namespace, so it starts after the guest. */
-        if (xen) {
-                r = kiln_proxy_start(&pol, o->cache, &snapshot, proxy_log, xn.bridge_ip, 0, &proxy, reterr);
-                if (r < 0)
-                        goto out;
-                proxy_url = xasprintf("http://%s:%u/", xn.bridge_ip, kiln_proxy_port(proxy));
-        } else {
-                proxy_url = xasprintf("http://%s:%u/", KILN_QEMU_PROXY_ADDR, KILN_GUEST_PROXY_PORT);
-        }
-        cmdline = kiln_install_cmdline(p, proxy_url, xen ? &xn : NULL);
-        g = xcalloc(1, sizeof(*g));
-        g->ops = ops;
-        g->qmp_fd = -1;
-        g->proxy_fd = -1;
+        /* Where the backend's plan puts it: a socket in the hypervisor's own network namespace, or
+         * an address the guest reaches directly. */
+        r = kiln_proxy_start(&pol, o->cache, &snapshot, proxy_log, net.proxy_listen, 0, &proxy, reterr);
+        kiln_proxy_policy_clear(&pol);
+        if (r < 0)
+                goto out;
+        if (net.proxy_admit_sandbox)
+                kiln_proxy_admit_uid(proxy, sb && sb->drop ? sb->uid : geteuid());
+
+        proxy_url = xasprintf("http://%s:%u/", net.guest_proxy_host,
+                              net.guest_proxy_port ? net.guest_proxy_port : kiln_proxy_port(proxy));
+        cmdline = kiln_install_cmdline(p, proxy_url, ops->disk_device, net.installer_args);
         g->cfg = (struct kiln_guest_config){.name = p->name,
-                                            .kernel = xen ? o->media->kernel : fd_paths[0],
-                                            .initrd = xen ? initrd : fd_paths[1],
+                                            .kernel = hv_kernel,
+                                            .initrd = hv_initrd,
                                             .cmdline = cmdline,
-                                            .disk = xen ? disk : fd_paths[2],
+                                            .disk = hv_disk,
                                             .disk_format = format,
                                             .memory = p->vm.memory,
                                             .cpus = p->vm.cpus,
                                             .accel = accel,
-                                            .console_log = xen ? console : fd_paths[3],
-                                            .syslog_log = xen ? syslog : fd_paths[4],
+                                            .console_log = hv_console,
+                                            .syslog_log = hv_syslog,
                                             .run_dir = run,
-                                            .proxy_port = xen ? kiln_proxy_port(proxy) : 0,
-                                            .proxy_netns = !xen,
                                             .sandbox = sb,
-                                            .fds = xen ? NULL : fds,
-                                            .n_fds = xen ? 0 : ELEMENTSOF(fds),
-                                            .xen_bridge = xen ? bridge : NULL,
-                                            .xen_guest_ip = xen ? xn.guest_ip : NULL,
-                                            .xen_proxy_ip = xen ? xn.bridge_ip : NULL};
+                                            .fds = fd_paths_for_hv ? fds : NULL,
+                                            .n_fds = fd_paths_for_hv ? ELEMENTSOF(fds) : 0};
         r = ops->prepare(g, reterr);
         if (r < 0)
                 goto out;
@@ -388,16 +302,10 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                         (void)!write(afd, joined, strlen(joined));
         }
         r = ops->start(g, reterr);
-        if (r == 0 && g->proxy_fd >= 0) {
-                _cleanup_free_ char *on = xasprintf("fd:%d", g->proxy_fd);
-                r = kiln_proxy_start(&pol, o->cache, &snapshot, proxy_log, on, 0, &proxy, reterr);
-                g->proxy_fd = -1; /* the proxy's now, closed on every path */
-        }
         if (r < 0)
                 goto out;
-        kiln_notify(o->notice, o->userdata, "installing '%s' (debian %s/%s) under %s%s; logs in %s", p->name,
-                    p->release, p->arch, o->hypervisor, STREQ(o->hypervisor, "qemu") ? (tcg ? " TCG" : " KVM") : "",
-                    o->build_dir);
+        kiln_notify(o->notice, o->userdata, "installing '%s' (debian %s/%s) under %s %s; logs in %s", p->name,
+                    p->release, p->arch, ops->name, accel_name, o->build_dir);
 
         off_t con_off = 0, sys_off = 0;
         double last_activity = kiln_now();
@@ -459,10 +367,10 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         }
         bool clean_exit = WIFEXITED(g->exit_status) && WEXITSTATUS(g->exit_status) == 0;
         if (!log.finish_seen || !clean_exit) {
-                _cleanup_free_ char *qerr = xasprintf("%s/qemu.stderr", run);
                 _cleanup_free_ char *qtext = NULL;
                 size_t ql;
-                read_file_max(qerr, 1 << 16, &qtext, &ql);
+                if (g->stderr_path)
+                        read_file_max(g->stderr_path, 1 << 16, &qtext, &ql);
                 if (qtext)
                         qtext[strcspn(qtext, "\n")] = '\0';
                 if (!clean_exit)
@@ -493,6 +401,7 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         ret->n_served = kiln_proxy_served(proxy, &ret->served);
         r = 0;
 out:
+        kiln_hv_net_clear(&net);
         if (g) {
                 ops->cleanup(g);
                 /* The guest is gone: whatever it wrote past the cap in its last moments is cut too. */
@@ -502,15 +411,14 @@ out:
                         if (stat(logs[i], &lst) == 0 && (uint64_t)lst.st_size > guest_log_max())
                                 cut_log(logs[i], guest_log_max());
                 }
-                _cleanup_free_ char *qerr = xasprintf("%s/qemu.stderr", run);
                 _cleanup_free_ char *qdst = xasprintf("%s/hypervisor.stderr", o->build_dir);
-                copy_tail(qerr, qdst);
+                if (g->stderr_path)
+                        copy_tail(g->stderr_path, qdst);
                 kiln_guest_free(g);
         }
         if (proxy)
                 kiln_proxy_stop(proxy);
         kiln_snapshot_clear(&snapshot);
-        kiln_proxy_policy_clear(&pol);
         kiln_sandbox_clear(&sandbox);
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 if (fds[i] >= 0)

@@ -24,6 +24,13 @@ struct field {
         bool (*check)(struct walk *w, const struct kiln_node *n, const char *path);
         long min, max; /* T_INT */
         bool multiline;
+        /* The reference (profiles/README.md's key tables, checked in make check against
+         * `kiln validate --dump-keys`): the type as it says it (NULL: from type and item), and the
+         * default. def is the literal default extract() uses (a scalar, or a flow list "[a, b]");
+         * def_doc says it in words when it is not a literal ("the host's own"), or differently. */
+        const char *type_doc;
+        const char *def;
+        const char *def_doc;
 };
 
 struct walk {
@@ -519,86 +526,179 @@ static const char *const hypervisors[] = {"qemu", "xen", NULL};
 static const char *const accels[] = {"auto", "kvm", "tcg", NULL};
 
 static const struct field disk_fields[] = {
-        {"size", T_SIZE},
-        {"layout", T_STR, .choices = layouts},
-        {"filesystem", T_STR, .choices = filesystems},
-        {"swap", T_STR, .check = check_swap},
+        {"size", T_SIZE, .def = "10G"},
+        {"layout", T_STR, .choices = layouts, .def = "atomic"},
+        {"filesystem", T_STR, .choices = filesystems, .def = "ext4"},
+        {"swap", T_STR, .check = check_swap, .type_doc = "size or `none`", .def_doc = "the installer's choice"},
         {0},
 };
 
 static const struct field user_fields[] = {
-        {"name", T_STR, .check = check_username},
-        {"password", T_STR, .check = check_password},
-        {"ssh_keys", T_LIST, .item = T_STR, .check = check_ssh_key},
-        {"sudo", T_STR, .check = check_sudo},
-        {"shell", T_STR, .check = check_shell},
+        {"name", T_STR, .check = check_username, .type_doc = "string, required"},
+        {"password", T_STR, .check = check_password, .def_doc = "locked"},
+        {"ssh_keys", T_LIST, .item = T_STR, .check = check_ssh_key, .def_doc = "none"},
+        {"sudo", T_STR, .check = check_sudo, .type_doc = "bool or `nopasswd`", .def = "false"},
+        {"shell", T_STR, .check = check_shell, .def = "/bin/bash"},
         {0},
 };
 
 static const struct field root_fields[] = {
-        {"password", T_STR, .check = check_password},
-        {"ssh_keys", T_LIST, .item = T_STR, .check = check_ssh_key},
+        {"password", T_STR, .check = check_password, .def_doc = "locked"},
+        {"ssh_keys", T_LIST, .item = T_STR, .check = check_ssh_key, .def_doc = "none"},
         {0},
 };
 
 static const struct field repo_fields[] = {
-        {"name", T_STR, .check = check_repo_name},
-        {"url", T_STR, .check = check_url},
-        {"suite", T_STR, .check = check_word},
-        {"components", T_LIST, .item = T_STR, .check = check_word},
+        {"name", T_STR, .check = check_repo_name, .type_doc = "string, required"},
+        {"url", T_STR, .check = check_url, .type_doc = "URL, required"},
+        {"suite", T_STR, .check = check_word, .def_doc = "`release`"},
+        {"components", T_LIST, .item = T_STR, .check = check_word, .def = "[main]"},
         {"key", T_STR, .check = check_armored_key, .multiline = true},
-        {"key_file", T_STR, .check = check_key_file},
+        {"key_file", T_STR, .check = check_key_file, .type_doc = "path"},
         {0},
 };
 
 static const struct field installer_fields[] = {
-        {"version", T_STR, .check = check_version},
+        {"version", T_STR, .check = check_version, .def_doc = "the current one"},
         {"sha256", T_STR, .check = check_sha256},
-        {"extra_args", T_LIST, .item = T_STR, .check = check_arg},
-        {"early_commands", T_LIST, .item = T_STR, .check = check_command},
-        {"udebs", T_LIST, .item = T_STR, .check = check_udeb},
-        {"kernel", T_STR, .check = check_kernel},
-        {"initrd", T_STR, .check = check_initrd},
-        {"iso", T_STR, .check = check_iso},
+        {"extra_args", T_LIST, .item = T_STR, .check = check_arg, .def_doc = "none"},
+        {"early_commands", T_LIST, .item = T_STR, .check = check_command, .def_doc = "none"},
+        {"udebs", T_LIST, .item = T_STR, .check = check_udeb, .type_doc = "list of paths", .def_doc = "none"},
+        {"kernel", T_STR, .check = check_kernel, .type_doc = "paths"},
+        {"initrd", T_STR, .check = check_initrd, .type_doc = "paths"},
+        {"iso", T_STR, .check = check_iso, .type_doc = "path"},
         {0},
 };
 
 static const struct field vm_fields[] = {
-        {"memory", T_SIZE},
-        {"cpus", T_INT, .min = 1, .max = 64},
-        {"hypervisor", T_STR, .choices = hypervisors},
-        {"accel", T_STR, .choices = accels},
+        {"memory", T_SIZE, .def = "2G"},
+        {"cpus", T_INT, .min = 1, .max = 64, .def = "2"},
+        {"hypervisor", T_STR, .choices = hypervisors, .def = "qemu"},
+        {"accel", T_STR, .choices = accels, .def = "auto"},
         {0},
 };
 
 static const struct field top_fields[] = {
-        {"name", T_STR, .check = check_label},
+        {"name", T_STR, .check = check_label, .type_doc = "string, **required**"},
         {"extends", T_STR},
-        {"distro", T_STR, .choices = distros},
-        {"release", T_STR, .check = check_release},
-        {"arch", T_STR, .choices = arches},
-        {"mirror", T_STR, .check = check_url},
-        {"mirror_keyring", T_STR, .check = check_key_file},
-        {"security", T_STR, .check = check_security},
-        {"hostname", T_STR, .check = check_label},
-        {"domain", T_STR, .check = check_domain},
-        {"locale", T_STR, .check = check_locale},
-        {"keymap", T_STR, .check = check_keymap},
-        {"timezone", T_STR, .check = check_timezone},
-        {"kernel_args", T_LIST, .item = T_STR, .check = check_arg},
+        {"distro", T_STR, .choices = distros, .def = "debian"},
+        {"release", T_STR, .check = check_release, .type_doc = "string, **required**"},
+        {"arch", T_STR, .choices = arches, .def = "amd64"},
+        {"mirror", T_STR, .check = check_url, .type_doc = "URL", .def_doc = "the host's own"},
+        {"mirror_keyring", T_STR, .check = check_key_file, .type_doc = "path",
+         .def = "/usr/share/keyrings/debian-archive-keyring.gpg"},
+        {"security", T_STR, .check = check_security, .type_doc = "bool or URL", .def = "true"},
+        {"hostname", T_STR, .check = check_label, .def_doc = "`name`"},
+        {"domain", T_STR, .check = check_domain, .def = "", .def_doc = "empty"},
+        {"locale", T_STR, .check = check_locale, .def = "en_US.UTF-8"},
+        {"keymap", T_STR, .check = check_keymap, .def = "us"},
+        {"timezone", T_STR, .check = check_timezone, .def = "Etc/UTC"},
+        {"kernel_args", T_LIST, .item = T_STR, .check = check_arg, .def = "[console=ttyS0,115200n8]"},
         {"disk", T_MAP, .sub = disk_fields},
-        {"users", T_LIST, .item = T_MAP, .sub = user_fields},
+        {"users", T_LIST, .item = T_MAP, .sub = user_fields, .def_doc = "none"},
         {"root", T_MAP, .sub = root_fields},
-        {"packages", T_LIST, .item = T_STR, .check = check_package},
-        {"tasks", T_LIST, .item = T_STR, .check = check_task},
-        {"repos", T_LIST, .item = T_MAP, .sub = repo_fields},
-        {"late_commands", T_LIST, .item = T_STR, .check = check_command},
-        {"bootloader", T_STR, .choices = bootloaders},
+        {"packages", T_LIST, .item = T_STR, .check = check_package, .def_doc = "none"},
+        {"tasks", T_LIST, .item = T_STR, .check = check_task, .def = "[standard, ssh-server]"},
+        {"repos", T_LIST, .item = T_MAP, .sub = repo_fields, .def_doc = "none"},
+        {"late_commands", T_LIST, .item = T_STR, .check = check_command, .def_doc = "none"},
+        {"bootloader", T_STR, .choices = bootloaders, .def = "guest"},
         {"installer", T_MAP, .sub = installer_fields},
         {"vm", T_MAP, .sub = vm_fields},
         {"preseed", T_RAWMAP},
         {0},
 };
+
+/* ---- the table as data: defaults for extract(), rows for the reference ---- */
+
+/* "disk.size", "users[].shell" (or "users.shell"): the row, or NULL. */
+static const struct field *field_at(const char *path)
+{
+        const struct field *fields = top_fields;
+        _cleanup_free_ char *copy = xstrdup(path);
+        char *save = NULL;
+        const struct field *f = NULL;
+        for (char *part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
+                size_t len = strlen(part);
+                if (len > 2 && STREQ(part + len - 2, "[]"))
+                        part[len - 2] = '\0';
+                if (!fields)
+                        return NULL;
+                for (f = fields; f->key && !STREQ(f->key, part); f++)
+                        ;
+                if (!f->key)
+                        return NULL;
+                fields = f->sub;
+        }
+        return f;
+}
+
+const char *kiln_schema_default(const char *path)
+{
+        const struct field *f = field_at(path);
+        if (!f || !f->def)
+                abort(); /* extract() asks only for keys whose row has a literal default */
+        return f->def;
+}
+
+char **kiln_schema_default_list(const char *path)
+{
+        const char *d = kiln_schema_default(path);
+        char **v = NULL;
+        if (*d != '[')
+                abort();
+        /* Items are separated by ", ": an item may hold a comma of its own (console=ttyS0,115200n8). */
+        _cleanup_free_ char *copy = xstrndup(d + 1, strcspn(d + 1, "]"));
+        for (char *item = copy, *next; *item; item = next) {
+                char *sep = strstr(item, ", ");
+                next = sep ? sep + 2 : item + strlen(item);
+                if (sep)
+                        *sep = '\0';
+                v = strv_push(v, xstrdup(item));
+        }
+        return v ? v : xcalloc(1, sizeof(char *));
+}
+
+static const char *type_text(const struct field *f)
+{
+        if (f->type_doc)
+                return f->type_doc;
+        switch (f->type) {
+        case T_BOOL:
+                return "bool";
+        case T_INT:
+                return "integer";
+        case T_SIZE:
+                return "size";
+        case T_LIST:
+                return f->item == T_MAP ? "list of maps" : "list of strings";
+        default:
+                return "string";
+        }
+}
+
+static void reference_rows(struct kiln_buf *b, const struct field *fields, const char *prefix)
+{
+        for (const struct field *f = fields; f->key; f++) {
+                _cleanup_free_ char *key = xasprintf("%s%s", prefix, f->key);
+                if (f->type != T_MAP && f->type != T_RAWMAP) {
+                        _cleanup_free_ char *def = f->def_doc ? xstrdup(f->def_doc)
+                                                   : f->def   ? xasprintf("`%s`", f->def)
+                                                              : xstrdup("");
+                        buf_printf(b, "%s|%s|%s\n", key, type_text(f), def);
+                }
+                if (f->sub) {
+                        _cleanup_free_ char *sub = xasprintf("%s%s.", key, f->type == T_LIST ? "[]" : "");
+                        reference_rows(b, f->sub, sub);
+                }
+        }
+}
+
+char *kiln_schema_reference(void)
+{
+        struct kiln_buf b = {0};
+        reference_rows(&b, top_fields, "");
+        return buf_steal(&b);
+}
 
 /* ---- did you mean ---- */
 

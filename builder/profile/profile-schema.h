@@ -35,3 +35,11 @@ bool kiln_is_crypt_hash(const char *s);
 
 /* A path value as written in a profile, resolved against the folder of the file it is written in. */
 char *kiln_node_path(const struct kiln_node *n);
+
+/* The schema table as data. The default of a key whose row holds a literal one ("disk.size",
+ * "users[].shell"), as a scalar or as a list; asking for another key is a bug (abort). */
+const char *kiln_schema_default(const char *path);
+char **kiln_schema_default_list(const char *path);
+/* Every key as one "KEY|TYPE|DEFAULT" line, in table order: what profiles/README.md's key tables
+ * must say (tests/profiles/t-keys.sh). */
+char *kiln_schema_reference(void);

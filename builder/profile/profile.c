@@ -251,6 +251,26 @@ static uint64_t size_or(const struct kiln_node *root, const char *path, uint64_t
         return def;
 }
 
+/* A key's value, or its default from the schema table (profile-schema.c): one home per default. */
+static char *str_def(const struct kiln_node *root, const char *path)
+{
+        return str_or(root, path, kiln_schema_default(path));
+}
+
+static uint64_t size_def(const struct kiln_node *root, const char *path)
+{
+        uint64_t def = 0;
+        if (kiln_parse_size(kiln_schema_default(path), &def) < 0)
+                abort();
+        return size_or(root, path, def);
+}
+
+static char **list_def(const struct kiln_node *root, const char *path)
+{
+        const struct kiln_node *n = at(root, path);
+        return n ? list_of(n) : kiln_schema_default_list(path);
+}
+
 const char *kiln_layout_name(enum kiln_layout l)
 {
         static const char *const names[] = {"atomic", "home", "multi", "lvm"};
@@ -405,7 +425,7 @@ static void extract_users(struct kiln_profile *p, const struct kiln_node *list)
                 d->name = str_or(u, "name", NULL);
                 d->password = str_or(u, "password", NULL);
                 d->ssh_keys = list_of(at(u, "ssh_keys"));
-                d->shell = str_or(u, "shell", "/bin/bash");
+                d->shell = str_or(u, "shell", kiln_schema_default("users[].shell"));
                 const struct kiln_node *s = at(u, "sudo");
                 bool b = false;
                 if (s && STREQ(s->scalar, "nopasswd"))
@@ -430,8 +450,10 @@ static void extract_repos(struct kiln_profile *p, const struct kiln_schema_ctx *
                         d->url[--len] = '\0';
                 d->suite = str_or(r, "suite", p->release);
                 d->components = list_of(at(r, "components"));
-                if (!d->components[0])
-                        d->components = strv_push(d->components, xstrdup("main"));
+                if (!d->components[0]) {
+                        strv_free(d->components);
+                        d->components = kiln_schema_default_list("repos[].components");
+                }
                 d->key = str_or(r, "key", NULL);
                 const struct kiln_file_value *kf = kiln_schema_file(ctx, at(r, "key_file"));
                 if (kf) { /* the bytes checked as OpenPGP are the bytes the initrd gets */
@@ -466,13 +488,13 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
         const struct kiln_node *t = p->tree;
 
         p->name = str_or(t, "name", NULL);
-        p->distro = str_or(t, "distro", "debian");
+        p->distro = str_def(t, "distro");
         _cleanup_free_ char *rel = str_or(t, "release", NULL);
         if (STREQ(rel, "12") || STREQ(rel, "bookworm"))
                 p->release = xstrdup("bookworm"), p->release_number = 12;
         else
                 p->release = xstrdup("trixie"), p->release_number = 13;
-        p->arch = str_or(t, "arch", "amd64");
+        p->arch = str_def(t, "arch");
 
         const char *apt_dir = opts && opts->apt_dir ? opts->apt_dir : kiln_default_apt_dir();
         _cleanup_free_ char *host_mirror = NULL, *host_security = NULL;
@@ -497,7 +519,7 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
 
         p->mirror_keyring_set = at(t, "mirror_keyring") != NULL;
         const struct kiln_file_value *kr = kiln_schema_file(ctx, at(t, "mirror_keyring"));
-        p->mirror_keyring = kr ? xstrdup(kr->real) : xstrdup("/usr/share/keyrings/debian-archive-keyring.gpg");
+        p->mirror_keyring = kr ? xstrdup(kr->real) : xstrdup(kiln_schema_default("mirror_keyring"));
         if (kr) {
                 p->mirror_keyring_data = xmalloc(kr->len + 1);
                 memcpy(p->mirror_keyring_data, kr->data, kr->len + 1);
@@ -505,7 +527,9 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
         }
 
         const struct kiln_node *sec = at(t, "security");
-        bool sec_on = true;
+        bool sec_on = false;
+        if (kiln_parse_bool(kiln_schema_default("security"), &sec_on) < 0)
+                abort();
         if (sec && kiln_parse_bool(sec->scalar, &sec_on) < 0) {
                 p->security = xstrdup(sec->scalar);
         } else if (sec_on && host_security) {
@@ -517,20 +541,19 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
         }
 
         p->hostname = str_or(t, "hostname", p->name);
-        p->domain = str_or(t, "domain", "");
-        p->locale = str_or(t, "locale", "en_US.UTF-8");
-        p->keymap = str_or(t, "keymap", "us");
-        p->timezone = str_or(t, "timezone", "Etc/UTC");
-        const struct kiln_node *ka = at(t, "kernel_args");
-        p->kernel_args = ka ? list_of(ka) : strv_push(NULL, xstrdup("console=ttyS0,115200n8"));
+        p->domain = str_def(t, "domain");
+        p->locale = str_def(t, "locale");
+        p->keymap = str_def(t, "keymap");
+        p->timezone = str_def(t, "timezone");
+        p->kernel_args = list_def(t, "kernel_args");
 
-        p->disk.size = size_or(t, "disk.size", 10ULL << 30);
-        _cleanup_free_ char *layout = str_or(t, "disk.layout", "atomic");
+        p->disk.size = size_def(t, "disk.size");
+        _cleanup_free_ char *layout = str_def(t, "disk.layout");
         p->disk.layout = STREQ(layout, "home")    ? KILN_LAYOUT_HOME
                          : STREQ(layout, "multi") ? KILN_LAYOUT_MULTI
                          : STREQ(layout, "lvm")   ? KILN_LAYOUT_LVM
                                                   : KILN_LAYOUT_ATOMIC;
-        p->disk.filesystem = str_or(t, "disk.filesystem", "ext4");
+        p->disk.filesystem = str_def(t, "disk.filesystem");
         const struct kiln_node *swap = at(t, "disk.swap");
         if (swap) {
                 p->disk.swap_set = true;
@@ -543,16 +566,10 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
         p->root.ssh_keys = list_of(at(t, "root.ssh_keys"));
 
         p->packages = list_of(at(t, "packages"));
-        const struct kiln_node *tasks = at(t, "tasks");
-        if (tasks) {
-                p->tasks = list_of(tasks);
-        } else {
-                p->tasks = strv_push(NULL, xstrdup("standard"));
-                p->tasks = strv_push(p->tasks, xstrdup("ssh-server"));
-        }
+        p->tasks = list_def(t, "tasks");
         extract_repos(p, ctx, at(t, "repos"));
         p->late_commands = list_of(at(t, "late_commands"));
-        _cleanup_free_ char *bl = str_or(t, "bootloader", "guest");
+        _cleanup_free_ char *bl = str_def(t, "bootloader");
         p->bootloader = STREQ(bl, "host") ? KILN_BOOTLOADER_HOST : KILN_BOOTLOADER_GUEST;
 
         p->installer.version = str_or(t, "installer.version", NULL);
@@ -566,11 +583,11 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
         p->installer.initrd = path_or_null(ctx, t, "installer.initrd");
         p->installer.iso = path_or_null(ctx, t, "installer.iso");
 
-        p->vm.memory = size_or(t, "vm.memory", 2ULL << 30);
-        const struct kiln_node *cpus = at(t, "vm.cpus");
-        p->vm.cpus = cpus ? (unsigned)strtoul(cpus->scalar, NULL, 10) : 2;
-        p->vm.hypervisor = str_or(t, "vm.hypervisor", "qemu");
-        p->vm.accel = str_or(t, "vm.accel", "auto");
+        p->vm.memory = size_def(t, "vm.memory");
+        _cleanup_free_ char *cpus = str_def(t, "vm.cpus");
+        p->vm.cpus = (unsigned)strtoul(cpus, NULL, 10);
+        p->vm.hypervisor = str_def(t, "vm.hypervisor");
+        p->vm.accel = str_def(t, "vm.accel");
 
         extract_preseed(p, at(t, "preseed"));
 

@@ -669,19 +669,16 @@ int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cac
         int one = 1;
         if (addr && str_has_prefix(addr, "fd:")) {
                 /* A socket already listening, kiln's own (made in the guest's network namespace): the
-                 * proxy takes it over and closes it at stop. */
+                 * proxy serves a copy of it; the caller keeps and closes its own. */
                 char *end;
                 long fd = strtol(addr + 3, &end, 10);
                 int type = 0;
                 socklen_t tl = sizeof(type);
                 if (*end || fd < 0 || fd > INT_MAX || getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
-                    type != SOCK_STREAM) {
-                        if (*end == '\0' && fd >= 0 && fd <= INT_MAX)
-                                close((int)fd);
+                    type != SOCK_STREAM || (p->listen_fd = fcntl((int)fd, F_DUPFD_CLOEXEC, 3)) < 0) {
                         r = kiln_error_set(reterr, EBADF, "'%s' is not a listening socket", addr);
                         goto fail;
                 }
-                p->listen_fd = (int)fd;
         } else if (addr && (addr[0] == '/' || addr[0] == '@')) {
                 /* A unix socket: a path, or '@NAME' in the abstract namespace (nothing on disk to
                  * reach or to leave behind; kiln_proxy_admit_uid says whose peers it takes). */

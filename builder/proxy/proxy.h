@@ -32,7 +32,7 @@ struct kiln_proxy_served {
 };
 
 /* The proxy's unix socket address: a path, or '@NAME' in the abstract namespace. -ENAMETOOLONG
- * when it does not fit. The proxy listens on it; the relay connects to it. */
+ * when it does not fit. */
 struct sockaddr_un;
 int kiln_proxy_unix_addr(const char *name, struct sockaddr_un *ret, socklen_t *ret_len);
 
@@ -40,7 +40,7 @@ struct kiln_proxy;
 struct kiln_snapshot;
 /* Listen on addr (an IPv4 address; NULL: 127.0.0.1) and port (0: any free one), or, when addr
  * is an absolute path or '@NAME' (the abstract namespace), on a unix socket, or, for 'fd:N', on
- * a socket already listening, which the proxy takes over (closed at stop, or on failure). log_path (may be
+ * a socket already listening (the proxy serves a copy; the caller's stays the caller's). log_path (may be
  * NULL) gets one line per request. Under each suite the snapshot pins (it may be NULL; it must
  * outlive the proxy), the guest gets only the verified Release and the bytes it lists. */
 int kiln_proxy_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cache,

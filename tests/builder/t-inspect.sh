@@ -68,7 +68,8 @@ ipid=$!
 sec=""
 while kill -0 $ipid 2>/dev/null; do
         q=$(pgrep -P $ipid -f qemu-system | head -1)
-        [ -n "$q" ] && sec=$(awk '/^Seccomp:/ {print $2}' /proc/"$q"/status 2>/dev/null) && [ -n "$sec" ] && break
+        # QEMU installs its filter (-sandbox) after it starts: read until it is there or QEMU is gone.
+        [ -n "$q" ] && sec=$(awk '/^Seccomp:/ {print $2}' /proc/"$q"/status 2>/dev/null) && [ "$sec" = 2 ] && break
         sleep 0.2
 done
 wait $ipid

@@ -3,13 +3,14 @@
 #include <libxl.h>
 #include <libxlutil.h>
 
-#include "hv.h"
+#include "xen.h"
 
 int main(int argc, char **argv);
 
-static int check(const char *dir, const char *name, const struct kiln_guest_config *c)
+static int check(const char *dir, const char *name, const struct kiln_guest_config *c, const char *bridge,
+                 const char *guest_ip)
 {
-        _cleanup_free_ char *text = kiln_xen_config(c);
+        _cleanup_free_ char *text = kiln_xen_config(c, bridge, guest_ip);
         _cleanup_free_ char *path = xasprintf("%s/%s.cfg", dir, name);
         FILE *f = fopen(path, "we");
         if (!f || fputs(text, f) < 0 || fclose(f) != 0)
@@ -92,14 +93,12 @@ int main(int argc, char **argv)
                 .cpus = 2,
                 .accel = "hvm",
                 .syslog_log = "/srv/images/web.qcow2.d/syslog.log",
-                .xen_bridge = "kilnbr0",
-                .xen_guest_ip = "10.99.0.2",
-                .xen_proxy_ip = "10.99.0.1"};
+        };
         struct kiln_guest_config boot = {.name = "boot-test",
                                          .disk = "/srv/images/web.raw",
                                          .disk_format = "raw",
                                          .memory = 1ULL << 30,
                                          .cpus = 1,
                                          .accel = "hvm"};
-        return check(argv[1], "install", &install) | check(argv[1], "boot", &boot);
+        return check(argv[1], "install", &install, "kilnbr0", "10.99.0.2") | check(argv[1], "boot", &boot, NULL, NULL);
 }

@@ -70,9 +70,9 @@ void serve_db_recover(struct serve *s)
         while (sqlite3_step(st) == SQLITE_ROW) {
                 const char *id = (const char *)sqlite3_column_text(st, 0);
                 int attempts = sqlite3_column_int(st, 1);
-                serve_remove_build_dir(s, id);
                 sqlite3_stmt *u;
                 if (attempts < 2) {
+                        serve_sweep_build_dir(s, id);
                         u = serve_db_prepare(s, "UPDATE builds SET state='queued', started=NULL, stage=NULL, "
                                                 "step=NULL, percent=NULL, error='interrupted: the service "
                                                 "stopped while it ran; requeued' WHERE id=?1");

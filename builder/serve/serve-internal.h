@@ -82,6 +82,8 @@ int serve_runner_start(struct serve *s, pthread_t *ret, struct kiln_error **rete
 bool serve_runner_cancel(struct serve *s, const char *id);
 /* Remove a finished build's folder. */
 void serve_remove_build_dir(struct serve *s, const char *id);
+/* Remove what a build left in its folder, all but its profile (to run it again). */
+void serve_sweep_build_dir(struct serve *s, const char *id);
 uint64_t serve_dir_bytes(int dirfd, const char *name);
 
 /* serve-webhook.c */

@@ -18,7 +18,7 @@
 #include "serve-internal.h"
 
 #define LINE_MAX_BYTES (64 * 1024)
-#define KILL_GRACE_SEC 20
+#define KILL_GRACE_SEC 10
 
 unsigned kiln_serve_default_concurrency(void)
 {
@@ -43,6 +43,29 @@ static void remove_tree_at(int dfd)
         struct dirent *e;
         while ((e = readdir(d))) {
                 if (STREQ(e->d_name, ".") || STREQ(e->d_name, ".."))
+                        continue;
+                if (unlinkat(dirfd(d), e->d_name, 0) == 0 || errno != EISDIR)
+                        continue;
+                int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub >= 0)
+                        remove_tree_at(sub);
+                unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+        }
+        closedir(d);
+}
+
+void serve_sweep_build_dir(struct serve *s, const char *id)
+{
+        int fd = openat(s->builds_dir_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                if (STREQ(e->d_name, ".") || STREQ(e->d_name, "..") || STREQ(e->d_name, "profile.yaml"))
                         continue;
                 if (unlinkat(dirfd(d), e->d_name, 0) == 0 || errno != EISDIR)
                         continue;
@@ -305,8 +328,10 @@ static int start_build(struct serve *s, const char *id, const char *format, bool
                 sigset_t none;
                 sigemptyset(&none);
                 sigprocmask(SIG_SETMASK, &none, NULL);
-                /* The service killed (even SIGKILL): the build stops and cleans up as on Ctrl-C. */
-                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                /* The service killed (even SIGKILL): the build dies with it, and what it started
+                 * with it (kiln's own children have PDEATHSIG too); the next start sweeps its
+                 * folder and runs it again. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                         _exit(126);
                 if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 || dup2(fds[1], 3) < 0)
                         _exit(126);

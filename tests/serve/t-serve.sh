@@ -245,5 +245,24 @@ kill "$server"
 wait "$server"
 check_eq "SIGTERM: kiln serve exits 0" 0 $?
 server=
+# TLS (libmicrohttpd's GnuTLS): a self-signed certificate, HTTPS on 127.0.0.1.
+if command -v openssl > /dev/null && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+        -keyout "$TMP/key.pem" -out "$TMP/cert.pem" > /dev/null 2>&1; then
+        : > "$TMP/tls.log"
+        "$KILN" serve "${ROOT_OPT[@]}" --state-dir "$TMP/tls-state" --tokens "$TMP/tokens" --listen 127.0.0.1:0 \
+                --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" 2>> "$TMP/tls.log" &
+        server=$!
+        for _ in $(seq 100); do grep -q "listening on" "$TMP/tls.log" && break; sleep 0.1; done
+        CURL=(--cacert "$TMP/cert.pem")
+        BASE="https://$(sed -n 's/.*listening on \(127.0.0.1:[0-9]*\).*/\1/p' "$TMP/tls.log")"
+        api GET /v1/builds /v1/builds -H "$(auth "$OTHER")"
+        check_eq "HTTPS: the API over TLS" 200 "$code"
+        check_eq "plain HTTP on the TLS port gets nothing" 000 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${BASE/https/http}/v1/health")"
+        kill "$server"
+        wait "$server"
+        server=
+else
+        skip "HTTPS" "openssl cannot make a test certificate"
+fi
 check_eq "every response matched docs/api.openapi.yaml" "" "${api_bad[*]}"
 finish

@@ -140,9 +140,11 @@ bench-build: all
 install: $(BUILD)/kiln
 	install -D -m 0755 $(BUILD)/kiln $(DESTDIR)$(BINDIR)/kiln
 	install -D -m 0644 builder/cli/kiln.1 $(DESTDIR)$(MANDIR)/man1/kiln.1
+	sed 's|/usr/local/bin/kiln|$(BINDIR)/kiln|' contrib/kiln-serve.service > $(BUILD)/kiln-serve.service
+	install -D -m 0644 $(BUILD)/kiln-serve.service $(DESTDIR)$(PREFIX)/lib/systemd/system/kiln-serve.service
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/kiln $(DESTDIR)$(MANDIR)/man1/kiln.1
+	rm -f $(DESTDIR)$(BINDIR)/kiln $(DESTDIR)$(MANDIR)/man1/kiln.1 $(DESTDIR)$(PREFIX)/lib/systemd/system/kiln-serve.service
 
 C_FILES    := $(LIB_SRC) $(CLI_SRC) $(wildcard builder/*/*.h preseed-gen/*.h hypervisors/*.h tests/*/*.c bench/*.c)
 format:

@@ -8,7 +8,7 @@ MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 BUILD      ?= build
 
-PKGS       := yaml-0.1 libarchive libcurl libguestfs libcrypto libmicrohttpd json-c libxml-2.0 libseccomp
+PKGS       := yaml-0.1 libarchive libcurl libguestfs libcrypto libmicrohttpd json-c libxml-2.0 libseccomp sqlite3
 CC         ?= cc
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
               -Wno-unused-parameter -Wno-missing-field-initializers
@@ -62,10 +62,10 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(LI
 # Debian packages kiln needs to build and test; idempotent.
 DEB_RUN    := qemu-system-x86 qemu-utils gpgv dmsetup kpartx grub-pc-bin
 DEB_BUILD  := build-essential pkg-config libyaml-dev libarchive-dev libcurl4-openssl-dev \
-              libguestfs-dev libjson-c-dev libmicrohttpd-dev libssl-dev libxml2-dev libseccomp-dev
+              libguestfs-dev libjson-c-dev libmicrohttpd-dev libssl-dev libxml2-dev libseccomp-dev libsqlite3-dev
 DEB_TEST   := debconf-utils clang clang-format shellcheck cppcheck python3 gpg gpgv cpio dpkg-dev libarchive-tools man-db \
               qemu-system-x86 qemu-utils busybox-static linux-image-amd64 libxen-dev curl \
-              mmdebstrap libguestfs-tools libxml2-utils python3-jsonschema
+              mmdebstrap libguestfs-tools libxml2-utils python3-jsonschema python3-yaml
 deps:
 	@missing=$$(for p in $(DEB_RUN) $(DEB_BUILD) $(DEB_TEST); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -140,9 +140,11 @@ bench-build: all
 install: $(BUILD)/kiln
 	install -D -m 0755 $(BUILD)/kiln $(DESTDIR)$(BINDIR)/kiln
 	install -D -m 0644 builder/cli/kiln.1 $(DESTDIR)$(MANDIR)/man1/kiln.1
+	sed 's|/usr/local/bin/kiln|$(BINDIR)/kiln|' contrib/kiln-serve.service > $(BUILD)/kiln-serve.service
+	install -D -m 0644 $(BUILD)/kiln-serve.service $(DESTDIR)$(PREFIX)/lib/systemd/system/kiln-serve.service
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/kiln $(DESTDIR)$(MANDIR)/man1/kiln.1
+	rm -f $(DESTDIR)$(BINDIR)/kiln $(DESTDIR)$(MANDIR)/man1/kiln.1 $(DESTDIR)$(PREFIX)/lib/systemd/system/kiln-serve.service
 
 C_FILES    := $(LIB_SRC) $(CLI_SRC) $(wildcard builder/*/*.h preseed-gen/*.h hypervisors/*.h tests/*/*.c bench/*.c)
 format:

@@ -33,13 +33,17 @@ struct kiln_globals {
         const char *profile_root; /* --profile-root DIR */
         bool trust_paths;         /* --trust-profile-paths */
         bool allow_private;       /* --allow-private-mirrors */
+        bool untrusted;           /* --untrusted-profile (kiln serve's builds) */
+        const char *library;      /* --profile-library DIR */
 };
 
 /* The trust options every command that reads a profile takes (also before the command). */
-enum { CLI_OPT_PROFILE_ROOT = 0x80, CLI_OPT_TRUST_PATHS, CLI_OPT_ALLOW_PRIVATE };
+enum { CLI_OPT_PROFILE_ROOT = 0x80, CLI_OPT_TRUST_PATHS, CLI_OPT_ALLOW_PRIVATE, CLI_OPT_UNTRUSTED, CLI_OPT_LIBRARY };
 #define CLI_PROFILE_OPTIONS                                                                                            \
         {"profile-root", required_argument, NULL, CLI_OPT_PROFILE_ROOT},                                               \
                 {"trust-profile-paths", no_argument, NULL, CLI_OPT_TRUST_PATHS},                                       \
+                {"untrusted-profile", no_argument, NULL, CLI_OPT_UNTRUSTED},                                           \
+                {"profile-library", required_argument, NULL, CLI_OPT_LIBRARY},                                         \
         {                                                                                                              \
                 "allow-private-mirrors", no_argument, NULL, CLI_OPT_ALLOW_PRIVATE                                      \
         }
@@ -149,3 +153,4 @@ int kiln_cmd_inspect(int argc, char **argv);
 int kiln_cmd_build(int argc, char **argv);
 int kiln_cmd_finish(int argc, char **argv);
 int kiln_cmd_preseed(int argc, char **argv);
+int kiln_cmd_serve(int argc, char **argv);

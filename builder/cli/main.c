@@ -176,6 +176,38 @@ const struct kiln_command kiln_commands[] = {
          "  --port N       listen on port N (default: any free port)\n"
          "  --cache DIR    the shared cache (default $XDG_CACHE_HOME/kiln)\n"
          "  --log FILE     append one line per request to FILE\n"},
+        {"serve", kiln_cmd_serve, "run the job service: an HTTP API that queues and runs builds",
+         "Usage: kiln serve --state-dir DIR --tokens FILE [OPTIONS]\n"
+         "       kiln serve --new-token TENANT\n"
+         "\n"
+         "Serve the JSON API under /v1 (docs/api.openapi.yaml) that a provisioning portal\n"
+         "calls: POST /v1/builds queues a profile, each build runs as its own 'kiln build'\n"
+         "process, its typed events stream live (SSE or NDJSON, resumable), and the state\n"
+         "lives in DIR/serve.db (SQLite), so a restart keeps every build. Profiles from the\n"
+         "API are untrusted: they name no host file (keys inline); 'extends' only names\n"
+         "profiles beneath --profile-library.\n"
+         "\n"
+         "  --listen unix:PATH|HOST:PORT  where to listen (default unix:DIR/serve.sock); a\n"
+         "                      TCP address that is not loopback needs --tls-cert/--tls-key\n"
+         "  --state-dir DIR     serve.db and builds/ID/ (the profile, logs, the image)\n"
+         "  --tokens FILE       one tenant a line: TENANT SHA256-OF-TOKEN [running=N]\n"
+         "                      [queued=N] [disk=SIZE] [secret=WEBHOOK-KEY]; '#' comments\n"
+         "  --new-token TENANT  print a new token and its line for the tokens file\n"
+         "  --tls-cert FILE, --tls-key FILE   HTTPS (PEM)\n"
+         "  --max-running N     builds at once (default: one per core and per 2 GiB)\n"
+         "  --build-timeout MIN a build's limit (default 240 minutes; 'Ns' for seconds)\n"
+         "  --expire MIN        finished builds are removed after this (default 7 days)\n"
+         "  --max-body KIB      request body limit (default 1024)\n"
+         "  --max-streams N     event stream clients at once (default 64)\n"
+         "  --max-events N      events kept per build (default 10000; the last always)\n"
+         "  --cache DIR         the shared cache every build uses\n"
+         "  --accel auto|kvm|tcg  passed to every build\n"
+         "  --profile-library DIR  what API profiles may extend (nothing without it)\n"
+         "  --allow-private-mirrors  API profiles may name internal mirrors\n"
+         "  --allow-private-callbacks  webhooks may go to internal addresses\n"
+         "  --allow-root        run as root anyway (it refuses otherwise)\n"
+         "\n"
+         "Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot serve, 2 usage.\n"},
         {0},
 };
 
@@ -202,7 +234,10 @@ static void main_usage(FILE *f)
               "                  (for your own profiles only)\n"
               "  --allow-private-mirrors  allow URLs to loopback, private, link-local and\n"
               "                  other internal addresses\n"
-              "                  (these three also after any command that reads a profile)\n"
+              "  --untrusted-profile  the profile may name no files (keys inline); what\n"
+              "                  kiln serve runs its builds with\n"
+              "  --profile-library DIR  with it, 'extends' names profiles beneath DIR only\n"
+              "                  (these also after any command that reads a profile)\n"
               "  -h, --help      show this help\n"
               "  --version       show kiln's version\n"
               "\n"
@@ -279,6 +314,12 @@ int cli_profile_option(int c, const char *arg)
         case CLI_OPT_ALLOW_PRIVATE:
                 kiln_globals.allow_private = true;
                 return 0;
+        case CLI_OPT_UNTRUSTED:
+                kiln_globals.untrusted = true;
+                return 0;
+        case CLI_OPT_LIBRARY:
+                kiln_globals.library = arg;
+                return 0;
         default:
                 return 1;
         }
@@ -289,7 +330,9 @@ int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_pre
         struct kiln_profile_options po = {.apt_dir = kiln_globals.apt_dir,
                                           .profile_root = kiln_globals.profile_root,
                                           .trust_paths = kiln_globals.trust_paths,
-                                          .allow_private = kiln_globals.allow_private};
+                                          .allow_private = kiln_globals.allow_private,
+                                          .untrusted = kiln_globals.untrusted || kiln_globals.library,
+                                          .library = kiln_globals.library};
         kiln_fetch_allow_private(kiln_globals.allow_private);
         _cleanup_profile_ struct kiln_profile *p = NULL;
         _cleanup_error_ struct kiln_error *err = NULL;
@@ -447,6 +490,8 @@ int main(int argc, char **argv)
                 case CLI_OPT_PROFILE_ROOT:
                 case CLI_OPT_TRUST_PATHS:
                 case CLI_OPT_ALLOW_PRIVATE:
+                case CLI_OPT_UNTRUSTED:
+                case CLI_OPT_LIBRARY:
                         cli_profile_option(c, optarg);
                         break;
                 default:

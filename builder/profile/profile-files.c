@@ -46,6 +46,21 @@ int kiln_path_policy_init(struct kiln_path_policy *pol, const char *root, bool t
         return 0;
 }
 
+int kiln_path_policy_init_library(struct kiln_path_policy *pol, const char *library, struct kiln_error **reterr)
+{
+        *pol = (struct kiln_path_policy){.root_fd = -1, .no_files = true};
+        if (!library)
+                return 0;
+        char buf[PATH_MAX];
+        if (!realpath(library, buf))
+                return kiln_error_set(reterr, errno, "--profile-library '%s': %s", library, strerror(errno));
+        pol->root_fd = open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pol->root_fd < 0)
+                return kiln_error_set(reterr, errno, "--profile-library '%s': %s", buf, strerror(errno));
+        pol->root = xstrdup(buf);
+        return 0;
+}
+
 void kiln_path_policy_clear(struct kiln_path_policy *pol)
 {
         if (pol->root_fd >= 0)
@@ -136,6 +151,14 @@ int kiln_profile_file_open(const struct kiln_path_policy *pol, const char *in_re
         if (!*written) {
                 *ret_why = xstrdup("the path is empty");
                 return -EINVAL;
+        }
+        if (pol->no_files && (kind != KILN_FILE_PROFILE || !pol->root)) {
+                *ret_why = xstrdup(kind == KILN_FILE_PROFILE
+                                           ? "this profile came through kiln serve, and the server has no "
+                                             "profile library to extend"
+                                           : "this profile came through kiln serve and may name no files; "
+                                             "give key material inline ('key:')");
+                return -EPERM;
         }
         _cleanup_free_ char *copy = xstrdup(in_real);
         const char *dir = dirname(copy);

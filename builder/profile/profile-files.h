@@ -8,9 +8,10 @@
 
 /* Where the paths of one profile load may lead. */
 struct kiln_path_policy {
-        int root_fd; /* O_PATH folder: paths resolve beneath it (openat2 RESOLVE_BENEATH) */
-        char *root;  /* its real path, for messages */
-        bool trust;  /* --trust-profile-paths: absolute paths and escapes allowed */
+        int root_fd;   /* O_PATH folder: paths resolve beneath it (openat2 RESOLVE_BENEATH) */
+        char *root;    /* its real path, for messages */
+        bool trust;    /* --trust-profile-paths: absolute paths and escapes allowed */
+        bool no_files; /* an untrusted profile (kiln serve): only 'extends', into the library */
 };
 
 /* root: --profile-root, or NULL for the folder of top_real (the real path of the profile named on
@@ -18,6 +19,9 @@ struct kiln_path_policy {
 int kiln_path_policy_init(struct kiln_path_policy *pol, const char *root, bool trust, const char *top_real,
                           struct kiln_error **reterr);
 void kiln_path_policy_clear(struct kiln_path_policy *pol);
+/* For a profile from an untrusted source (kiln serve's API): it names no file at all but what it
+ * extends, and that only beneath library (the operator's folder of profiles; NULL: none). */
+int kiln_path_policy_init_library(struct kiln_path_policy *pol, const char *library, struct kiln_error **reterr);
 
 enum kiln_file_kind {
         KILN_FILE_PROFILE, /* YAML, 1 MiB */

@@ -106,11 +106,19 @@ static int load_chain(struct loader *L, const char *shown, const char *data, siz
                                 return kiln_error_at(reterr, -r, shown, 0, 0, "cannot read: %s", why);
                         data = buf;
                 }
-                r = kiln_path_policy_init(&L->pol, L->opts ? L->opts->profile_root : NULL,
-                                          L->opts && L->opts->trust_paths, real, reterr);
+                if (L->opts && L->opts->untrusted)
+                        r = kiln_path_policy_init_library(&L->pol, L->opts->library, reterr);
+                else
+                        r = kiln_path_policy_init(&L->pol, L->opts ? L->opts->profile_root : NULL,
+                                                  L->opts && L->opts->trust_paths, real, reterr);
                 if (r < 0)
                         return r;
         } else {
+                /* An untrusted profile's 'extends' names a profile of the library, from its top. */
+                _cleanup_free_ char *lib_base = NULL;
+                size_t n = L->pol.root ? strlen(L->pol.root) : 0;
+                if (L->pol.no_files && n && !(strncmp(from_real, L->pol.root, n) == 0 && from_real[n] == '/'))
+                        from_real = lib_base = xasprintf("%s/.", L->pol.root);
                 r = kiln_profile_file_read(&L->pol, from_real, from->scalar, KILN_FILE_PROFILE, &buf, &len, &real,
                                            &why);
                 if (r < 0)

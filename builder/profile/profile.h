@@ -103,6 +103,8 @@ struct kiln_profile_options {
         const char *profile_root; /* --profile-root: paths resolve beneath it; NULL: the profile's folder */
         bool trust_paths;         /* --trust-profile-paths: absolute paths and escapes allowed */
         bool allow_private;       /* --allow-private-mirrors: URLs may name loopback, private, ... hosts */
+        bool untrusted;           /* --untrusted-profile: no file but 'extends', beneath library only */
+        const char *library;      /* --profile-library DIR: what an untrusted profile may extend */
 };
 
 /* Load a profile and everything it extends, validate it, fill defaults.

@@ -29,18 +29,24 @@ cp "$TMP/evil.raw" "$TMP/evil.bin"
 
 # QEMU stand-in, for libguestfs (LIBGUESTFS_HV) and for kiln's boot test (KILN_QEMU): the feature
 # queries go to the real QEMU; a command line with a disk is recorded, and the "guest" fails.
-fakeq=$TMP/fake-qemu
+# The boot test's QEMU runs as the sandbox user: the stand-in and its record live where that user
+# can reach them.
+w=$(mktemp -d /tmp/kiln-fmt.XXXXXX)
+chmod 0755 "$w"; mkdir -m 1777 "$w/out"
+trap 'rm -rf "$TMP" "$w"' EXIT
+fakeq=$w/fake-qemu
+rec=$w/out/qemu.argv
 # libguestfs hands QEMU a read-only image through a qcow2 overlay: what counts is the format the
 # overlay names for its backing file (the image), so that is recorded too.
 cat > "$fakeq" << EOF
 #!/bin/bash
 case " \$* " in
 *" -drive "* | *" -blockdev "*)
-        printf '%s\n' "\$@" >> "$TMP/qemu.argv"
+        printf '%s\n' "\$@" >> "$rec"
         for a in "\$@"; do
                 case \$a in *overlay*.qcow2*)
                         o=\${a#*filename=}; o=\${o%%,*}
-                        qemu-img info -f qcow2 -U --output=json "\$o" | tr -d ' \n' >> "$TMP/qemu.argv"; echo >> "$TMP/qemu.argv" ;;
+                        qemu-img info -f qcow2 -U --output=json "\$o" | tr -d ' \n' >> "$rec"; echo >> "$rec" ;;
                 esac
         done
         exit 1 ;;
@@ -69,25 +75,26 @@ fi
         not_ok "finish: the host file reached no output" "$(leaked "$TMP/f" "$TMP/f.out" "$TMP/f.err" "$TMP/work.raw")"
 
 # inspect: libguestfs is told format=raw for the '.raw'.
-rm -f "$TMP/qemu.argv"
+rm -f "$rec"
 "$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/i.d" "$TMP/evil.raw" > "$TMP/i.out" 2> "$TMP/i.err"; rc=$?
 check_eq "inspect of a qcow2-in-.raw fails (nothing to inspect)" 1 $rc
-grep '"backing-filename":"[^"]*/evil.raw"' "$TMP/qemu.argv" 2> /dev/null | grep -q '"backing-filename-format":"raw"' && ok "inspect: libguestfs opens the '.raw' as raw" ||
-        not_ok "inspect: libguestfs opens the '.raw' as raw" "$(grep evil "$TMP/qemu.argv" 2> /dev/null)" "$(tail -2 "$TMP/i.err")"
+grep '"backing-filename":"[^"]*/evil.raw"' "$rec" 2> /dev/null | grep -q '"backing-filename-format":"raw"' && ok "inspect: libguestfs opens the '.raw' as raw" ||
+        not_ok "inspect: libguestfs opens the '.raw' as raw" "$(grep evil "$rec" 2> /dev/null)" "$(tail -2 "$TMP/i.err")"
 
 # boot-test: QEMU is told format=raw for the '.raw'.
-rm -f "$TMP/qemu.argv"
+rm -f "$rec"
 "$KILN" boot-test --timeout 20s -l "$TMP/b.console" "$TMP/evil.raw" > "$TMP/b.out" 2> "$TMP/b.err"; rc=$?
 check_eq "boot-test of a qcow2-in-.raw fails" 1 $rc
-grep -q "evil.raw,.*format=raw" "$TMP/qemu.argv" 2> /dev/null && ok "boot-test: QEMU opens the '.raw' as raw" ||
-        not_ok "boot-test: QEMU opens the '.raw' as raw" "$(cat "$TMP/qemu.argv" 2> /dev/null)" "$(tail -2 "$TMP/b.err")"
+# (it gets the image as a descriptor: QEMU's fd set 1)
+grep -q "file=/dev/fdset/1,.*format=raw" "$rec" 2> /dev/null && ok "boot-test: QEMU opens the '.raw' as raw" ||
+        not_ok "boot-test: QEMU opens the '.raw' as raw" "$(cat "$rec" 2> /dev/null)" "$(tail -2 "$TMP/b.err")"
 [ -z "$(leaked "$TMP/i.d" "$TMP/i.out" "$TMP/i.err" "$TMP/b.out" "$TMP/b.err" "$TMP/b.console")" ] &&
         ok "inspect, boot-test: the host file reached no output" || not_ok "inspect, boot-test: the host file reached no output"
 
 # qcow2 with a backing file or an external data file: refused before anything opens the image.
 for img in backing datafile; do
         case $img in backing) why="has a backing file" ;; datafile) why="has an external data file" ;; esac
-        rm -f "$TMP/qemu.argv"
+        rm -f "$rec"
         "$KILN" finish --accel tcg --no-boot-test --cache "$TMP/cache" -o "$TMP/r-$img/out.qcow2" "$profile" "$TMP/$img.qcow2" \
                 > "$TMP/r.out" 2> "$TMP/r1.err"; rc1=$?
         "$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/r-$img.d" "$TMP/$img.qcow2" > "$TMP/r.out" 2> "$TMP/r2.err"; rc2=$?
@@ -97,9 +104,9 @@ for img in backing datafile; do
                 grep -q "$img.qcow2' $why" "$TMP/$e.err" || not_ok "$img.qcow2: says '$why' ($e)" "$(cat "$TMP/$e.err")"
         done
         grep -q "$why" "$TMP/r1.err" "$TMP/r2.err" "$TMP/r3.err" && ok "$img.qcow2: says '$why'"
-        [ ! -e "$TMP/qemu.argv" ] && [ ! -e "$TMP/r-$img/out.qcow2.d/work.qcow2" ] &&
+        [ ! -e "$rec" ] && [ ! -e "$TMP/r-$img/out.qcow2.d/work.qcow2" ] &&
                 ok "$img.qcow2: refused before QEMU, libguestfs or qemu-img convert opened it" ||
-                not_ok "$img.qcow2: refused before anything opened it" "$(cat "$TMP/qemu.argv" 2> /dev/null)"
+                not_ok "$img.qcow2: refused before anything opened it" "$(cat "$rec" 2> /dev/null)"
         [ -z "$(leaked "$TMP/r.out" "$TMP/r1.err" "$TMP/r2.err" "$TMP/r3.err" "$TMP/r-$img" "$TMP/r-$img.d")" ] &&
                 ok "$img.qcow2: the host file reached no output" || not_ok "$img.qcow2: the host file reached no output"
 done
@@ -114,10 +121,10 @@ grep -q "evil.bin': kiln reads a disk's format from its name (.raw, .img or .qco
 "$KILN" boot-test --format vmdk "$TMP/evil.raw" > /dev/null 2> "$TMP/u4.err"; rc=$?
 [ $rc -eq 2 ] && grep -q "format takes raw or qcow2 (got 'vmdk')" "$TMP/u4.err" && ok "--format takes raw or qcow2" ||
         not_ok "--format takes raw or qcow2" "$rc $(cat "$TMP/u4.err")"
-rm -f "$TMP/qemu.argv"
+rm -f "$rec"
 "$KILN" boot-test --format raw --timeout 20s -l "$TMP/b2.console" "$TMP/evil.bin" > /dev/null 2> "$TMP/b2.err"
-grep -q "evil.bin,.*format=raw" "$TMP/qemu.argv" 2> /dev/null && ok "boot-test --format raw: QEMU opens it as raw" ||
-        not_ok "boot-test --format raw" "$(cat "$TMP/qemu.argv" 2> /dev/null)" "$(tail -2 "$TMP/b2.err")"
+grep -q "file=/dev/fdset/1,.*format=raw" "$rec" 2> /dev/null && ok "boot-test --format raw: QEMU opens it as raw" ||
+        not_ok "boot-test --format raw" "$(cat "$rec" 2> /dev/null)" "$(tail -2 "$TMP/b2.err")"
 "$KILN" boot-test --format qcow2 "$TMP/evil.bin" > /dev/null 2> "$TMP/b3.err"; rc=$?
 [ $rc -eq 1 ] && grep -q "evil.bin' has an external data file" "$TMP/b3.err" &&
         ok "boot-test --format qcow2: the qcow2's data file is refused" || not_ok "--format qcow2 refusal" "$rc $(cat "$TMP/b3.err")"

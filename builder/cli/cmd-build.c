@@ -22,6 +22,7 @@
 #include "leftovers.h"
 #include "manifest.h"
 #include "cli.h"
+#include "build-reuse.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -56,6 +57,8 @@ struct build {
         const char *bootloader;
         const char *stage_name;             /* the stage running, for "interrupted in ..." */
         struct kiln_interrupt_watch *watch; /* stops children on a signal, during finish stages */
+        struct cli_reuse reuse;             /* the build key and the result store */
+        bool store_result;                  /* kiln finish --store-result */
 };
 
 static double stage_start;
@@ -203,6 +206,8 @@ static int finish_stages(struct build *b, struct kiln_error **err)
                                       .bootloader = b->bootloader,
                                       .timings = b->times,
                                       .n_timings = b->n_times};
+        _cleanup_free_ char *key_json = b->reuse.have_key ? kiln_build_key_json(&b->reuse.key) : NULL;
+        mi.build_key_json = key_json;
         _cleanup_free_ char *json = kiln_manifest_json(&mi);
         b->manifest = xasprintf("%s.manifest.json", b->output);
         if (b->libvirt_xml) {
@@ -222,6 +227,7 @@ static int finish_stages(struct build *b, struct kiln_error **err)
         if (rename(b->tmp_out, b->output) < 0)
                 return kiln_error_set(err, errno, "cannot rename the image to '%s': %s", b->output, strerror(errno));
         b->output_done = true;
+        cli_reuse_store(&b->reuse, b->p, b->output, json, &b->d);
         return 0;
 }
 
@@ -257,6 +263,7 @@ static void cleanup_build(struct build *b, bool ok)
         kiln_media_free(b->media);
         kiln_cache_free(b->cache);
         kiln_profile_free(b->p);
+        cli_reuse_clear(&b->reuse);
 }
 
 enum {
@@ -266,7 +273,10 @@ enum {
         OPT_BOOT_TIMEOUT,
         OPT_KEEP_WORK,
         OPT_FORCE,
-        OPT_FORMAT
+        OPT_FORMAT,
+        OPT_RESULT_STORE,
+        OPT_NO_REUSE,
+        OPT_STORE_RESULT,
 };
 
 static const struct option build_opts[] = {
@@ -278,6 +288,9 @@ static const struct option build_opts[] = {
         {"keep-work", no_argument, NULL, OPT_KEEP_WORK},
         {"force", no_argument, NULL, OPT_FORCE},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"result-store", required_argument, NULL, OPT_RESULT_STORE},
+        {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
+        {"store-result", no_argument, NULL, OPT_STORE_RESULT},
         {0},
 };
 
@@ -317,6 +330,17 @@ static int parse(struct build *b, int argc, char **argv)
                         if (!STREQ(b->cmd, "finish"))
                                 return cli_usage_error(b->cmd, "--format names the format of kiln finish's DISK");
                         b->in_format_opt = optarg;
+                        break;
+                case OPT_RESULT_STORE:
+                        b->reuse.store_dir = optarg;
+                        break;
+                case OPT_NO_REUSE:
+                        b->reuse.no_reuse = true;
+                        break;
+                case OPT_STORE_RESULT:
+                        if (!STREQ(b->cmd, "finish"))
+                                return cli_usage_error(b->cmd, "--store-result is kiln finish's (kiln build always stores)");
+                        b->store_result = true;
                         break;
                 default:
                         return cli_usage_error(b->cmd, "run 'kiln %s --help' for usage", b->cmd);
@@ -406,6 +430,30 @@ static int report(struct build *b, int r, struct kiln_error *err)
         return ok ? KILN_EXIT_OK : r > 0 ? r : KILN_EXIT_FAILED;
 }
 
+/* The finish options that change the image (the boot test is in: a result that skipped it is not
+ * one that passed it). */
+static int build_key(struct build *b, struct kiln_error **err)
+{
+        _cleanup_free_ char *fin = xasprintf("finalize=%s boot-test=%s", b->finalize, b->boot_test ? "yes" : "no");
+        struct kiln_key_opts ko = {.format = b->out_format, .finish = fin};
+        return cli_reuse_key(&b->reuse, b->p, b->preseed, b->media, b->cache, &ko, &b->d, err);
+}
+
+/* A hit: the stored image and its manifest, published as a build's would be; nothing else runs. */
+static int publish_stored(struct build *b, struct kiln_error **err)
+{
+        b->total = b->stage + 1;
+        stage(b, "reuse", "publishing the stored image with the same build key");
+        int r = cli_reuse_publish(&b->reuse, b->p, b->output, b->out_format, b->force, b->libvirt_xml, &b->manifest,
+                                  &b->xml, b->image_sha, b->manifest_sha, b->xml_sha, err);
+        if (r < 0)
+                return r;
+        stage_done(b, "reuse");
+        b->bootloader = "reused";
+        b->output_done = true;
+        return 0;
+}
+
 int kiln_cmd_build(int argc, char **argv)
 {
         struct build b = {.cmd = "build", .boot_test = true, .finalize = "guestfs"};
@@ -428,7 +476,11 @@ int kiln_cmd_build(int argc, char **argv)
                                      .skip_preflight = b.o.no_preflight};
         if (kiln_media_fetch(b.p, &mo, &b.media, &err) < 0 || check_interrupted(&err) < 0)
                 return report(&b, -EIO, err);
+        if (build_key(&b, &err) < 0)
+                return report(&b, -EIO, err);
         stage_done(&b, "fetch");
+        if (b.reuse.hit)
+                return report(&b, publish_stored(&b, &err), err);
 
         stage(&b, "install", "running the installer in an isolated guest");
         char self[PATH_MAX];
@@ -482,7 +534,17 @@ int kiln_cmd_finish(int argc, char **argv)
         r = prepare(&b, argv[optind], &err);
         if (r != 0)
                 return report(&b, r, err);
-        b.total = 4 + (b.p->bootloader == KILN_BOOTLOADER_HOST) + b.boot_test;
+        b.total = 4 + (b.p->bootloader == KILN_BOOTLOADER_HOST) + b.boot_test + b.store_result;
+        if (b.store_result) {
+                /* The disk came from elsewhere; its key is what a build of PROFILE would have now. */
+                stage(&b, "fetch", "fetching and verifying the installer, pinning the suites (the build key)");
+                struct kiln_media_opts mo = {
+                        .cache = b.cache, .notice = cli_display_notice, .userdata = &b.d, .skip_preflight = true};
+                b.reuse.no_reuse = true;
+                if (kiln_media_fetch(b.p, &mo, &b.media, &err) < 0 || build_key(&b, &err) < 0)
+                        return report(&b, -EIO, err);
+                stage_done(&b, "fetch");
+        }
         b.watch = kiln_interrupt_watch_start(&interrupted, 5);
         /* The given disk is never changed: kiln works on a copy in the build folder. */
         stage(&b, "copy", "copying the installed disk into the build folder");

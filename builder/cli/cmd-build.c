@@ -439,6 +439,18 @@ static int build_key(struct build *b, struct kiln_error **err)
         return cli_reuse_key(&b->reuse, b->p, b->preseed, b->media, b->cache, &ko, &b->d, err);
 }
 
+/* The proxy's cache hits and misses, for kiln cache stats. */
+static void count_served(struct build *b)
+{
+        uint64_t hits = 0, misses = 0;
+        for (size_t i = 0; i < b->res.n_served; i++) {
+                const struct kiln_proxy_served *s = &b->res.served[i];
+                if (s->status == 200 && STREQ(s->method, "GET") && kiln_proxy_cacheable(s->url))
+                        s->cached ? hits++ : misses++;
+        }
+        kiln_cache_count(b->cache, hits, misses, NULL);
+}
+
 /* A hit: the stored image and its manifest, published as a build's would be; nothing else runs. */
 static int publish_stored(struct build *b, struct kiln_error **err)
 {
@@ -506,6 +518,7 @@ int kiln_cmd_build(int argc, char **argv)
         if (kiln_install_run(&io, &b.res, &err) < 0)
                 return report(&b, -EIO, err);
         stage_done(&b, "install");
+        count_served(&b);
         b.watch = kiln_interrupt_watch_start(&interrupted, 5);
         if (!b.accel && STREQ(io.accel, "auto"))
                 b.accel = STREQ(b.res.accel, "kvm") ? "kvm" : "tcg"; /* probed once, used again below */

@@ -33,7 +33,8 @@ int kiln_batch_task_exec(const char *task_dir, unsigned index, struct kiln_error
                 argv = strv_push(argv, xstrdup(data + i));
         if (!argv || strv_length(argv) < 2)
                 return kiln_error_set(reterr, EINVAL, "'%s' is not a task", path);
-        _cleanup_free_ char *ev = xasprintf("%s/%u.events", task_dir, index), *log = xasprintf("%s/%u.log", task_dir, index);
+        _cleanup_free_ char *ev = xasprintf("%s/%u.events", task_dir, index),
+                            *log = xasprintf("%s/%u.log", task_dir, index);
         int efd = open(ev, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
         int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (efd < 0 || lfd < 0 || dup2(efd, 3) < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
@@ -123,7 +124,8 @@ int kiln_batch_run_slurm(struct kiln_batch *b, const char *self, const char *par
                 unlink(ev);
         }
         _cleanup_free_ char *qself = shell_quote(self), *qdir = shell_quote(tdir);
-        _cleanup_free_ char *script = xasprintf("#!/bin/sh\nexec %s batch-task %s \"$SLURM_ARRAY_TASK_ID\"\n", qself, qdir);
+        _cleanup_free_ char *script =
+                xasprintf("#!/bin/sh\nexec %s batch-task %s \"$SLURM_ARRAY_TASK_ID\"\n", qself, qdir);
         _cleanup_free_ char *spath = xasprintf("%s/task.sh", tdir);
         if (write_file(spath, script, strlen(script), 0755, reterr) < 0)
                 return -EIO;

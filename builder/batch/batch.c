@@ -301,7 +301,8 @@ char *kiln_batch_json(const struct kiln_batch *b)
                 json_object_object_add(e, "output", json_object_new_string(j->output));
                 json_object_object_add(e, "key", j->key ? json_object_new_string(j->key) : NULL);
                 json_object_object_add(e, "state", json_object_new_string(kiln_batch_state_name(j->state)));
-                json_object_object_add(e, "reused", json_object_new_boolean(j->state == KILN_JOB_SUCCEEDED && j->reused));
+                json_object_object_add(e, "reused",
+                                       json_object_new_boolean(j->state == KILN_JOB_SUCCEEDED && j->reused));
                 json_object_object_add(e, "why", j->why ? json_object_new_string(j->why) : NULL);
                 char num[32];
                 double d = j->end > j->start && j->start > 0 ? j->end - j->start : 0;
@@ -321,8 +322,9 @@ char *kiln_batch_json(const struct kiln_batch *b)
         json_object_object_add(o, "succeeded", json_object_new_int((int)ok));
         json_object_object_add(o, "reused", json_object_new_int((int)reused));
         json_object_object_add(o, "failed", json_object_new_int((int)failed));
-        char *s = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+        char *s =
+                xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return s;
 }

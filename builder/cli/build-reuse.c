@@ -51,8 +51,9 @@ int cli_reuse_key(struct cli_reuse *r, const struct kiln_profile *p, const char 
 }
 
 int cli_reuse_publish(struct cli_reuse *r, const struct kiln_profile *p, const char *output, const char *format,
-                      bool force, bool libvirt_xml, char **ret_manifest, char **ret_xml, char image_sha[KILN_SHA256_HEX],
-                      char manifest_sha[KILN_SHA256_HEX], char xml_sha[KILN_SHA256_HEX], struct kiln_error **err)
+                      bool force, bool libvirt_xml, char **ret_manifest, char **ret_xml,
+                      char image_sha[KILN_SHA256_HEX], char manifest_sha[KILN_SHA256_HEX],
+                      char xml_sha[KILN_SHA256_HEX], struct kiln_error **err)
 {
         const char *slash = strrchr(output, '/');
         const char *base = slash ? slash + 1 : output;
@@ -98,8 +99,8 @@ void cli_reuse_store(struct cli_reuse *r, const struct kiln_profile *p, const ch
         if (kiln_result_put(r->store, r->key.hex, output, manifest_text, &err) < 0 ||
             kiln_result_record_key(r->store, p->name, &r->key, &err) < 0) {
                 /* The image is built and published; a store that cannot keep it is worth a notice. */
-                _cleanup_free_ char *msg = xasprintf("the result store did not keep this build: %s",
-                                                     err ? err->msg : "failed");
+                _cleanup_free_ char *msg =
+                        xasprintf("the result store did not keep this build: %s", err ? err->msg : "failed");
                 cli_display_notice(d, msg);
         }
 }

@@ -20,8 +20,9 @@ int cli_reuse_key(struct cli_reuse *r, const struct kiln_profile *p, const char 
                   struct kiln_error **err);
 /* Publish the stored image as output (atomically), its manifest (marked reused) and the libvirt XML. */
 int cli_reuse_publish(struct cli_reuse *r, const struct kiln_profile *p, const char *output, const char *format,
-                      bool force, bool libvirt_xml, char **ret_manifest, char **ret_xml, char image_sha[KILN_SHA256_HEX],
-                      char manifest_sha[KILN_SHA256_HEX], char xml_sha[KILN_SHA256_HEX], struct kiln_error **err);
+                      bool force, bool libvirt_xml, char **ret_manifest, char **ret_xml,
+                      char image_sha[KILN_SHA256_HEX], char manifest_sha[KILN_SHA256_HEX],
+                      char xml_sha[KILN_SHA256_HEX], struct kiln_error **err);
 /* After a build: keep the image under its key and record the key for the profile's name. */
 void cli_reuse_store(struct cli_reuse *r, const struct kiln_profile *p, const char *output, const char *manifest_text,
                      struct cli_display *d);

@@ -72,21 +72,37 @@ static int read_list(const char *path, char ***profiles)
         return 0;
 }
 
-enum { OPT_FILE = 0x300, OPT_FORMAT, OPT_EVENTS, OPT_EXECUTOR, OPT_PARTITION, OPT_SBATCH, OPT_BUILD_ARG, OPT_CACHE,
-       OPT_STORE, OPT_NO_BOOT, OPT_NO_REUSE };
+enum {
+        OPT_FILE = 0x300,
+        OPT_FORMAT,
+        OPT_EVENTS,
+        OPT_EXECUTOR,
+        OPT_PARTITION,
+        OPT_SBATCH,
+        OPT_BUILD_ARG,
+        OPT_CACHE,
+        OPT_STORE,
+        OPT_NO_BOOT,
+        OPT_NO_REUSE
+};
 
 int kiln_cmd_batch(int argc, char **argv)
 {
-        static const struct option opts[] = {
-                {"output-dir", required_argument, NULL, 'O'},  {"jobs", required_argument, NULL, 'j'},
-                {"file", required_argument, NULL, OPT_FILE},    {"format", required_argument, NULL, OPT_FORMAT},
-                {"events", required_argument, NULL, OPT_EVENTS}, {"executor", required_argument, NULL, OPT_EXECUTOR},
-                {"partition", required_argument, NULL, OPT_PARTITION},
-                {"sbatch-arg", required_argument, NULL, OPT_SBATCH},
-                {"build-arg", required_argument, NULL, OPT_BUILD_ARG},
-                {"cache", required_argument, NULL, OPT_CACHE},   {"result-store", required_argument, NULL, OPT_STORE},
-                {"no-boot-test", no_argument, NULL, OPT_NO_BOOT}, {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
-                CLI_PROFILE_OPTIONS,                           {0}};
+        static const struct option opts[] = {{"output-dir", required_argument, NULL, 'O'},
+                                             {"jobs", required_argument, NULL, 'j'},
+                                             {"file", required_argument, NULL, OPT_FILE},
+                                             {"format", required_argument, NULL, OPT_FORMAT},
+                                             {"events", required_argument, NULL, OPT_EVENTS},
+                                             {"executor", required_argument, NULL, OPT_EXECUTOR},
+                                             {"partition", required_argument, NULL, OPT_PARTITION},
+                                             {"sbatch-arg", required_argument, NULL, OPT_SBATCH},
+                                             {"build-arg", required_argument, NULL, OPT_BUILD_ARG},
+                                             {"cache", required_argument, NULL, OPT_CACHE},
+                                             {"result-store", required_argument, NULL, OPT_STORE},
+                                             {"no-boot-test", no_argument, NULL, OPT_NO_BOOT},
+                                             {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
+                                             CLI_PROFILE_OPTIONS,
+                                             {0}};
         const char *dir = NULL, *format = "qcow2", *executor = "local", *partition = NULL;
         _cleanup_strv_free_ char **profiles = NULL, **sbatch = NULL, **bargs = NULL;
         unsigned jobs = 0;

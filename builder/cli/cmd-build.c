@@ -339,7 +339,8 @@ static int parse(struct build *b, int argc, char **argv)
                         break;
                 case OPT_STORE_RESULT:
                         if (!STREQ(b->cmd, "finish"))
-                                return cli_usage_error(b->cmd, "--store-result is kiln finish's (kiln build always stores)");
+                                return cli_usage_error(b->cmd,
+                                                       "--store-result is kiln finish's (kiln build always stores)");
                         b->store_result = true;
                         break;
                 default:

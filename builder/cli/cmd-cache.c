@@ -50,7 +50,7 @@ int kiln_cmd_cache(int argc, char **argv)
                 int r = kiln_cache_stats(cache->dir, &s, &err);
                 if (r == 0) {
                         _cleanup_free_ char *fb = human(s.file_bytes), *rb = human(s.result_bytes),
-                                           *tb = human(s.file_bytes + s.result_bytes);
+                                            *tb = human(s.file_bytes + s.result_bytes);
                         printf("cache:   %s\n", cache->dir);
                         printf("files:   %" PRIu64 " (%s)\n", s.files, fb);
                         printf("results: %" PRIu64 " (%s)\n", s.results, rb);
@@ -76,7 +76,8 @@ int kiln_cmd_cache(int argc, char **argv)
                 _cleanup_free_ char *d = dir ? xstrdup(dir) : NULL;
                 if (!d) {
                         const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-                        d = xdg && *xdg == '/' ? xasprintf("%s/kiln", xdg) : xasprintf("%s/.cache/kiln", home ? home : "");
+                        d = xdg && *xdg == '/' ? xasprintf("%s/kiln", xdg)
+                                               : xasprintf("%s/.cache/kiln", home ? home : "");
                 }
                 uint64_t removed = 0, freed = 0;
                 if (kiln_cache_prune(d, max_bytes, &removed, &freed, &err) < 0) {

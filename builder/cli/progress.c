@@ -193,7 +193,8 @@ void cli_display_result(struct cli_display *d, const struct cli_output *outputs,
 
 void cli_display_key(struct cli_display *d, const char *key, bool reused, const char *why)
 {
-        _cleanup_free_ char *msg = xasprintf("build key %s: %s (%s)", key, reused ? "reusing the stored image" : "building", why);
+        _cleanup_free_ char *msg =
+                xasprintf("build key %s: %s (%s)", key, reused ? "reusing the stored image" : "building", why);
         if (d->json) {
                 struct json_object *o = event_new(d, "notice");
                 json_object_object_add(o, "notice", json_object_new_string("key"));

@@ -17,7 +17,8 @@ static void add_input(struct kiln_build_key *k, const char *name, const void *da
         struct kiln_key_input *in = &k->inputs[k->n++];
         char hex[KILN_SHA256_HEX];
         kiln_sha256_buf(data, len, hex);
-        *in = (struct kiln_key_input){.name = xstrdup(name), .sha256 = xstrdup(hex), .value = value ? xstrdup(value) : NULL};
+        *in = (struct kiln_key_input){
+                .name = xstrdup(name), .sha256 = xstrdup(hex), .value = value ? xstrdup(value) : NULL};
 }
 
 static void add_text(struct kiln_build_key *k, const char *name, const char *text, bool show)
@@ -38,14 +39,23 @@ static void finish_key(struct kiln_build_key *k)
 }
 
 void kiln_build_key_compute(const struct kiln_profile *p, const char *preseed, const struct kiln_media *m,
-                            const struct kiln_snapshot *snap, const struct kiln_key_opts *o,
-                            struct kiln_build_key *ret)
+                            const struct kiln_snapshot *snap, const struct kiln_key_opts *o, struct kiln_build_key *ret)
 {
         struct kiln_build_key k = {0};
         add_text(&k, "kiln", KILN_VERSION, true);
         _cleanup_free_ char *pj = kiln_profile_json(p);
         add_text(&k, "profile", pj, false);
-        add_text(&k, "preseed", preseed, false);
+        /* Comment lines are not read by debconf, and one names the profile's path as it was
+         * spelt ("# from: p.yaml"): the same profile by another path is the same image. */
+        struct kiln_buf pb = {0};
+        for (const char *l = preseed; *l;) {
+                size_t n = strcspn(l, "\n");
+                if (*l != '#')
+                        buf_append(&pb, l, n), buf_append(&pb, "\n", 1);
+                l += n + (l[n] == '\n');
+        }
+        _cleanup_free_ char *canon = buf_steal(&pb);
+        add_text(&k, "preseed", canon ? canon : "", false);
 
         /* The files the preseed refers to, by content: a key file edited in place changes the key. */
         struct kiln_initrd_file *files = NULL;
@@ -88,8 +98,8 @@ void kiln_build_key_compute(const struct kiln_profile *p, const char *preseed, c
 }
 
 int kiln_build_key_for(const struct kiln_profile *p, const char *preseed, const struct kiln_media *m,
-                       struct kiln_cache *cache, const struct kiln_key_opts *o, kiln_notice_fn notice,
-                       void *userdata, struct kiln_build_key *ret, struct kiln_error **reterr)
+                       struct kiln_cache *cache, const struct kiln_key_opts *o, kiln_notice_fn notice, void *userdata,
+                       struct kiln_build_key *ret, struct kiln_error **reterr)
 {
         struct kiln_snapshot snap = {0};
         int r = kiln_snapshot_for(p, m->pin, cache, notice, userdata, &snap, reterr);

@@ -5,7 +5,7 @@
  *   kiln          kiln's version
  *   profile       the expanded profile as canonical JSON (kiln_profile_json: every key resolved,
  *                 defaults filled; password hashes are left out there but are in the preseed)
- *   preseed       the complete generated preseed text
+ *   preseed       the complete generated preseed text without its comment lines
  *   files         every file the preseed refers to (repository keys, udebs): path and sha256
  *   kernel        the installer kernel's sha256      initrd   the installer initrd's sha256
  *   release SUITE the verified InRelease (or Release + Release.gpg) of each suite the guest sees:
@@ -42,8 +42,8 @@ void kiln_build_key_compute(const struct kiln_profile *p, const char *preseed, c
                             struct kiln_build_key *ret);
 /* Pin the suites (kiln_snapshot_for, the media's pin reused) and compute the key. */
 int kiln_build_key_for(const struct kiln_profile *p, const char *preseed, const struct kiln_media *m,
-                       struct kiln_cache *cache, const struct kiln_key_opts *o, kiln_notice_fn notice,
-                       void *userdata, struct kiln_build_key *ret, struct kiln_error **reterr);
+                       struct kiln_cache *cache, const struct kiln_key_opts *o, kiln_notice_fn notice, void *userdata,
+                       struct kiln_build_key *ret, struct kiln_error **reterr);
 void kiln_build_key_clear(struct kiln_build_key *k);
 
 /* {"sha256": KEY, "inputs": [{"name", "sha256", "value"?}...]} as JSON text; and back. */
@@ -76,8 +76,8 @@ int kiln_copy_atomic(const char *src, const char *dst, bool replace, struct kiln
 
 /* The key last built for this profile name (for --explain), and recording a new one. */
 int kiln_result_last_key(const struct kiln_result_store *s, const char *profile_name, struct kiln_build_key *ret);
-int kiln_result_record_key(const struct kiln_result_store *s, const char *profile_name,
-                           const struct kiln_build_key *k, struct kiln_error **reterr);
+int kiln_result_record_key(const struct kiln_result_store *s, const char *profile_name, const struct kiln_build_key *k,
+                           struct kiln_error **reterr);
 
 /* An exclusive (or shared) flock on DIR/NAME, created if needed, waiting for it. */
 int kiln_lock_file(const char *dir, const char *name, bool exclusive, int *ret_fd, struct kiln_error **reterr);

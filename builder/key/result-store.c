@@ -196,8 +196,8 @@ int kiln_result_last_key(const struct kiln_result_store *s, const char *profile_
         return kiln_build_key_parse(data, ret);
 }
 
-int kiln_result_record_key(const struct kiln_result_store *s, const char *profile_name,
-                           const struct kiln_build_key *k, struct kiln_error **reterr)
+int kiln_result_record_key(const struct kiln_result_store *s, const char *profile_name, const struct kiln_build_key *k,
+                           struct kiln_error **reterr)
 {
         _cleanup_free_ char *path = record_path(s, profile_name), *json = kiln_build_key_json(k);
         _cleanup_free_ char *tmp = xasprintf("%s/tmp/key-XXXXXX", s->dir), *pdir = xasprintf("%s/profiles", s->dir);
@@ -249,7 +249,8 @@ int kiln_result_manifest_reused(const char *manifest_path, const char *image_nam
                 json_object_object_add(ru, "built", json_object_new_string(t));
         }
         json_object_object_add(m, "reused", ru);
-        *ret_text = xasprintf("%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+        *ret_text =
+                xasprintf("%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(m);
         return 0;

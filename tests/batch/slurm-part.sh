@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154 # slurm_stop, key and store: t-batch.sh owns them
 # Sourced by t-batch.sh (it needs the seeded store and the archive fixture): a real single-node
 # Slurm cluster (munged, slurmctld, slurmd from Debian's slurm-wlm) configured in a temp folder on
 # 127.0.0.1, and kiln batch --executor slurm running the batch as one job array on it.

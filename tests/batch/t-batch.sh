@@ -50,6 +50,7 @@ store=$TMP/cache/results/keys/$key
 check_eq "the seed's manifest records the build key" "$key" "$(py -c 'import json,sys; print(json.load(open(sys.argv[1]))["build_key"]["sha256"])' "$TMP/seed.qcow2.manifest.json")"
 
 # --- Reuse: kiln build with the same key publishes the stored image and runs nothing else.
+mkdir -p "$TMP/out"
 start=$(date +%s.%N)
 "$KILN" build "${C[@]}" --no-boot-test --events-fd 3 -o "$TMP/out/web.qcow2" "$TMP/p/web.yaml" 3> "$TMP/reuse.jsonl" > /dev/null 2> "$TMP/reuse.err"; rc=$?
 secs=$(echo "$(date +%s.%N) - $start" | bc)

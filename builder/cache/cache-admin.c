@@ -188,7 +188,8 @@ int kiln_cache_prune(const char *dir, uint64_t max_bytes, uint64_t *ret_removed,
         scan(dir, &v, &n, &tmp);
         for (size_t i = 0; i < n; i++)
                 total += v[i].bytes;
-        qsort(v, n, sizeof(*v), cmp_used);
+        if (n > 0)
+                qsort(v, n, sizeof(*v), cmp_used);
         for (size_t i = 0; i < n && total > max_bytes; i++) {
                 remove_entry(dir, &v[i]);
                 total -= v[i].bytes;

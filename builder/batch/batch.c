@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define KILN_BATCH_STOP_GRACE 10.0
+
 const char *kiln_batch_state_name(enum kiln_batch_state s)
 {
         static const char *const names[] = {"pending", "running", "succeeded", "failed", "interrupted"};
@@ -237,10 +239,21 @@ int kiln_batch_run_local(struct kiln_batch *b, struct kiln_error **reterr)
         if (mkdir(logs, 0755) < 0 && errno != EEXIST)
                 return kiln_error_set(reterr, errno, "cannot create '%s': %s", logs, strerror(errno));
         size_t next = 0, running = 0;
-        bool stopping = false;
+        bool stopping = false, killed = false;
+        double stop_at = 0;
         for (;;) {
+                /* A build stops within seconds of SIGTERM in its guest and finish stages; a fetch
+                 * waits on curl. After a grace, SIGKILL to its group: what it leaves (a locked
+                 * partial, a build folder) the next run's sweep removes, as after any SIGKILL. */
+                if (stopping && !killed && kiln_now() - stop_at > KILN_BATCH_STOP_GRACE) {
+                        killed = true;
+                        for (size_t i = 0; i < b->n; i++)
+                                if (b->jobs[i].state == KILN_JOB_RUNNING && b->jobs[i].pid > 0)
+                                        kill(-b->jobs[i].pid, SIGKILL);
+                }
                 if (b->interrupted && *b->interrupted && !stopping) {
                         stopping = true;
+                        stop_at = kiln_now();
                         for (size_t i = 0; i < b->n; i++) {
                                 if (b->jobs[i].state == KILN_JOB_RUNNING)
                                         kill(b->jobs[i].pid, SIGTERM); /* kiln build cleans up on it */

@@ -68,10 +68,12 @@ int kiln_cmd_cache(int argc, char **argv)
                 uint64_t max_bytes;
                 if (!max)
                         return cli_usage_error("cache", "prune needs --max-size SIZE (20G, 500M, 0)");
-                if (kiln_parse_size(max, &max_bytes) < 0 && !STREQ(max, "0"))
-                        return cli_usage_error("cache", "--max-size: '%s' is not a size (20G, 500M)", max);
-                if (STREQ(max, "0"))
-                        max_bytes = 0;
+                char *end;
+                unsigned long long plain = strtoull(max, &end, 10);
+                if (*max && !*end && max[0] != '-')
+                        max_bytes = plain; /* bytes */
+                else if (kiln_parse_size(max, &max_bytes) < 0)
+                        return cli_usage_error("cache", "--max-size: '%s' is not a size (20G, 500M, bytes)", max);
                 /* Not kiln_cache_open: its shared lock would stop our own exclusive one. */
                 _cleanup_free_ char *d = dir ? xstrdup(dir) : NULL;
                 if (!d) {

@@ -28,7 +28,7 @@ pids+=($!)
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
 base="http://127.0.0.1:$(cat "$TMP/port")/debian"
 profile() { # NAME FILE [extra yaml line]
-        printf 'name: %s\nrelease: trixie\nmirror: %s\nmirror_keyring: %s\nsecurity: false\nbootloader: host\nroot:\n  ssh_keys: [ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKilnTestKeyOnlyForTheFixture kiln-test]\n%s' \
+        printf 'name: %s\nrelease: trixie\nmirror: %s\nmirror_keyring: %s\nsecurity: false\nbootloader: host\nroot:\n  ssh_keys: [ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKilnTestKeyOnlyForTheFixture kiln-test]\n%b' \
                 "$1" "$base" "$TMP/gnupg/good.asc" "${3:-}" > "$2"
 }
 mkdir -p "$TMP/p"
@@ -121,8 +121,9 @@ py -c 'import json,sys; j={x["id"]: x for x in json.load(open(sys.argv[1]))["bui
         ok "batch.json says interrupted" || not_ok "interrupted in batch.json" "$(cat "$TMP/c/batch.json")"
 
 # --- Concurrent writers on one cache: four kiln key runs pin and store at once, on a fresh cache.
-for i in 1 2 3 4; do "$KILN" key --cache "$TMP/shared" "$TMP/p/web.yaml" > "$TMP/ck$i" 2> "$TMP/ck$i.err" & done
-wait_ok=0; for j in $(jobs -p); do [ "$j" = "${pids[0]}" ] && continue; wait "$j" 2> /dev/null || true; done
+kp=()
+for i in 1 2 3 4; do "$KILN" key --cache "$TMP/shared" "$TMP/p/web.yaml" > "$TMP/ck$i" 2> "$TMP/ck$i.err" & kp+=($!); done
+wait_ok=0; for j in "${kp[@]}"; do wait "$j" || true; done
 for i in 2 3 4; do cmp -s "$TMP/ck1" "$TMP/ck$i" || wait_ok=1; done
 [ $wait_ok -eq 0 ] && [ -s "$TMP/ck1" ] && ok "four concurrent kiln key runs on one cache agree" || not_ok "concurrent keys" "$(cat "$TMP"/ck*)"
 bad=0; n=0

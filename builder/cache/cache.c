@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -51,9 +52,14 @@ int kiln_cache_open(const char *dir, bool offline, struct kiln_cache **ret, stru
                 if (r < 0)
                         return kiln_error_set(reterr, -r, "cannot create cache folder '%s': %s", sub, strerror(-r));
         }
+        _cleanup_free_ char *lock = xasprintf("%s/lock", d);
+        int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        while (lfd >= 0 && flock(lfd, LOCK_SH) < 0 && errno == EINTR)
+                ;
         struct kiln_cache *c = xcalloc(1, sizeof(*c));
         c->dir = TAKE_PTR(d);
         c->offline = offline;
+        c->lock_fd = lfd; /* a read-only cache (no lock file) still works, unprotected from prune */
         *ret = c;
         return 0;
 }
@@ -62,6 +68,8 @@ void kiln_cache_free(struct kiln_cache *c)
 {
         if (!c)
                 return;
+        if (c->lock_fd >= 0)
+                close(c->lock_fd);
         free(c->dir);
         free(c);
 }

@@ -10,9 +10,11 @@
 struct kiln_cache {
         char *dir;
         bool offline; /* never fetch: what is missing is an error */
+        int lock_fd;  /* DIR/lock, held shared while open: kiln cache prune waits for it */
 };
 
-/* dir NULL: $XDG_CACHE_HOME/kiln, else ~/.cache/kiln. Creates the folders. */
+/* dir NULL: $XDG_CACHE_HOME/kiln, else ~/.cache/kiln. Creates the folders. Holds the cache's
+ * shared lock until kiln_cache_free (cache-admin.c takes it exclusive to prune). */
 int kiln_cache_open(const char *dir, bool offline, struct kiln_cache **ret, struct kiln_error **reterr);
 void kiln_cache_free(struct kiln_cache *c);
 
@@ -42,3 +44,18 @@ int kiln_cache_commit(const struct kiln_cache *c, const char *tmp_path, char ret
 /* Small named records (what a mirror's installer resolved to), for --offline. */
 int kiln_cache_record_write(const struct kiln_cache *c, const char *key, const char *text, struct kiln_error **reterr);
 char *kiln_cache_record_read(const struct kiln_cache *c, const char *key);
+
+/* cache-admin.c: what kiln cache stats and prune do, and the proxy's hit and miss counters. */
+struct kiln_cache_stats {
+        uint64_t files, file_bytes;     /* sha256/ */
+        uint64_t results, result_bytes; /* results/keys/ */
+        uint64_t tmp_files;             /* tmp/: in flight, or left by a killed writer */
+        uint64_t hits, misses;          /* pool files the proxy served from the cache / fetched */
+};
+int kiln_cache_stats(const char *dir, struct kiln_cache_stats *ret, struct kiln_error **reterr);
+/* Add to the counters in records/proxy-stats, under the records' lock. */
+int kiln_cache_count(const struct kiln_cache *c, uint64_t hits, uint64_t misses, struct kiln_error **reterr);
+/* Remove least recently used entries (files by atime or mtime, results by their recorded use)
+ * until the cache holds at most max_bytes; under the cache's exclusive lock. */
+int kiln_cache_prune(const char *dir, uint64_t max_bytes, uint64_t *ret_removed, uint64_t *ret_freed,
+                     struct kiln_error **reterr);

@@ -138,6 +138,8 @@ struct cli_output {
 void cli_display_event(void *userdata, const char *step, int percent, const char *message);
 void cli_display_notice(void *userdata, const char *msg);
 void cli_display_stage(struct cli_display *d, unsigned n, unsigned total, const char *stage, const char *what);
+/* A "key" notice: the build key, whether the stored image is reused, and why (result reuse). */
+void cli_display_key(struct cli_display *d, const char *key, bool reused, const char *why);
 void cli_display_error(struct cli_display *d, const struct kiln_error *err, const char *build_dir);
 /* The last event of a build that succeeded: its outputs with their sha256, the stage timings. */
 struct kiln_stage_time;
@@ -154,3 +156,7 @@ int kiln_cmd_build(int argc, char **argv);
 int kiln_cmd_finish(int argc, char **argv);
 int kiln_cmd_preseed(int argc, char **argv);
 int kiln_cmd_serve(int argc, char **argv);
+int kiln_cmd_key(int argc, char **argv);
+int kiln_cmd_batch(int argc, char **argv);
+int kiln_cmd_batch_task(int argc, char **argv);
+int kiln_cmd_cache(int argc, char **argv);

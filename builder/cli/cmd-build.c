@@ -5,10 +5,14 @@
 #include <getopt.h>
 #include <signal.h>
 
+#include "cache.h"
 #include "finish.h"
+#include "install.h"
 #include "pipeline.h"
+#include "proxy.h"
 #include "qemu.h"
 #include "cli.h"
+#include "build-reuse.h"
 
 struct build {
         const char *cmd;
@@ -19,6 +23,10 @@ struct build {
         unsigned boot_timeout_sec;
         bool boot_test, libvirt_xml, keep_work, force;
         struct cli_display d;
+        struct cli_reuse reuse; /* the build key and the result store */
+        bool store_result;      /* kiln finish --store-result */
+        const struct kiln_profile *p;
+        const char *preseed;
 };
 
 enum {
@@ -28,7 +36,10 @@ enum {
         OPT_BOOT_TIMEOUT,
         OPT_KEEP_WORK,
         OPT_FORCE,
-        OPT_FORMAT
+        OPT_FORMAT,
+        OPT_RESULT_STORE,
+        OPT_NO_REUSE,
+        OPT_STORE_RESULT,
 };
 
 static const struct option build_opts[] = {
@@ -40,6 +51,9 @@ static const struct option build_opts[] = {
         {"keep-work", no_argument, NULL, OPT_KEEP_WORK},
         {"force", no_argument, NULL, OPT_FORCE},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"result-store", required_argument, NULL, OPT_RESULT_STORE},
+        {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
+        {"store-result", no_argument, NULL, OPT_STORE_RESULT},
         {0},
 };
 
@@ -79,6 +93,18 @@ static int parse(struct build *b, int argc, char **argv)
                         if (!STREQ(b->cmd, "finish"))
                                 return cli_usage_error(b->cmd, "--format names the format of kiln finish's DISK");
                         b->in_format_opt = optarg;
+                        break;
+                case OPT_RESULT_STORE:
+                        b->reuse.store_dir = optarg;
+                        break;
+                case OPT_NO_REUSE:
+                        b->reuse.no_reuse = true;
+                        break;
+                case OPT_STORE_RESULT:
+                        if (!STREQ(b->cmd, "finish"))
+                                return cli_usage_error(b->cmd,
+                                                       "--store-result is kiln finish's (kiln build always stores)");
+                        b->store_result = true;
                         break;
                 default:
                         return cli_usage_error(b->cmd, "run 'kiln %s --help' for usage", b->cmd);
@@ -120,6 +146,54 @@ static void on_progress(void *userdata, const char *label, uint64_t now, uint64_
         cli_progress(userdata, label, now, total, done);
 }
 
+/* Result reuse (build-reuse.c) through the pipeline's hooks. The finish options that change the
+ * image are in the key (a result that skipped the boot test is not one that passed it). */
+static int on_key(void *userdata, const struct kiln_media *m, struct kiln_cache *cache, bool *ret_hit,
+                  struct kiln_error **err)
+{
+        struct build *c = userdata;
+        _cleanup_free_ char *fin = xasprintf("finalize=%s boot-test=%s", c->finalize ? c->finalize : "guestfs",
+                                             c->boot_test ? "yes" : "no");
+        struct kiln_key_opts ko = {.format = c->out_format, .finish = fin};
+        int r = cli_reuse_key(&c->reuse, c->p, c->preseed, m, cache, &ko, &c->d, err);
+        *ret_hit = r == 0 && c->reuse.hit;
+        return r;
+}
+
+static int on_publish_stored(void *userdata, const char *output, const char *format, bool libvirt_xml,
+                             char **ret_manifest, char **ret_xml, char image_sha[KILN_SHA256_HEX],
+                             char manifest_sha[KILN_SHA256_HEX], char xml_sha[KILN_SHA256_HEX],
+                             struct kiln_error **err)
+{
+        struct build *c = userdata;
+        return cli_reuse_publish(&c->reuse, c->p, output, format, c->force, libvirt_xml, ret_manifest, ret_xml,
+                                 image_sha, manifest_sha, xml_sha, err);
+}
+
+static char *on_key_json(void *userdata)
+{
+        struct build *c = userdata;
+        return c->reuse.have_key ? kiln_build_key_json(&c->reuse.key) : NULL;
+}
+
+static void on_store(void *userdata, const char *output, const char *manifest_json)
+{
+        struct build *c = userdata;
+        cli_reuse_store(&c->reuse, c->p, output, manifest_json, &c->d);
+}
+
+/* The proxy's cache hits and misses, for kiln cache stats. */
+static void on_served(void *userdata, const struct kiln_install_result *res, struct kiln_cache *cache)
+{
+        uint64_t hits = 0, misses = 0;
+        for (size_t i = 0; i < res->n_served; i++) {
+                const struct kiln_proxy_served *s = &res->served[i];
+                if (s->status == 200 && STREQ(s->method, "GET") && kiln_proxy_cacheable(s->url))
+                        s->cached ? hits++ : misses++;
+        }
+        kiln_cache_count(cache, hits, misses, NULL);
+}
+
 /* Load the profile, run the pipeline, print what it says. */
 static int run(struct build *c, enum kiln_build_kind kind, const char *profile, const char *disk,
                const char *disk_format)
@@ -132,6 +206,11 @@ static int run(struct build *c, enum kiln_build_kind kind, const char *profile, 
                 free(c->d.last_step);
                 return r;
         }
+        c->p = p;
+        c->preseed = preseed;
+        if (kind == KILN_BUILD_FINISH)
+                c->reuse.no_reuse = true; /* its key is what a build of PROFILE would have now */
+        bool keyed = kind == KILN_BUILD_FULL || c->store_result;
         struct kiln_build_opts bo = {.kind = kind,
                                      .profile = p,
                                      .preseed = preseed,
@@ -156,7 +235,14 @@ static int run(struct build *c, enum kiln_build_kind kind, const char *profile, 
                                                .step = cli_display_event,
                                                .notice = cli_display_notice,
                                                .progress = c->d.json ? NULL : on_progress,
-                                               .userdata = &c->d}};
+                                               .userdata = &c->d},
+                                     .reuse = {.key = keyed ? on_key : NULL,
+                                               .publish = on_publish_stored,
+                                               .key_json = on_key_json,
+                                               .store = keyed ? on_store : NULL,
+                                               .served = on_served,
+                                               .finish_fetch = c->store_result,
+                                               .userdata = c}};
         struct kiln_build *b = kiln_build_new(&bo);
         cli_catch_signals(kiln_build_cancel_flag(b));
         c->d.tty = !c->d.json && isatty(STDERR_FILENO);
@@ -185,6 +271,7 @@ static int run(struct build *c, enum kiln_build_kind kind, const char *profile, 
                         res->bootloader, res->outputs[1].path);
         }
         kiln_build_free(b);
+        cli_reuse_clear(&c->reuse);
         free(c->d.last_step);
         return status;
 }

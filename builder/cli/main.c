@@ -208,6 +208,55 @@ const struct kiln_command kiln_commands[] = {
          "  --allow-root        run as root anyway (it refuses otherwise)\n"
          "\n"
          "Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot serve, 2 usage.\n"},
+        {"key", kiln_cmd_key, "print a profile's build key (what decides its image); --explain lists the inputs",
+         "Usage: kiln key [OPTIONS] PROFILE\n"
+         "\n"
+         "Run the media stage (fetch and verify the installer, pin each suite's signed\n"
+         "Release; no install) and print the build key: a sha256 over kiln's version, the\n"
+         "expanded profile, the preseed and the files it names, the installer's kernel and\n"
+         "initrd, the verified InRelease of every suite the guest sees, the output format\n"
+         "and the finish options. kiln build reuses a stored image with the same key.\n"
+         "\n"
+         "  --explain             list the inputs, whether the store holds the key, and which\n"
+         "                        inputs changed since the last build of the profile's name\n"
+         "  -o OUTPUT, --format F the output format (default qcow2)\n"
+         "  --finalize guestfs|dm, --no-boot-test   the finish options, as for kiln build\n"
+         "  --cache DIR, --offline, --result-store DIR   as for kiln build\n"
+         "\n"
+         "Exit status: 0, 1 when the media stage fails, 2 bad profile or usage.\n"},
+        {"batch", kiln_cmd_batch, "build many profiles, N at a time, reusing what did not change",
+         "Usage: kiln batch [OPTIONS] -O DIR PROFILE...\n"
+         "       kiln batch [OPTIONS] -O DIR --file LIST\n"
+         "\n"
+         "Run one 'kiln build' per profile (DIR/NAME.FORMAT), N at a time, sharing one\n"
+         "cache and result store: unchanged profiles are reused, the rest built. One line\n"
+         "per build on a terminal; a table at the end and DIR/batch.json. A failed build\n"
+         "does not stop the others; Ctrl-C stops them all (nothing half-written is left).\n"
+         "\n"
+         "  -O, --output-dir DIR  the images, their manifests, DIR/logs/ID.log, batch.json\n"
+         "  -j, --jobs N          builds at once (default: from cores and memory)\n"
+         "  --file LIST           profiles, one a line ('#' comments)\n"
+         "  --format F            qcow2 (default), raw, vmdk, vhdx\n"
+         "  --events json         every build's typed events on stdout, with its id\n"
+         "  --executor local|slurm  where builds run (default local)\n"
+         "  --partition P         slurm: the partition\n"
+         "  --sbatch-arg ARG      slurm: one more sbatch argument (repeatable)\n"
+         "  --build-arg ARG       one more 'kiln build' option for every build (repeatable)\n"
+         "  --cache DIR, --result-store DIR, --no-boot-test, --no-reuse   passed to each build\n"
+         "\n"
+         "Exit status: 0 all succeeded, 1 any failed, 2 usage.\n"},
+        {"batch-task", kiln_cmd_batch_task, "internal: one task of a batch job array",
+         "Usage: kiln batch-task TASKFILE INDEX\n", true},
+        {"cache", kiln_cmd_cache, "the shared cache: stats, prune",
+         "Usage: kiln cache [--cache DIR] stats\n"
+         "       kiln cache [--cache DIR] prune --max-size SIZE\n"
+         "\n"
+         "stats: entries and bytes (files by sha256, stored results), and the hits and\n"
+         "misses the proxy recorded. prune: remove the least recently used entries until\n"
+         "the cache holds at most SIZE (20G, 500M); it waits for running builds, which\n"
+         "hold the cache's shared lock.\n"
+         "\n"
+         "Exit status: 0, 1 failure, 2 usage.\n"},
         {0},
 };
 

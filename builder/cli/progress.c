@@ -190,3 +190,19 @@ void cli_display_result(struct cli_display *d, const struct cli_output *outputs,
         json_object_object_add(o, "stages", st);
         emit(d, o);
 }
+
+void cli_display_key(struct cli_display *d, const char *key, bool reused, const char *why)
+{
+        _cleanup_free_ char *msg =
+                xasprintf("build key %s: %s (%s)", key, reused ? "reusing the stored image" : "building", why);
+        if (d->json) {
+                struct json_object *o = event_new(d, "notice");
+                json_object_object_add(o, "notice", json_object_new_string("key"));
+                json_object_object_add(o, "key", json_object_new_string(key));
+                json_object_object_add(o, "reused", json_object_new_boolean(reused));
+                json_object_object_add(o, "why", json_object_new_string(why));
+                json_object_object_add(o, "message", json_object_new_string(msg));
+                emit(d, o);
+        }
+        fprintf(stderr, "%skiln: %s\n", d->tty && d->last_step ? "\n" : "", msg);
+}

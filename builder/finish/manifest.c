@@ -236,6 +236,8 @@ char *kiln_manifest_json(const struct kiln_manifest_in *in)
         add(img, "bootloader", jstr(in->bootloader));
         add(img, "sha256", jstr(in->image_sha256));
         add(m, "image", img);
+        if (in->build_key_json)
+                add(m, "build_key", json_tokener_parse(in->build_key_json));
 
         struct json_object *t = json_object_new_object();
         double total = 0;

@@ -27,6 +27,7 @@ struct kiln_manifest_in {
         const char *bootloader; /* "guest", "host (libguestfs)", "host (dm)" */
         const struct kiln_stage_time *timings;
         size_t n_timings;
+        const char *build_key_json; /* kiln_build_key_json(), or NULL: recorded as "build_key" */
 };
 
 /* The expanded profile as JSON text (every key resolved, defaults filled, password hashes left

@@ -63,6 +63,8 @@ struct kiln_build {
         int tmp_fd; /* tmp_out, open and locked while tmp_out is set */
         char self[PATH_MAX];
         struct kiln_interrupt_watch *watch; /* stops children on cancel, during the watched stages */
+        bool reuse_hit;                     /* the result store holds this build's key */
+        bool done;                          /* published early (reuse): no stage after it runs */
 };
 
 struct stage {
@@ -95,8 +97,51 @@ static int stage_fetch(struct kiln_build *b, struct kiln_error **err)
                                      .progress = b->o->hooks.progress,
                                      .notice = b->o->hooks.notice,
                                      .userdata = b->o->hooks.userdata,
-                                     .skip_preflight = b->o->no_preflight};
-        return kiln_media_fetch(b->p, &mo, &b->media, err);
+                                     .skip_preflight = b->o->no_preflight || b->o->kind == KILN_BUILD_FINISH};
+        int r = kiln_media_fetch(b->p, &mo, &b->media, err);
+        if (r == 0 && b->o->reuse.key)
+                r = b->o->reuse.key(b->o->reuse.userdata, b->media, b->cache, &b->reuse_hit, err);
+        if (b->o->kind != KILN_BUILD_FULL)
+                b->reuse_hit = false;
+        return r;
+}
+
+static bool fetch_on(const struct kiln_build *b)
+{
+        return b->o->kind != KILN_BUILD_FINISH || b->o->reuse.finish_fetch;
+}
+
+static bool reuse_on(const struct kiln_build *b)
+{
+        return b->reuse_hit;
+}
+
+static bool build_on(const struct kiln_build *b)
+{
+        return !b->reuse_hit;
+}
+
+static void add_output(struct kiln_build *b, const char *kind, const char *path);
+
+/* A hit: the stored image and its manifest (and XML), published as a build's would be. */
+static int stage_reuse(struct kiln_build *b, struct kiln_error **err)
+{
+        if (!b->o->reuse.publish)
+                return kiln_error_set(err, EINVAL, "internal: a reuse hit without a publish hook");
+        char xml_sha[KILN_SHA256_HEX] = "";
+        int r = b->o->reuse.publish(b->o->reuse.userdata, b->o->output, b->out_format, b->o->libvirt_xml,
+                                    &b->manifest, &b->xml, b->res.outputs[0].sha256, b->res.outputs[1].sha256,
+                                    xml_sha, err);
+        if (r < 0)
+                return r;
+        add_output(b, "manifest", b->manifest);
+        if (b->xml) {
+                add_output(b, "libvirt-xml", b->xml);
+                memcpy(b->res.outputs[2].sha256, xml_sha, KILN_SHA256_HEX);
+        }
+        b->res.bootloader = "reused";
+        b->done = true;
+        return 0;
 }
 
 static int stage_install(struct kiln_build *b, struct kiln_error **err)
@@ -130,6 +175,8 @@ static int stage_install(struct kiln_build *b, struct kiln_error **err)
         int r = kiln_install_run(&io, &b->install, err);
         if (r < 0)
                 return r;
+        if (o->reuse.served)
+                o->reuse.served(o->reuse.userdata, &b->install, b->cache);
         b->res.accel = b->install.accel;
         b->res.install_seconds = b->install.seconds;
         if (!b->accel && STREQ(io.accel, "auto"))
@@ -288,6 +335,8 @@ static int stage_publish(struct kiln_build *b, struct kiln_error **err)
                                       .bootloader = b->res.bootloader,
                                       .timings = b->res.times,
                                       .n_timings = b->res.n_times};
+        _cleanup_free_ char *key_json = b->o->reuse.key_json ? b->o->reuse.key_json(b->o->reuse.userdata) : NULL;
+        mi.build_key_json = key_json;
         _cleanup_free_ char *json = kiln_manifest_json(&mi);
         b->manifest = xasprintf("%s.manifest.json", output);
         add_output(b, "manifest", b->manifest);
@@ -308,6 +357,10 @@ static int stage_publish(struct kiln_build *b, struct kiln_error **err)
                 return -EIO;
         if (rename(b->tmp_out, output) < 0)
                 return kiln_error_set(err, errno, "cannot rename the image to '%s': %s", output, strerror(errno));
+        free(b->tmp_out);
+        b->tmp_out = NULL;
+        if (b->o->reuse.store)
+                b->o->reuse.store(b->o->reuse.userdata, output, json);
         return 0;
 }
 
@@ -315,10 +368,12 @@ static int stage_publish(struct kiln_build *b, struct kiln_error **err)
  * makes, applies, watched, quiet. */
 static const struct stage stages[] = {
         {"copy", "copying the installed disk into the build folder", stage_copy, K_FINISH, 0, HAVE_DISK, NULL, true},
-        {"fetch", "fetching and verifying the installer; checking the mirror", stage_fetch, K_FULL | K_INSTALL, 0,
-         HAVE_MEDIA},
+        {"fetch", "fetching and verifying the installer; checking the mirror", stage_fetch, K_FULL | K_INSTALL | K_FINISH,
+         0, HAVE_MEDIA, fetch_on},
+        {"reuse", "publishing the stored image with the same build key", stage_reuse, K_FULL, HAVE_MEDIA,
+         HAVE_PUBLISHED, reuse_on},
         {"install", "running the installer in an isolated guest", stage_install, K_FULL | K_INSTALL, HAVE_MEDIA,
-         HAVE_DISK},
+         HAVE_DISK, build_on},
         {"accel", NULL, stage_accel, K_FULL | K_FINISH, 0, HAVE_ACCEL, NULL, true, true},
         {"inspect", "inspecting the installed disk read-only (libguestfs appliance)", stage_inspect, K_FULL | K_FINISH,
          HAVE_DISK | HAVE_ACCEL, HAVE_INSPECTION, NULL, true},
@@ -456,6 +511,8 @@ static int run_stages(struct kiln_build *b, struct kiln_error **err)
                 if (b->cancel)
                         return b->watch && b->stage_name ? interrupted_error(b, err)
                                                          : kiln_error_set(err, EINTR, "interrupted");
+                if (s->run == stage_reuse)
+                        b->stage_total = b->stage_n + 1; /* nothing after it runs */
                 if (!s->quiet) {
                         b->stage_name = s->name;
                         b->stage_start = kiln_now();
@@ -470,6 +527,8 @@ static int run_stages(struct kiln_build *b, struct kiln_error **err)
                 }
                 stage_end(b, s);
                 b->have |= s->makes;
+                if (b->done)
+                        break;
         }
         return 0;
 }

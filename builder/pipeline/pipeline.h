@@ -29,6 +29,27 @@ struct kiln_build_hooks {
         void *userdata;
 };
 
+struct kiln_media;
+struct kiln_cache;
+struct kiln_install_result;
+
+/* Result reuse (builder/key), through the caller's hooks; every hook may be NULL. After the fetch
+ * stage the build asks for its key and whether the result store holds it; on a hit the 'reuse'
+ * stage publishes the stored result and nothing else runs. A finished build's manifest records
+ * the key, and the published outputs are handed over to be stored. */
+struct kiln_build_reuse {
+        int (*key)(void *userdata, const struct kiln_media *media, struct kiln_cache *cache, bool *ret_hit,
+                   struct kiln_error **reterr);
+        int (*publish)(void *userdata, const char *output, const char *format, bool libvirt_xml, char **ret_manifest,
+                       char **ret_xml, char image_sha[KILN_SHA256_HEX], char manifest_sha[KILN_SHA256_HEX],
+                       char xml_sha[KILN_SHA256_HEX], struct kiln_error **reterr);
+        char *(*key_json)(void *userdata); /* for the manifest; NULL or a NULL return: no key */
+        void (*store)(void *userdata, const char *output, const char *manifest_json);
+        void (*served)(void *userdata, const struct kiln_install_result *install, struct kiln_cache *cache);
+        bool finish_fetch; /* FINISH: fetch the media too (the key needs the installer's hashes) */
+        void *userdata;
+};
+
 struct kiln_build_opts {
         enum kiln_build_kind kind;
         const struct kiln_profile *profile; /* borrowed for the build's life */
@@ -48,6 +69,7 @@ struct kiln_build_opts {
         unsigned boot_timeout_sec;
         const char *disk, *disk_format; /* FINISH: the installed disk, never changed */
         struct kiln_build_hooks hooks;
+        struct kiln_build_reuse reuse;
 };
 
 #define KILN_BUILD_STAGES_MAX 10

@@ -162,8 +162,7 @@ static int on_key(void *userdata, const struct kiln_media *m, struct kiln_cache 
 
 static int on_publish_stored(void *userdata, const char *output, const char *format, bool libvirt_xml,
                              char **ret_manifest, char **ret_xml, char image_sha[KILN_SHA256_HEX],
-                             char manifest_sha[KILN_SHA256_HEX], char xml_sha[KILN_SHA256_HEX],
-                             struct kiln_error **err)
+                             char manifest_sha[KILN_SHA256_HEX], char xml_sha[KILN_SHA256_HEX], struct kiln_error **err)
 {
         struct build *c = userdata;
         return cli_reuse_publish(&c->reuse, c->p, output, format, c->force, libvirt_xml, ret_manifest, ret_xml,

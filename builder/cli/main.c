@@ -7,6 +7,7 @@
 #include "preseed.h"
 #include "fetch.h"
 #include "image-format.h"
+#include "appliance.h"
 #include "cli.h"
 
 struct kiln_globals kiln_globals;
@@ -515,6 +516,10 @@ void cli_catch_signals(volatile sig_atomic_t *flag)
 
 int main(int argc, char **argv)
 {
+        /* libguestfs starts kiln under this name as its QEMU (appliance-qemu.c). */
+        const char *base = argv[0] ? strrchr(argv[0], '/') : NULL;
+        if (argv[0] && STREQ(base ? base + 1 : argv[0], KILN_APPLIANCE_QEMU_NAME))
+                return kiln_appliance_qemu_main(argc, argv);
         enum { OPT_VERSION = 0x100, OPT_APT_DIR };
         static const struct option opts[] = {
                 {"help", no_argument, NULL, 'h'},

@@ -5,9 +5,13 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "image-format.h"
+#include "leftovers.h"
+#include "sandbox.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -21,6 +25,90 @@ int kiln_appliance_error(guestfs_h *g, struct kiln_error **reterr, const char *w
         if (len > 2000)
                 memmove(msg, msg + len - 2000, 2001);
         return kiln_error_set(reterr, EIO, "%s: %s", what, msg);
+}
+
+/* What the appliance's QEMU needs from kiln when kiln is root: the sandbox user (for the wrapper
+ * libguestfs starts), a run folder with the wrapper's link and a scratch folder of the sandbox
+ * user's, and the image open. All of it only until the appliance is up. */
+struct appliance_run {
+        struct kiln_sandbox sb;
+        char *dir;
+        int lock;
+};
+
+static void appliance_run_end(struct appliance_run *ar)
+{
+        unsetenv("KILN_APPLIANCE_SANDBOX");
+        unsetenv("KILN_APPLIANCE_IMAGE");
+        unsetenv("KILN_APPLIANCE_TMPDIR");
+        if (ar->dir) {
+                _cleanup_free_ char *tmp = xasprintf("%s/tmp", ar->dir);
+                _cleanup_free_ char *link = xasprintf("%s/%s", ar->dir, KILN_APPLIANCE_QEMU_NAME);
+                rm_rf_flat(tmp);
+                unlink(link);
+                kiln_lock_release(ar->dir, ar->lock);
+                rmdir(ar->dir);
+                free(ar->dir);
+        }
+        kiln_sandbox_clear(&ar->sb);
+        *ar = (struct appliance_run){.lock = -1};
+}
+
+/* *ret_drive: the image's name for libguestfs (its real path: libguestfs resolves links, and the
+ * wrapper compares), or NULL when kiln is not root (then the appliance runs as kiln does). */
+static int appliance_run_begin(guestfs_h *g, const char *image, struct appliance_run *ar, char **ret_drive,
+                               struct kiln_error **reterr)
+{
+        *ar = (struct appliance_run){.lock = -1};
+        *ret_drive = NULL;
+        if (geteuid() != 0)
+                return 0;
+        int r = kiln_sandbox_init(&ar->sb, reterr);
+        if (r < 0)
+                return r;
+        const char *tmpdir = getenv("TMPDIR");
+        ar->dir = xasprintf("%s/kiln-run-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+        if (!mkdtemp(ar->dir)) {
+                r = kiln_error_set(reterr, errno, "cannot create a temporary folder: %s", strerror(errno));
+                free(ar->dir);
+                ar->dir = NULL;
+                return r;
+        }
+        long stale = 0;
+        r = kiln_lock_take(ar->dir, &ar->lock, &stale, reterr);
+        if (r < 0)
+                return r;
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n <= 0)
+                return kiln_error_set(reterr, errno, "cannot find kiln's own binary: %s", strerror(errno));
+        exe[n] = '\0';
+        _cleanup_free_ char *link = xasprintf("%s/%s", ar->dir, KILN_APPLIANCE_QEMU_NAME);
+        _cleanup_free_ char *tmp = xasprintf("%s/tmp", ar->dir);
+        if (symlink(exe, link) < 0 || mkdir(tmp, 0700) < 0)
+                return kiln_error_set(reterr, errno, "cannot prepare '%s': %s", ar->dir, strerror(errno));
+        r = kiln_sandbox_give(&ar->sb, tmp, reterr);
+        if (r < 0)
+                return r;
+        /* libguestfs closes every descriptor before it starts its QEMU: the wrapper opens the image
+         * itself, as root, and checks it is the file kiln checked (device and inode). */
+        char real[PATH_MAX];
+        struct stat st;
+        _cleanup_close_ int fd = open(image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0 || !realpath(image, real))
+                return kiln_error_set(reterr, errno, "cannot open '%s': %s", image, strerror(errno));
+        _cleanup_free_ char *ids = ar->sb.n_groups ? xasprintf("%u:%u:%u", (unsigned)ar->sb.uid, (unsigned)ar->sb.gid,
+                                                               (unsigned)ar->sb.groups[0])
+                                                   : xasprintf("%u:%u", (unsigned)ar->sb.uid, (unsigned)ar->sb.gid);
+        _cleanup_free_ char *im =
+                xasprintf("%llu:%llu:%s", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, real);
+        if (setenv("KILN_APPLIANCE_SANDBOX", ids, 1) < 0 || setenv("KILN_APPLIANCE_IMAGE", im, 1) < 0 ||
+            setenv("KILN_APPLIANCE_TMPDIR", tmp, 1) < 0)
+                return kiln_error_set(reterr, errno, "cannot set the appliance's environment");
+        if (guestfs_set_hv(g, link) < 0)
+                return kiln_appliance_error(g, reterr, "libguestfs: set the appliance's QEMU");
+        *ret_drive = xstrdup(real);
+        return 0;
 }
 
 int kiln_appliance_open(const char *image, const char *format, bool readonly, bool force_tcg, guestfs_h **ret_g,
@@ -39,19 +127,32 @@ int kiln_appliance_open(const char *image, const char *format, bool readonly, bo
                 guestfs_set_backend_settings(g, settings);
         }
         /* The appliance's QEMU opens the untrusted image: it gets QEMU's own seccomp sandbox, and
-         * like the install's, nothing may spawn or raise privileges. */
+         * like the install's, nothing may spawn or raise privileges. As root, it also runs as the
+         * sandbox user (appliance-qemu.c). */
         if (guestfs_config(g, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny") <
             0) {
                 r = kiln_appliance_error(g, reterr, "libguestfs: sandbox the appliance");
                 guestfs_close(g);
                 return r;
         }
+        struct appliance_run ar;
+        _cleanup_free_ char *drive = NULL;
+        r = appliance_run_begin(g, image, &ar, &drive, reterr);
+        if (r < 0) {
+                appliance_run_end(&ar);
+                guestfs_close(g);
+                return r;
+        }
         char **roots = NULL;
-        if (guestfs_add_drive_opts(g, image, GUESTFS_ADD_DRIVE_OPTS_READONLY, readonly ? 1 : 0,
+        if (guestfs_add_drive_opts(g, drive ? drive : image, GUESTFS_ADD_DRIVE_OPTS_READONLY, readonly ? 1 : 0,
                                    GUESTFS_ADD_DRIVE_OPTS_FORMAT, format, -1) < 0)
                 r = kiln_appliance_error(g, reterr, "libguestfs: add the image");
         else if (guestfs_launch(g) < 0)
                 r = kiln_appliance_error(g, reterr, "libguestfs: launch the appliance");
+        /* The appliance's QEMU holds what it needs now: the run folder and kiln's copies go. */
+        appliance_run_end(&ar);
+        if (r < 0)
+                ;
         else if (!(roots = guestfs_inspect_os(g)) || !roots[0])
                 r = kiln_error_set(reterr, ENOENT, "no operating system found in '%s'", image);
         else

@@ -9,8 +9,14 @@
 
 #include "error.h"
 
-/* Launch the appliance on image and find its OS. *ret_root is the root device libguestfs's
- * inspection found. On failure nothing is left open. */
+/* What libguestfs runs as its QEMU when kiln is root: a link to kiln by this name, which executes
+ * the real QEMU as the sandbox user (appliance-qemu.c). */
+#define KILN_APPLIANCE_QEMU_NAME "kiln-appliance-qemu"
+int kiln_appliance_qemu_main(int argc, char **argv);
+
+/* Launch the appliance on image and find its OS. When kiln is root, the appliance's QEMU runs as
+ * the sandbox user with NoNewPrivs and kiln's seccomp filter, and gets the image as a descriptor. *ret_root is the root
+ * device libguestfs's inspection found. On failure nothing is left open. */
 int kiln_appliance_open(const char *image, const char *format, bool readonly, bool force_tcg, guestfs_h **ret_g,
                         char **ret_root, struct kiln_error **reterr);
 

@@ -129,9 +129,8 @@ static int stage_reuse(struct kiln_build *b, struct kiln_error **err)
         if (!b->o->reuse.publish)
                 return kiln_error_set(err, EINVAL, "internal: a reuse hit without a publish hook");
         char xml_sha[KILN_SHA256_HEX] = "";
-        int r = b->o->reuse.publish(b->o->reuse.userdata, b->o->output, b->out_format, b->o->libvirt_xml,
-                                    &b->manifest, &b->xml, b->res.outputs[0].sha256, b->res.outputs[1].sha256,
-                                    xml_sha, err);
+        int r = b->o->reuse.publish(b->o->reuse.userdata, b->o->output, b->out_format, b->o->libvirt_xml, &b->manifest,
+                                    &b->xml, b->res.outputs[0].sha256, b->res.outputs[1].sha256, xml_sha, err);
         if (r < 0)
                 return r;
         add_output(b, "manifest", b->manifest);
@@ -368,8 +367,8 @@ static int stage_publish(struct kiln_build *b, struct kiln_error **err)
  * makes, applies, watched, quiet. */
 static const struct stage stages[] = {
         {"copy", "copying the installed disk into the build folder", stage_copy, K_FINISH, 0, HAVE_DISK, NULL, true},
-        {"fetch", "fetching and verifying the installer; checking the mirror", stage_fetch, K_FULL | K_INSTALL | K_FINISH,
-         0, HAVE_MEDIA, fetch_on},
+        {"fetch", "fetching and verifying the installer; checking the mirror", stage_fetch,
+         K_FULL | K_INSTALL | K_FINISH, 0, HAVE_MEDIA, fetch_on},
         {"reuse", "publishing the stored image with the same build key", stage_reuse, K_FULL, HAVE_MEDIA,
          HAVE_PUBLISHED, reuse_on},
         {"install", "running the installer in an isolated guest", stage_install, K_FULL | K_INSTALL, HAVE_MEDIA,

@@ -104,6 +104,23 @@ int kiln_sandbox_init(struct kiln_sandbox *sb, struct kiln_error **reterr)
         return compile_filter(sb, reterr);
 }
 
+int kiln_sandbox_from(struct kiln_sandbox *sb, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+                      struct kiln_error **reterr)
+{
+        *sb = (struct kiln_sandbox){0};
+        if (geteuid() == 0) {
+                if (uid == 0 || gid == 0 || n_groups > ELEMENTSOF(sb->groups))
+                        return kiln_error_set(reterr, EINVAL, "the sandbox user may not be root");
+                sb->drop = true;
+                sb->uid = uid;
+                sb->gid = gid;
+                for (size_t i = 0; i < n_groups; i++)
+                        sb->groups[sb->n_groups++] = groups[i];
+                sb->user = xasprintf("uid %u", (unsigned)uid);
+        }
+        return compile_filter(sb, reterr);
+}
+
 bool kiln_sandbox_uid(uid_t uid)
 {
         if (uid >= KILN_SANDBOX_UID_BASE && uid <= KILN_SANDBOX_UID_BASE + 0xffffu)

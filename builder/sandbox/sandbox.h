@@ -24,6 +24,9 @@ struct kiln_sandbox {
  * user: no change of user, NoNewPrivs only. */
 int kiln_sandbox_init(struct kiln_sandbox *sb, struct kiln_error **reterr);
 void kiln_sandbox_clear(struct kiln_sandbox *sb);
+/* The same for ids another kiln process chose (the appliance's QEMU wrapper): never root. */
+int kiln_sandbox_from(struct kiln_sandbox *sb, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+                      struct kiln_error **reterr);
 
 /* Is uid one kiln's sandbox may have run as (the 'kiln' user, or a per-build uid)? Files kiln
  * gave such a user stay kiln's to sweep. */

@@ -44,8 +44,13 @@ case " \$* " in
 *" -drive "* | *" -blockdev "*)
         printf '%s\n' "\$@" >> "$rec"
         for a in "\$@"; do
-                case \$a in *overlay*.qcow2*)
+                case \$a in
+                *overlay*.qcow2*)
                         o=\${a#*filename=}; o=\${o%%,*}
+                        qemu-img info -f qcow2 -U --output=json "\$o" | tr -d ' \n' >> "$rec"; echo >> "$rec" ;;
+                fd=*,opaque=overlay)
+                        # kiln-appliance-qemu hands the overlay over as a descriptor set
+                        o=\${a#fd=}; o=/dev/fd/\${o%%,*}
                         qemu-img info -f qcow2 -U --output=json "\$o" | tr -d ' \n' >> "$rec"; echo >> "$rec" ;;
                 esac
         done

@@ -64,17 +64,33 @@ fi
 
 "$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/proxy.d" "$TMP/proxy.raw" > "$TMP/out" 2> "$TMP/err" &
 ipid=$!
-# The appliance's QEMU opens the untrusted image: it runs under a seccomp filter.
-sec=""
+# The appliance's QEMU opens the untrusted image: least privilege, measured. As root, kiln has
+# libguestfs start it through kiln-appliance-qemu: the sandbox user, no capabilities, NoNewPrivs,
+# a seccomp filter, and the image as a descriptor set, not a path it opens.
+sec="" status="" args=""
 while kill -0 $ipid 2>/dev/null; do
         q=$(pgrep -P $ipid -f qemu-system | head -1)
-        # QEMU installs its filter (-sandbox) after it starts: read until it is there or QEMU is gone.
-        [ -n "$q" ] && sec=$(awk '/^Seccomp:/ {print $2}' /proc/"$q"/status 2>/dev/null) && [ "$sec" = 2 ] && break
+        # QEMU installs its own filter (-sandbox) after it starts: read until QEMU is running with it.
+        if [ -n "$q" ] && cp /proc/"$q"/status "$TMP/appl.status" 2> /dev/null; then
+                sec=$(awk '/^Seccomp:/ {print $2}' "$TMP/appl.status")
+                args=$(tr '\0' ' ' < /proc/"$q"/cmdline 2> /dev/null)
+                [ "$sec" = 2 ] && grep -q -- "-sandbox" <<<"$args" && break
+        fi
         sleep 0.2
 done
 wait $ipid
 check_eq "an image keeping the build proxy fails inspection" 1 $?
 check_eq "the appliance's QEMU runs under a seccomp filter" 2 "$sec"
+if [ "$(id -u)" -eq 0 ] && [ ! -f "$TMP/appl.status" ]; then
+        not_ok "the appliance's QEMU was found"
+elif [ "$(id -u)" -eq 0 ]; then
+        uid=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "$TMP/appl.status")
+        case " $uid " in *" 0 "*) not_ok "the appliance's QEMU is not root" "Uid: $uid" ;; *) ok "the appliance's QEMU runs as uid ${uid%% *}, not root" ;; esac
+        check_eq "the appliance's QEMU: no capabilities" 0000000000000000 "$(awk '/^CapEff:/ {print $2}' "$TMP/appl.status")"
+        check_eq "the appliance's QEMU: NoNewPrivs" 1 "$(awk '/^NoNewPrivs:/ {print $2}' "$TMP/appl.status")"
+        grep -q "backing.file.filename=/dev/fdset/" <<<"$args" && ! grep -q "proxy.raw" <<<"$args" &&
+                ok "the appliance's QEMU gets the image as a descriptor" || not_ok "the image as a descriptor" "$args"
+fi
 grep -q "^problem    /etc/apt/apt.conf still names the build's proxy$" "$TMP/out" && ok "the problem is named" || not_ok "the problem is named" "$(cat "$TMP/out")"
 L=$TMP/proxy.d/installer
 [ -f "$L/syslog" ] && [ -f "$L/sub/private" ] && ok "hostile logs: the regular files come out" || not_ok "hostile logs: files copied" "$(find "$L" 2>&1)"

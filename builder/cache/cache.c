@@ -8,6 +8,7 @@
 #pragma GCC diagnostic ignored "-Wanalyzer-null-argument"
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -70,6 +71,7 @@ void kiln_cache_free(struct kiln_cache *c)
                 return;
         if (c->lock_fd >= 0)
                 close(c->lock_fd);
+        free(c->stage_dir);
         free(c->dir);
         free(c);
 }
@@ -82,6 +84,10 @@ char *kiln_cache_path(const struct kiln_cache *c, const char *sha256)
 char *kiln_cache_lookup(const struct kiln_cache *c, const char *sha256)
 {
         _cleanup_free_ char *path = kiln_cache_path(c, sha256);
+        if (access(path, F_OK) < 0 && c->stage_dir) {
+                free(path);
+                path = xasprintf("%s/%s", c->stage_dir, sha256);
+        }
         if (access(path, F_OK) < 0)
                 return NULL;
         char hex[KILN_SHA256_HEX];
@@ -94,7 +100,7 @@ char *kiln_cache_lookup(const struct kiln_cache *c, const char *sha256)
 
 int kiln_cache_tmp(const struct kiln_cache *c, char **ret_path, int *ret_fd, struct kiln_error **reterr)
 {
-        char *path = xasprintf("%s/tmp/part-XXXXXX", c->dir);
+        char *path = c->stage_dir ? xasprintf("%s/part-XXXXXX", c->stage_dir) : xasprintf("%s/tmp/part-XXXXXX", c->dir);
         int fd = mkostemp(path, O_CLOEXEC);
         if (fd < 0) {
                 int e = errno > 0 ? errno : EIO;
@@ -110,6 +116,20 @@ int kiln_cache_tmp(const struct kiln_cache *c, char **ret_path, int *ret_fd, str
 static int place(const struct kiln_cache *c, const char *tmp_path, const char *sha256, char **ret_path,
                  struct kiln_error **reterr)
 {
+        if (c->stage_dir) {
+                char *staged = xasprintf("%s/%s", c->stage_dir, sha256);
+                if (rename(tmp_path, staged) < 0) {
+                        int e = errno;
+                        unlink(tmp_path);
+                        free(staged);
+                        return kiln_error_set(reterr, e, "cannot stage '%s': %s", sha256, strerror(e));
+                }
+                if (ret_path)
+                        *ret_path = staged;
+                else
+                        free(staged);
+                return 0;
+        }
         _cleanup_free_ char *dir = xasprintf("%s/sha256/%.2s", c->dir, sha256);
         _cleanup_free_ char *path = kiln_cache_path(c, sha256);
         int r = mkdir_p(dir, 0755);
@@ -203,8 +223,95 @@ int kiln_cache_fetch(const struct kiln_cache *c, const char *url, const char *sh
         return kiln_cache_fetch_tried(c, url, sha256, size, opts, ret_path, NULL, reterr);
 }
 
+/* in to out, hashed on the way. 0, or -errno. */
+static int copy_hashed(int in, int out, char hex[KILN_SHA256_HEX])
+{
+        struct kiln_sha256 *h = kiln_sha256_new();
+        char buf[1 << 16];
+        int r = 0;
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : 0;
+                        break;
+                }
+                kiln_sha256_update(h, buf, (size_t)n);
+                for (ssize_t off = 0; off < n;) {
+                        ssize_t w = write(out, buf + off, (size_t)(n - off));
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0) {
+                                r = -errno;
+                                break;
+                        }
+                        off += w;
+                }
+                if (r < 0)
+                        break;
+        }
+        kiln_sha256_finish(h, hex);
+        return r;
+}
+
+static bool is_sha256_name(const char *s)
+{
+        size_t n = 0;
+        for (; s[n]; n++)
+                if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+                        return false;
+        return n == KILN_SHA256_HEX - 1;
+}
+
+int kiln_cache_import(const struct kiln_cache *c, const char *dir, uint64_t max_bytes, struct kiln_error **reterr)
+{
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return errno == ENOENT ? 0
+                                       : kiln_error_set(reterr, errno, "cannot open '%s': %s", dir, strerror(errno));
+        DIR *d = fdopendir(dup(dfd));
+        if (!d)
+                return kiln_error_set(reterr, errno, "cannot read '%s': %s", dir, strerror(errno));
+        int n = 0;
+        for (struct dirent *e; (e = readdir(d));) {
+                if (STREQ(e->d_name, ".") || STREQ(e->d_name, ".."))
+                        continue;
+                /* O_NONBLOCK: a FIFO left there must not hang kiln (it is not a regular file: dropped). */
+                int sfd = is_sha256_name(e->d_name)
+                                  ? openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+                                  : -1;
+                struct stat st;
+                if (sfd >= 0 && fstat(sfd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= max_bytes) {
+                        _cleanup_free_ char *have = kiln_cache_lookup(&(struct kiln_cache){.dir = c->dir}, e->d_name);
+                        _cleanup_free_ char *tmp = NULL;
+                        int tfd = -1;
+                        char hex[KILN_SHA256_HEX];
+                        struct kiln_cache real = {.dir = c->dir};
+                        /* Copied while hashed: what is placed is what was hashed. */
+                        if (!have && kiln_cache_tmp(&real, &tmp, &tfd, NULL) == 0) {
+                                bool good = copy_hashed(sfd, tfd, hex) == 0 && STREQ(hex, e->d_name) && fsync(tfd) == 0;
+                                close(tfd);
+                                if (good && place(&real, tmp, hex, NULL, NULL) == 0)
+                                        n++;
+                                else if (!good)
+                                        unlink(tmp);
+                        }
+                }
+                if (sfd >= 0)
+                        close(sfd);
+                if (unlinkat(dfd, e->d_name, 0) < 0 && errno == EISDIR)
+                        unlinkat(dfd, e->d_name, AT_REMOVEDIR);
+        }
+        closedir(d);
+        rmdir(dir);
+        return n;
+}
+
 int kiln_cache_record_write(const struct kiln_cache *c, const char *key, const char *text, struct kiln_error **reterr)
 {
+        if (c->stage_dir)
+                return 0; /* the proxy's process keeps no records */
         _cleanup_free_ char *tmp = NULL;
         int fd = -1;
         int r = kiln_cache_tmp(c, &tmp, &fd, reterr);

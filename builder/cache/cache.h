@@ -11,6 +11,9 @@ struct kiln_cache {
         char *dir;
         bool offline; /* never fetch: what is missing is an error */
         int lock_fd;  /* DIR/lock, held shared while open: kiln cache prune waits for it */
+        /* Set in the proxy's own process, which may not write the cache: new entries go to this
+         * folder of its own (flat, by sha256), and kiln copies them in after (kiln_cache_import). */
+        char *stage_dir;
 };
 
 /* dir NULL: $XDG_CACHE_HOME/kiln, else ~/.cache/kiln. Creates the folders. Holds the cache's
@@ -42,6 +45,11 @@ int kiln_cache_commit(const struct kiln_cache *c, const char *tmp_path, char ret
                       char **ret_path, struct kiln_error **reterr);
 
 /* Small named records (what a mirror's installer resolved to), for --offline. */
+/* The entries a staging proxy left in dir: each regular file named by a sha256 whose bytes have
+ * that sha256 is copied into the cache (a fresh file of kiln's: the sandbox user that wrote it can
+ * change nothing), anything else is dropped; dir is emptied and removed. Returns how many came in. */
+int kiln_cache_import(const struct kiln_cache *c, const char *dir, uint64_t max_bytes, struct kiln_error **reterr);
+
 int kiln_cache_record_write(const struct kiln_cache *c, const char *key, const char *text, struct kiln_error **reterr);
 char *kiln_cache_record_read(const struct kiln_cache *c, const char *key);
 

@@ -204,7 +204,9 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         _cleanup_free_ char *disk = xasprintf("%s.kiln-partial-XXXXXX", o->output);
         const char *format = str_has_suffix(o->output, ".raw") || str_has_suffix(o->output, ".img") ? "raw" : "qcow2";
         _cleanup_free_ char *proxy_url = NULL, *cmdline = NULL;
-        struct kiln_proxy *proxy = NULL;
+        struct kiln_proxy_process *proxy = NULL;
+        struct kiln_sandbox proxy_sb = {0};
+        _cleanup_free_ char *stage = xasprintf("%s/proxy-stage", run);
         struct kiln_snapshot snapshot = {0};
         struct kiln_guest *g = kiln_guest_new(ops);
         struct kiln_hv_net net = {0};
@@ -266,15 +268,18 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         kiln_proxy_policy_for(p, &pol);
         /* Where the backend's plan puts it: a socket in the hypervisor's own network namespace, or
          * an address the guest reaches directly. */
-        r = kiln_proxy_start(&pol, o->cache, &snapshot, proxy_log, net.proxy_listen, 0, &proxy, reterr);
+        /* The proxy runs in a process of its own as the sandbox user, whatever the backend: it
+         * parses what the guest sends, so it holds no privilege and none of kiln's descriptors. */
+        r = kiln_sandbox_init(&proxy_sb, reterr);
+        if (r == 0)
+                r = kiln_proxy_process_start(&pol, o->cache, &snapshot, proxy_log, net.proxy_listen, &proxy_sb, stage,
+                                             &proxy, reterr);
         kiln_proxy_policy_clear(&pol);
         if (r < 0)
                 goto out;
-        if (net.proxy_admit_sandbox)
-                kiln_proxy_admit_uid(proxy, sb && sb->drop ? sb->uid : geteuid());
 
         proxy_url = xasprintf("http://%s:%u/", net.guest_proxy_host,
-                              net.guest_proxy_port ? net.guest_proxy_port : kiln_proxy_port(proxy));
+                              net.guest_proxy_port ? net.guest_proxy_port : kiln_proxy_process_port(proxy));
         cmdline = kiln_install_cmdline(p, proxy_url, ops->disk_device, net.installer_args);
         g->cfg = (struct kiln_guest_config){.name = p->name,
                                             .kernel = hv_kernel,
@@ -398,7 +403,6 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
                 o->event(o->userdata, "done", 100, "the installer finished and powered off");
         ret->seconds = kiln_now() - start;
         ret->accel = xstrdup(accel);
-        ret->n_served = kiln_proxy_served(proxy, &ret->served);
         r = 0;
 out:
         kiln_hv_net_clear(&net);
@@ -416,8 +420,10 @@ out:
                         copy_tail(g->stderr_path, qdst);
                 kiln_guest_free(g);
         }
+        /* After the guest: what the proxy fetched comes into the cache once it is gone. */
         if (proxy)
-                kiln_proxy_stop(proxy);
+                kiln_proxy_process_stop(proxy, o->cache, r == 0 ? &ret->served : NULL, &ret->n_served);
+        kiln_sandbox_clear(&proxy_sb);
         kiln_snapshot_clear(&snapshot);
         kiln_sandbox_clear(&sandbox);
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)

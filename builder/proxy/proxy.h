@@ -54,3 +54,19 @@ void kiln_proxy_stop(struct kiln_proxy *p);
 /* What was served so far (a copy; free with kiln_proxy_served_free). */
 size_t kiln_proxy_served(struct kiln_proxy *p, struct kiln_proxy_served **ret);
 void kiln_proxy_served_free(struct kiln_proxy_served *s, size_t n);
+
+/* The install's proxy in a process of its own: forked, it drops to the sandbox user (no
+ * capabilities, NoNewPrivs, kiln's seccomp filter), keeps only its own descriptors, reads the cache
+ * through a descriptor and stages what it fetches in stage (created for it); then it serves as
+ * kiln_proxy_start would. addr as kiln_proxy_start's (a socket 'fd:N' stays kiln's too). */
+struct kiln_proxy_process;
+struct kiln_sandbox;
+int kiln_proxy_process_start(const struct kiln_proxy_policy *pol, struct kiln_cache *cache,
+                             const struct kiln_snapshot *snapshot, const char *log_path, const char *addr,
+                             const struct kiln_sandbox *sb, const char *stage, struct kiln_proxy_process **ret,
+                             struct kiln_error **reterr);
+uint16_t kiln_proxy_process_port(const struct kiln_proxy_process *pp);
+/* Stop it and wait for it; *ret (may be NULL) gets what it served, and what it staged is copied
+ * into cache (may be NULL: dropped), each file checked against the sha256 it is named by. */
+void kiln_proxy_process_stop(struct kiln_proxy_process *pp, struct kiln_cache *cache, struct kiln_proxy_served **ret,
+                             size_t *ret_n);

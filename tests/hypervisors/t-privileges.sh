@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Least privilege, measured: during a real install (the busybox guest, under TCG) every helper kiln
 # starts that touches the guest's bytes (qemu-img on the disk, QEMU) runs as an unprivileged user,
-# with no capabilities, NoNewPrivs and a seccomp filter, read from /proc/PID/status. QEMU's own
+# with no capabilities, NoNewPrivs and a seccomp filter, read from /proc/PID/status, and so does
+# the proxy, in a process of its own. QEMU's own
 # seccomp denies spawning and raising privileges, it runs in a network namespace of its own, and
 # no other local user can reach the build's proxy.
 . "$(dirname "$0")/../lib.sh"
@@ -51,12 +52,14 @@ for pid in $(descendants $kpid); do
         names="$names $name"
         checked=$((checked + 1))
 done
-qemu_seen=0
+qemu_seen=0 proxy_seen=0
 for f in "$TMP"/status.* "$w/out/qemu-img.status"; do
         [ -f "$f" ] || { not_ok "qemu-img's status was recorded"; continue; }
         name=$(awk '/^Name:/ {print $2}' "$f")
         [ "$f" = "$w/out/qemu-img.status" ] && name=qemu-img
         [ "$name" = qemu-system-x86 ] && qemu_seen=1
+        # the proxy: a process of kiln's own (forked, not executed)
+        [ "$name" = kiln ] && { proxy_seen=1; name="the proxy"; }
         uids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "$f")
         cap=$(awk '/^CapEff:/ {print $2}' "$f")
         nnp=$(awk '/^NoNewPrivs:/ {print $2}' "$f")
@@ -67,6 +70,7 @@ for f in "$TMP"/status.* "$w/out/qemu-img.status"; do
         check_eq "$name: a seccomp filter" 2 "$sec"
 done
 check_eq "QEMU was among them" 1 "$qemu_seen"
+check_eq "the proxy's process was among them" 1 "$proxy_seen"
 argv=$(tr '\n' ' ' < "$TMP/disk.qcow2.d/guest.argv")
 for deny in obsolete elevateprivileges spawn resourcecontrol; do
         grep -q -- "-sandbox on,.*$deny=deny" <<<"$argv" && ok "QEMU's seccomp: $deny=deny" || not_ok "QEMU's seccomp: $deny=deny" "$argv"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# What the install's proxy staged (it runs as the sandbox user and may not write kiln's cache),
+# copied in by kiln once the proxy is gone: only regular files whose bytes have the sha256 they
+# are named by, as fresh files of kiln's (0644, kiln's owner: the writer keeps no way to change
+# them); a wrong hash, a link, a FIFO, a file over the size cap or a stray name is dropped, and
+# the staging folder goes.
+. "$(dirname "$0")/../lib.sh"
+: "${FUZZ_DIR:?}"
+bin="$(dirname "$FUZZ_DIR")/builder/test-cache-import"
+st=$TMP/stage
+mkdir -p "$st" "$TMP/cache"
+good=$(printf 'a pool file' | sha256sum | cut -d' ' -f1)
+printf 'a pool file' > "$st/$good"
+bad=$(printf 'what the index lists' | sha256sum | cut -d' ' -f1)
+printf 'something else' > "$st/$bad"
+secret=$TMP/secret; printf 'host secret' > "$secret"
+linked=$(sha256sum < "$secret" | cut -d' ' -f1)
+ln -s "$secret" "$st/$linked"
+fifo=$(printf 'fifo' | sha256sum | cut -d' ' -f1)
+mkfifo "$st/$fifo"
+head -c $((2 << 20)) /dev/zero > "$TMP/big"
+big=$(sha256sum < "$TMP/big" | cut -d' ' -f1)
+mv "$TMP/big" "$st/$big"
+printf 'x' > "$st/part-abcdef"
+[ "$(id -u)" -eq 0 ] && chown -R 65534:65534 "$st"
+check_eq "one entry comes in" 1 "$(timeout 20 "$bin" "$TMP/cache" "$st")"
+f=$TMP/cache/sha256/${good:0:2}/$good
+[ -f "$f" ] && [ ! -L "$f" ] && check_eq "it holds its bytes" "a pool file" "$(cat "$f")" || not_ok "the good entry is in the cache"
+check_eq "a fresh file of kiln's, 0644" "$(id -u) 644" "$(stat -c '%u %a' "$f" 2>/dev/null)"
+for n in "$bad" "$linked" "$fifo" "$big"; do
+        [ ! -e "$TMP/cache/sha256/${n:0:2}/$n" ] || not_ok "a bad entry stays out ($n)"
+done
+ok "a wrong hash, a link to a host file, a FIFO and a file over the cap stay out"
+[ ! -e "$st" ] && ok "the staging folder is gone" || not_ok "the staging folder is gone" "$(ls -la "$st")"
+check_eq "nothing in the cache's tmp" "" "$(ls "$TMP/cache/tmp")"
+finish

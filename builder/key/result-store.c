@@ -225,27 +225,31 @@ int kiln_lock_file(const char *dir, const char *name, bool exclusive, int *ret_f
         return 0;
 }
 
-static char *record_path(const struct kiln_result_store *s, const char *profile_name)
+static char *record_path(const struct kiln_result_store *s, const char *profile_name, const char *release)
 {
-        /* The name is the profile's, so hostile: the file is named by its hash. */
+        /* One record per profile name and release: a catalogue builds the same profile for several
+         * releases (kiln batch's release column), and each is compared with its own last build.
+         * The name is the profile's, so hostile: the file is named by a hash. */
         char hex[KILN_SHA256_HEX];
-        kiln_sha256_buf(profile_name, strlen(profile_name), hex);
+        _cleanup_free_ char *id = xasprintf("%s\n%s", profile_name, release);
+        kiln_sha256_buf(id, strlen(id), hex);
         return xasprintf("%s/profiles/%s.key", s->dir, hex);
 }
 
-int kiln_result_last_key(const struct kiln_result_store *s, const char *profile_name, struct kiln_build_key *ret)
+int kiln_result_last_key(const struct kiln_result_store *s, const char *profile_name, const char *release,
+                         struct kiln_build_key *ret)
 {
-        _cleanup_free_ char *path = record_path(s, profile_name), *data = NULL;
+        _cleanup_free_ char *path = record_path(s, profile_name, release), *data = NULL;
         size_t len;
         if (read_file_max(path, 1 << 20, &data, &len) < 0)
                 return -ENOENT;
         return kiln_build_key_parse(data, ret);
 }
 
-int kiln_result_record_key(const struct kiln_result_store *s, const char *profile_name, const struct kiln_build_key *k,
-                           struct kiln_error **reterr)
+int kiln_result_record_key(const struct kiln_result_store *s, const char *profile_name, const char *release,
+                           const struct kiln_build_key *k, struct kiln_error **reterr)
 {
-        _cleanup_free_ char *path = record_path(s, profile_name), *json = kiln_build_key_json(k);
+        _cleanup_free_ char *path = record_path(s, profile_name, release), *json = kiln_build_key_json(k);
         _cleanup_free_ char *tmp = xasprintf("%s/tmp/key-XXXXXX", s->dir), *pdir = xasprintf("%s/profiles", s->dir);
         int lock = -1;
         int r = kiln_lock_file(pdir, ".lock", true, &lock, reterr);

@@ -247,13 +247,13 @@ int kiln_cmd_batch(int argc, char **argv)
                 char abs[PATH_MAX];
                 entries_push(&list, xstrdup(realpath(argv[i], abs) ? abs : argv[i]), NULL);
         }
-        int bad = bad_lines ? cli_usage_error("batch", "%d bad line%s in the batch file: nothing was run", bad_lines,
-                                              bad_lines == 1 ? "" : "s")
-                  : !dir    ? cli_usage_error("batch", "-O DIR is required")
-                  : !list.n ? cli_usage_error("batch", "no profiles: name them, or give --file LIST")
-                            : 0;
-        if (bad)
-                return bad;
+        if (bad_lines)
+                return cli_usage_error("batch", "%d bad line%s in the batch file: nothing was run", bad_lines,
+                                       bad_lines == 1 ? "" : "s");
+        if (!dir)
+                return cli_usage_error("batch", "-O DIR is required");
+        if (!list.n)
+                return cli_usage_error("batch", "no profiles: name them, or give --file LIST");
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return cli_usage_error("batch", "cannot create '%s': %s", dir, strerror(errno));
         char absdir[PATH_MAX], self[PATH_MAX];

@@ -45,7 +45,7 @@ bash "$top/tests/helpers/debian-fixture.sh" "$fixdir" ||
 echo "bench/batch: seeding the result store (kiln finish --store-result, minutes under TCG)..." >&2
 "${K[@]}" finish --cache "$cache" --store-result --no-boot-test -o "$tmp/seed.qcow2" "$tmp/p/web1.yaml" \
         "$fixdir/debian.qcow2" > /dev/null 2> "$tmp/seed.err" || { tail -5 "$tmp/seed.err" >&2; exit 1; }
-rm -f "$tmp"/seed.qcow2*
+rm -rf "$tmp"/seed.qcow2*
 img=$cache/results/keys/$key/image
 size=$(stat -c %s "$img")
 alloc=$(($(stat -c %b "$img") * $(stat -c %B "$img")))

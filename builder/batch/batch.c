@@ -18,7 +18,7 @@ const char *kiln_batch_state_name(enum kiln_batch_state s)
         return names[s];
 }
 
-static char *job_id(const struct kiln_batch *b, const char *profile)
+static char *job_id(const struct kiln_batch *b, const char *profile, const char *release)
 {
         const char *base = strrchr(profile, '/');
         base = base ? base + 1 : profile;
@@ -32,6 +32,12 @@ static char *job_id(const struct kiln_batch *b, const char *profile)
         }
         if (n == 0)
                 id[n++] = 'b';
+        /* web.yaml for bookworm is web-bookworm (a release kiln knows: 8 characters at most). */
+        if (release) {
+                id[n++] = '-';
+                for (const char *c = release; *c && n < 29; c++) /* room for "-N" */
+                        id[n++] = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ? *c : '-';
+        }
         id[n] = '\0';
         for (unsigned k = 1;; k++) {
                 _cleanup_free_ char *cand = k == 1 ? xstrdup(id) : xasprintf("%s-%u", id, k);
@@ -43,17 +49,21 @@ static char *job_id(const struct kiln_batch *b, const char *profile)
         }
 }
 
-void kiln_batch_add(struct kiln_batch *b, const char *profile, const char *format, char *const *prefix)
+void kiln_batch_add(struct kiln_batch *b, const char *profile, const char *release, const char *format,
+                    char *const *prefix)
 {
         b->jobs = xrealloc(b->jobs, (b->n + 1) * sizeof(*b->jobs));
         struct kiln_batch_job *j = &b->jobs[b->n];
         *j = (struct kiln_batch_job){.ev_fd = -1, .exit_code = -1};
-        j->id = job_id(b, profile);
+        j->id = job_id(b, profile, release);
         j->profile = xstrdup(profile);
+        j->release = release ? xstrdup(release) : NULL;
         j->output = xasprintf("%s/%s.%s", b->out_dir, j->id, format);
         char **argv = NULL;
         for (size_t i = 0; prefix[i]; i++)
                 argv = strv_push(argv, xstrdup(prefix[i]));
+        if (release)
+                argv = strv_push(argv, xasprintf("--release=%s", release));
         argv = strv_push(argv, xstrdup("--events-fd"));
         argv = strv_push(argv, xstrdup("3"));
         argv = strv_push(argv, xstrdup("--build-id"));
@@ -72,6 +82,7 @@ void kiln_batch_free(struct kiln_batch *b)
                 struct kiln_batch_job *j = &b->jobs[i];
                 free(j->id);
                 free(j->profile);
+                free(j->release);
                 free(j->output);
                 strv_free(j->argv);
                 free(j->key);
@@ -311,6 +322,8 @@ char *kiln_batch_json(const struct kiln_batch *b)
                 struct json_object *e = json_object_new_object();
                 json_object_object_add(e, "id", json_object_new_string(j->id));
                 json_object_object_add(e, "profile", json_object_new_string(j->profile));
+                if (j->release)
+                        json_object_object_add(e, "release", json_object_new_string(j->release));
                 json_object_object_add(e, "output", json_object_new_string(j->output));
                 json_object_object_add(e, "key", j->key ? json_object_new_string(j->key) : NULL);
                 json_object_object_add(e, "state", json_object_new_string(kiln_batch_state_name(j->state)));

@@ -14,6 +14,7 @@ enum kiln_batch_state { KILN_JOB_PENDING, KILN_JOB_RUNNING, KILN_JOB_SUCCEEDED, 
 struct kiln_batch_job {
         char *id;      /* the build id its events carry: [0-9a-z-], at most 32 */
         char *profile; /* the path given */
+        char *release; /* the batch file's release column (kiln build --release), or NULL */
         char *output;  /* DIR/ID.FORMAT */
         char **argv;   /* the whole kiln build command line (argv[0] is kiln) */
         enum kiln_batch_state state;
@@ -42,9 +43,11 @@ struct kiln_batch {
         void *userdata;
 };
 
-/* Add a job: id from the profile's file name (made unique), output DIR/ID.FORMAT, argv = prefix
- * (kiln and its global options, "build", options) + --events-fd 3 --build-id ID -o OUTPUT PROFILE. */
-void kiln_batch_add(struct kiln_batch *b, const char *profile, const char *format, char *const *prefix);
+/* Add a job: id from the profile's file name and the release when one is given (made unique),
+ * output DIR/ID.FORMAT, argv = prefix (kiln and its global options, "build", options) +
+ * [--release RELEASE] --events-fd 3 --build-id ID -o OUTPUT PROFILE. release may be NULL. */
+void kiln_batch_add(struct kiln_batch *b, const char *profile, const char *release, const char *format,
+                    char *const *prefix);
 void kiln_batch_free(struct kiln_batch *b);
 
 /* Run every job here, at most max_jobs at once; on *interrupted, SIGTERM to each running build

@@ -21,7 +21,7 @@ int cli_reuse_key(struct cli_reuse *r, const struct kiln_profile *p, const char 
         struct kiln_build_key prev = {0};
         _cleanup_free_ char *img = NULL, *man = NULL;
         r->hit = !r->no_reuse && kiln_result_lookup(r->store, r->key.hex, &img, &man);
-        if (kiln_result_last_key(r->store, p->name, &prev) < 0)
+        if (kiln_result_last_key(r->store, p->name, p->release, &prev) < 0)
                 r->why = xasprintf("no earlier build of profile '%s' in this store", p->name);
         else {
                 _cleanup_free_ char *diff = kiln_build_key_diff(&prev, &r->key);
@@ -83,7 +83,7 @@ int cli_reuse_publish(struct cli_reuse *r, const struct kiln_profile *p, const c
                 return -EIO;
         }
         memcpy(image_sha, isha, KILN_SHA256_HEX);
-        if (kiln_result_record_key(r->store, p->name, &r->key, err) < 0)
+        if (kiln_result_record_key(r->store, p->name, p->release, &r->key, err) < 0)
                 return -EIO;
         *ret_manifest = TAKE_PTR(mpath);
         *ret_xml = TAKE_PTR(xpath);
@@ -97,7 +97,7 @@ void cli_reuse_store(struct cli_reuse *r, const struct kiln_profile *p, const ch
                 return;
         _cleanup_error_ struct kiln_error *err = NULL;
         if (kiln_result_put(r->store, r->key.hex, output, manifest_text, &err) < 0 ||
-            kiln_result_record_key(r->store, p->name, &r->key, &err) < 0) {
+            kiln_result_record_key(r->store, p->name, p->release, &r->key, &err) < 0) {
                 /* The image is built and published; a store that cannot keep it is worth a notice. */
                 _cleanup_free_ char *msg =
                         xasprintf("the result store did not keep this build: %s", err ? err->msg : "failed");

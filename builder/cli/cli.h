@@ -35,15 +35,24 @@ struct kiln_globals {
         bool allow_private;       /* --allow-private-mirrors */
         bool untrusted;           /* --untrusted-profile (kiln serve's builds) */
         const char *library;      /* --profile-library DIR */
+        const char *release;      /* --release NAME: overrides the profile's release */
 };
 
 /* The trust options every command that reads a profile takes (also before the command). */
-enum { CLI_OPT_PROFILE_ROOT = 0x80, CLI_OPT_TRUST_PATHS, CLI_OPT_ALLOW_PRIVATE, CLI_OPT_UNTRUSTED, CLI_OPT_LIBRARY };
+enum {
+        CLI_OPT_PROFILE_ROOT = 0x80,
+        CLI_OPT_TRUST_PATHS,
+        CLI_OPT_ALLOW_PRIVATE,
+        CLI_OPT_UNTRUSTED,
+        CLI_OPT_LIBRARY,
+        CLI_OPT_RELEASE
+};
 #define CLI_PROFILE_OPTIONS                                                                                            \
         {"profile-root", required_argument, NULL, CLI_OPT_PROFILE_ROOT},                                               \
                 {"trust-profile-paths", no_argument, NULL, CLI_OPT_TRUST_PATHS},                                       \
                 {"untrusted-profile", no_argument, NULL, CLI_OPT_UNTRUSTED},                                           \
                 {"profile-library", required_argument, NULL, CLI_OPT_LIBRARY},                                         \
+                {"release", required_argument, NULL, CLI_OPT_RELEASE},                                                 \
         {                                                                                                              \
                 "allow-private-mirrors", no_argument, NULL, CLI_OPT_ALLOW_PRIVATE                                      \
         }

@@ -51,25 +51,95 @@ static void on_change(void *userdata, const struct kiln_batch *b)
         v->drawn = b->n;
 }
 
-static int read_list(const char *path, char ***profiles)
+struct entry {
+        char *profile, *release; /* release NULL: the profile's own */
+};
+
+struct entries {
+        struct entry *v;
+        size_t n;
+};
+
+static void entries_push(struct entries *e, char *profile, char *release)
+{
+        e->v = xrealloc(e->v, (e->n + 1) * sizeof(*e->v));
+        e->v[e->n++] = (struct entry){profile, release};
+}
+
+static void entries_clear(struct entries *e)
+{
+        for (size_t i = 0; i < e->n; i++)
+                free(e->v[i].profile), free(e->v[i].release);
+        free(e->v);
+        *e = (struct entries){0};
+}
+
+/* A batch file: one build a line, "PROFILE [RELEASE]" (whitespace between; '#' starts a comment),
+ * the release overriding the profile's 'release:'. A relative PROFILE is beneath the list's own
+ * folder, so a checked-in catalogue runs from anywhere. Every bad line is reported, with its
+ * place, before anything runs. Returns the number of bad lines, or a negative errno. */
+static int read_list(const char *path, struct entries *e)
 {
         _cleanup_free_ char *data = NULL;
         size_t len;
         int r = read_file_max(path, 1 << 20, &data, &len);
         if (r < 0)
                 return r;
+        if (memchr(data, '\0', len))
+                len = strlen(data); /* what follows a NUL is not text: the line it cuts reports itself */
+        const char *slash = strrchr(path, '/');
+        _cleanup_free_ char *base = slash ? xstrndup(path, (size_t)(slash - path + 1)) : xstrdup("");
+        int bad = 0;
+        unsigned lineno = 0;
         for (char *line = data, *next; line && *line; line = next) {
+                lineno++;
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = '\0';
-                line += strspn(line, " \t");
-                size_t l = strcspn(line, "#");
-                while (l && (line[l - 1] == ' ' || line[l - 1] == '\t' || line[l - 1] == '\r'))
-                        l--;
-                if (l)
-                        *profiles = strv_push(*profiles, xstrndup(line, l));
+                char *hash = strchr(line, '#');
+                if (hash)
+                        *hash = '\0';
+                char *field[3] = {0};
+                size_t col[3] = {0}, nf = 0;
+                for (char *c = line; *c && nf < 3;) {
+                        c += strspn(c, " \t\r");
+                        if (!*c)
+                                break;
+                        col[nf] = (size_t)(c - line) + 1;
+                        field[nf++] = c;
+                        c += strcspn(c, " \t\r");
+                        if (*c)
+                                *c++ = '\0';
+                }
+                if (nf == 0)
+                        continue;
+                _cleanup_free_ char *shown = kiln_text_safe(field[nf - 1], strlen(field[nf - 1]));
+                if (nf == 3) {
+                        fprintf(stderr, "kiln: %s:%u:%zu: more than a profile and a release on one line: '%s'\n", path,
+                                lineno, col[2], shown);
+                        bad++;
+                        continue;
+                }
+                if (nf == 2 && !kiln_profile_release_ok(field[1])) {
+                        fprintf(stderr,
+                                "kiln: %s:%u:%zu: unsupported release '%s': use 'bookworm' (12) or 'trixie' (13)\n",
+                                path, lineno, col[1], shown);
+                        bad++;
+                        continue;
+                }
+                _cleanup_free_ char *p = field[0][0] == '/' ? xstrdup(field[0]) : xasprintf("%s%s", base, field[0]);
+                char abs[PATH_MAX];
+                if (!realpath(p, abs) || access(abs, R_OK) < 0) {
+                        int en = errno;
+                        _cleanup_free_ char *ps = kiln_text_safe(p, strlen(p));
+                        fprintf(stderr, "kiln: %s:%u:%zu: cannot read profile '%s': %s\n", path, lineno, col[0], ps,
+                                strerror(en));
+                        bad++;
+                        continue;
+                }
+                entries_push(e, xstrdup(abs), nf == 2 ? xstrdup(field[1]) : NULL);
         }
-        return 0;
+        return bad;
 }
 
 enum {
@@ -104,7 +174,9 @@ int kiln_cmd_batch(int argc, char **argv)
                                              CLI_PROFILE_OPTIONS,
                                              {0}};
         const char *dir = NULL, *format = "qcow2", *executor = "local", *partition = NULL;
-        _cleanup_strv_free_ char **profiles = NULL, **sbatch = NULL, **bargs = NULL;
+        _cleanup_strv_free_ char **sbatch = NULL, **bargs = NULL;
+        _cleanup_(entries_clear) struct entries list = {0};
+        int bad_lines = 0;
         unsigned jobs = 0;
         struct view v = {0};
         int c;
@@ -123,10 +195,13 @@ int kiln_cmd_batch(int argc, char **argv)
                         jobs = (unsigned)n;
                         break;
                 }
-                case OPT_FILE:
-                        if (read_list(optarg, &profiles) < 0)
-                                return cli_usage_error("batch", "cannot read '%s': %s", optarg, strerror(errno));
+                case OPT_FILE: {
+                        int r = read_list(optarg, &list);
+                        if (r < 0)
+                                return cli_usage_error("batch", "cannot read '%s': %s", optarg, strerror(-r));
+                        bad_lines += r;
                         break;
+                }
                 case OPT_FORMAT:
                         if (!STREQ(optarg, "qcow2") && !STREQ(optarg, "raw") && !STREQ(optarg, "vmdk") &&
                             !STREQ(optarg, "vhdx"))
@@ -168,11 +243,16 @@ int kiln_cmd_batch(int argc, char **argv)
                         return cli_usage_error("batch", "run 'kiln batch --help' for usage");
                 }
         }
-        for (int i = optind; i < argc; i++)
-                profiles = strv_push(profiles, xstrdup(argv[i]));
+        for (int i = optind; i < argc; i++) {
+                char abs[PATH_MAX];
+                entries_push(&list, xstrdup(realpath(argv[i], abs) ? abs : argv[i]), NULL);
+        }
+        if (bad_lines)
+                return cli_usage_error("batch", "%d bad line%s in the batch file: nothing was run", bad_lines,
+                                       bad_lines == 1 ? "" : "s");
         if (!dir)
                 return cli_usage_error("batch", "-O DIR is required");
-        if (!profiles)
+        if (!list.n)
                 return cli_usage_error("batch", "no profiles: name them, or give --file LIST");
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return cli_usage_error("batch", "cannot create '%s': %s", dir, strerror(errno));
@@ -204,10 +284,8 @@ int kiln_cmd_batch(int argc, char **argv)
                                .on_event = on_event,
                                .on_change = on_change,
                                .userdata = &v};
-        for (size_t i = 0; profiles[i]; i++) {
-                char abs[PATH_MAX];
-                kiln_batch_add(&b, realpath(profiles[i], abs) ? abs : profiles[i], format, prefix);
-        }
+        for (size_t i = 0; i < list.n; i++)
+                kiln_batch_add(&b, list.v[i].profile, list.v[i].release, format, prefix);
         strv_free(prefix);
         v.tty = !v.json && isatty(STDERR_FILENO);
         cli_catch_signals(&interrupted);

@@ -105,7 +105,7 @@ int kiln_cmd_key(int argc, char **argv)
                         printf("stored: no (a build would run)\n");
                 free(img);
                 free(man);
-                if (kiln_result_last_key(store, p->name, &prev) < 0) {
+                if (kiln_result_last_key(store, p->name, p->release, &prev) < 0) {
                         printf("last build of '%s': none in this store\n", p->name);
                 } else {
                         char *diff = kiln_build_key_diff(&prev, &k);

@@ -236,7 +236,9 @@ const struct kiln_command kiln_commands[] = {
          "\n"
          "  -O, --output-dir DIR  the images, their manifests, DIR/logs/ID.log, batch.json\n"
          "  -j, --jobs N          builds at once (default: from cores and memory)\n"
-         "  --file LIST           profiles, one a line ('#' comments)\n"
+         "  --file LIST           one build a line: PROFILE [RELEASE] ('#' comments); the\n"
+         "                        release overrides the profile's; a relative PROFILE is\n"
+         "                        beneath LIST's folder; bad lines stop it before it runs\n"
          "  --format F            qcow2 (default), raw, vmdk, vhdx\n"
          "  --events json         every build's typed events on stdout, with its id\n"
          "  --executor local|slurm  where builds run (default local)\n"
@@ -287,6 +289,8 @@ static void main_usage(FILE *f)
               "  --untrusted-profile  the profile may name no files (keys inline); what\n"
               "                  kiln serve runs its builds with\n"
               "  --profile-library DIR  with it, 'extends' names profiles beneath DIR only\n"
+              "  --release NAME  build the profile for release NAME (bookworm, trixie), over\n"
+              "                  its own 'release:' (kiln batch's release column)\n"
               "                  (these also after any command that reads a profile)\n"
               "  -h, --help      show this help\n"
               "  --version       show kiln's version\n"
@@ -370,6 +374,9 @@ int cli_profile_option(int c, const char *arg)
         case CLI_OPT_LIBRARY:
                 kiln_globals.library = arg;
                 return 0;
+        case CLI_OPT_RELEASE:
+                kiln_globals.release = arg; /* checked where the profile loads */
+                return 0;
         default:
                 return 1;
         }
@@ -382,7 +389,13 @@ int cli_load_profile(const char *path, struct kiln_profile **ret, char **ret_pre
                                           .trust_paths = kiln_globals.trust_paths,
                                           .allow_private = kiln_globals.allow_private,
                                           .untrusted = kiln_globals.untrusted || kiln_globals.library,
-                                          .library = kiln_globals.library};
+                                          .library = kiln_globals.library,
+                                          .release = kiln_globals.release};
+        if (kiln_globals.release && !kiln_profile_release_ok(kiln_globals.release)) {
+                fprintf(stderr, "kiln: unsupported --release '%s': use 'bookworm' (12) or 'trixie' (13)\n",
+                        kiln_globals.release);
+                return KILN_EXIT_USAGE;
+        }
         kiln_fetch_allow_private(kiln_globals.allow_private);
         _cleanup_profile_ struct kiln_profile *p = NULL;
         _cleanup_error_ struct kiln_error *err = NULL;

@@ -74,10 +74,11 @@ int kiln_result_put(const struct kiln_result_store *s, const char *key, const ch
 /* Copy (or reflink) src to dst atomically: a temporary name beside dst, fsync, rename. */
 int kiln_copy_atomic(const char *src, const char *dst, bool replace, struct kiln_error **reterr);
 
-/* The key last built for this profile name (for --explain), and recording a new one. */
-int kiln_result_last_key(const struct kiln_result_store *s, const char *profile_name, struct kiln_build_key *ret);
-int kiln_result_record_key(const struct kiln_result_store *s, const char *profile_name, const struct kiln_build_key *k,
-                           struct kiln_error **reterr);
+/* The key last built for this profile name and release (for --explain), and recording a new one. */
+int kiln_result_last_key(const struct kiln_result_store *s, const char *profile_name, const char *release,
+                         struct kiln_build_key *ret);
+int kiln_result_record_key(const struct kiln_result_store *s, const char *profile_name, const char *release,
+                           const struct kiln_build_key *k, struct kiln_error **reterr);
 
 /* An exclusive (or shared) flock on DIR/NAME, created if needed, waiting for it. */
 int kiln_lock_file(const char *dir, const char *name, bool exclusive, int *ret_fd, struct kiln_error **reterr);

@@ -71,7 +71,55 @@ bool kiln_result_lookup(const struct kiln_result_store *s, const char *key, char
         return true;
 }
 
-/* A reflink where the filesystem shares extents (btrfs, xfs), else a sparse-aware copy. */
+/* Bytes written but not yet asked to go to disk, and bytes being written back, at most. Starting
+ * writeback as the copy goes (sync_file_range) overlaps the disk with the copy, so the fsync that
+ * must come before the rename finds almost nothing left to do; and the copy never piles up hundreds
+ * of MiB of dirty pages that throttle every other writer on the machine. */
+#define COPY_CHUNK  (8u << 20)
+#define COPY_WINDOW (64u << 20)
+
+/* One data extent [off, end) of in to the same offsets of out: copy_file_range (in the kernel, no
+ * user-space buffer; server-side on NFS 4.2, shared extents where the filesystem can), else
+ * pread/pwrite. */
+static int copy_range(int in, int out, off_t off, off_t end, off_t *written_back)
+{
+        static char buf[1 << 16];
+        bool plain = false;
+        while (off < end) {
+                size_t want = (size_t)(end - off > COPY_CHUNK ? COPY_CHUNK : end - off);
+                ssize_t n = -1;
+                if (!plain) {
+                        loff_t a = off, b = off;
+                        n = copy_file_range(in, &a, out, &b, want, 0);
+                        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
+                                plain = true;
+                }
+                if (plain) {
+                        n = pread(in, buf, want > sizeof(buf) ? sizeof(buf) : want, off);
+                        if (n > 0 && pwrite(out, buf, (size_t)n, off) != n)
+                                return errno ? -errno : -EIO;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO; /* the file shrank under us: a store entry is never written in place */
+                sync_file_range(out, off, n, SYNC_FILE_RANGE_WRITE);
+                off += n;
+                if (off - *written_back > (off_t)COPY_WINDOW) {
+                        off_t upto = off - COPY_WINDOW;
+                        sync_file_range(out, *written_back, upto - *written_back,
+                                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                                SYNC_FILE_RANGE_WAIT_AFTER);
+                        *written_back = upto;
+                }
+        }
+        return 0;
+}
+
+/* A reflink where the filesystem shares extents (btrfs, xfs), else a sparse-aware copy: only the
+ * data extents (SEEK_DATA/SEEK_HOLE), the holes left as holes by the final size. */
 static int copy_fd(int in, int out)
 {
         if (ioctl(out, FICLONE, in) == 0)
@@ -79,26 +127,22 @@ static int copy_fd(int in, int out)
         struct stat st;
         if (fstat(in, &st) < 0)
                 return -errno;
-        off_t left = st.st_size;
-        while (left > 0) {
-                ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)(left > (1 << 30) ? (1 << 30) : left), 0);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
-                        char buf[1 << 16];
-                        ssize_t r;
-                        while ((r = read(in, buf, sizeof(buf))) > 0)
-                                if (write(out, buf, (size_t)r) != r)
-                                        return -EIO;
-                        return r < 0 ? -errno : 0;
-                }
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                left -= n;
+        off_t off = 0, written_back = 0;
+        while (off < st.st_size) {
+                off_t data = lseek(in, off, SEEK_DATA);
+                if (data < 0 && errno == ENXIO)
+                        break; /* a hole to the end */
+                if (data < 0)  /* no SEEK_DATA here: all of it is data */
+                        data = off;
+                off_t hole = lseek(in, data, SEEK_HOLE);
+                if (hole < 0 || hole > st.st_size)
+                        hole = st.st_size;
+                int r = copy_range(in, out, data, hole, &written_back);
+                if (r < 0)
+                        return r;
+                off = hole;
         }
-        return 0;
+        return ftruncate(out, st.st_size) < 0 ? -errno : 0;
 }
 
 int kiln_copy_atomic(const char *src, const char *dst, bool replace, struct kiln_error **reterr)
@@ -113,6 +157,8 @@ int kiln_copy_atomic(const char *src, const char *dst, bool replace, struct kiln
                 return kiln_error_set(reterr, errno, "cannot create a file beside '%s': %s", dst, strerror(errno));
         flock(out, LOCK_EX); /* as the build's partials: a live owner's are not swept */
         int r = copy_fd(in, out);
+        /* fsync before the rename: after a power loss a published name never holds a hole where
+         * its data should be (the write-behind in copy_range leaves it little to do). */
         if (r == 0 && (fchmod(out, 0644) < 0 || fsync(out) < 0))
                 r = -errno;
         if (r == 0 && !replace && access(dst, F_OK) == 0)
@@ -179,27 +225,31 @@ int kiln_lock_file(const char *dir, const char *name, bool exclusive, int *ret_f
         return 0;
 }
 
-static char *record_path(const struct kiln_result_store *s, const char *profile_name)
+static char *record_path(const struct kiln_result_store *s, const char *profile_name, const char *release)
 {
-        /* The name is the profile's, so hostile: the file is named by its hash. */
+        /* One record per profile name and release: a catalogue builds the same profile for several
+         * releases (kiln batch's release column), and each is compared with its own last build.
+         * The name is the profile's, so hostile: the file is named by a hash. */
         char hex[KILN_SHA256_HEX];
-        kiln_sha256_buf(profile_name, strlen(profile_name), hex);
+        _cleanup_free_ char *id = xasprintf("%s\n%s", profile_name, release);
+        kiln_sha256_buf(id, strlen(id), hex);
         return xasprintf("%s/profiles/%s.key", s->dir, hex);
 }
 
-int kiln_result_last_key(const struct kiln_result_store *s, const char *profile_name, struct kiln_build_key *ret)
+int kiln_result_last_key(const struct kiln_result_store *s, const char *profile_name, const char *release,
+                         struct kiln_build_key *ret)
 {
-        _cleanup_free_ char *path = record_path(s, profile_name), *data = NULL;
+        _cleanup_free_ char *path = record_path(s, profile_name, release), *data = NULL;
         size_t len;
         if (read_file_max(path, 1 << 20, &data, &len) < 0)
                 return -ENOENT;
         return kiln_build_key_parse(data, ret);
 }
 
-int kiln_result_record_key(const struct kiln_result_store *s, const char *profile_name, const struct kiln_build_key *k,
-                           struct kiln_error **reterr)
+int kiln_result_record_key(const struct kiln_result_store *s, const char *profile_name, const char *release,
+                           const struct kiln_build_key *k, struct kiln_error **reterr)
 {
-        _cleanup_free_ char *path = record_path(s, profile_name), *json = kiln_build_key_json(k);
+        _cleanup_free_ char *path = record_path(s, profile_name, release), *json = kiln_build_key_json(k);
         _cleanup_free_ char *tmp = xasprintf("%s/tmp/key-XXXXXX", s->dir), *pdir = xasprintf("%s/profiles", s->dir);
         int lock = -1;
         int r = kiln_lock_file(pdir, ".lock", true, &lock, reterr);

@@ -93,16 +93,26 @@ static void notice_fn(void *userdata, const char *msg)
 
 static int stage_fetch(struct kiln_build *b, struct kiln_error **err)
 {
+        bool preflight = !b->o->no_preflight && b->o->kind != KILN_BUILD_FINISH;
+        /* With a result store, the preflight (every index the installer reads, fetched and hashed)
+         * waits for the key: a stored result runs no installer, so it needs no preflight. */
+        bool keyed = b->o->reuse.key && b->o->kind == KILN_BUILD_FULL;
         struct kiln_media_opts mo = {.cache = b->cache,
                                      .progress = b->o->hooks.progress,
                                      .notice = b->o->hooks.notice,
                                      .userdata = b->o->hooks.userdata,
-                                     .skip_preflight = b->o->no_preflight || b->o->kind == KILN_BUILD_FINISH};
+                                     .skip_preflight = !preflight || keyed};
         int r = kiln_media_fetch(b->p, &mo, &b->media, err);
         if (r == 0 && b->o->reuse.key)
                 r = b->o->reuse.key(b->o->reuse.userdata, b->media, b->cache, &b->reuse_hit, err);
         if (b->o->kind != KILN_BUILD_FULL)
                 b->reuse_hit = false;
+        if (r == 0 && keyed && preflight && !b->reuse_hit && b->media->pin && !b->cache->offline) {
+                _cleanup_free_ char *summary = NULL;
+                r = kiln_preflight(b->p, b->media, &mo, &summary, err);
+                if (r == 0)
+                        notice(b, summary);
+        }
         return r;
 }
 

@@ -140,10 +140,8 @@ static bool check_domain(struct walk *w, const struct kiln_node *n, const char *
 
 static bool check_release(struct walk *w, const struct kiln_node *n, const char *path)
 {
-        static const char *const ok[] = {"bookworm", "trixie", "12", "13"};
-        for (size_t i = 0; i < ELEMENTSOF(ok); i++)
-                if (STREQ(n->scalar, ok[i]))
-                        return true;
+        if (kiln_profile_release_ok(n->scalar))
+                return true;
         fail(w, n, "unsupported %s '%s': use 'bookworm' (12) or 'trixie' (13)", path, n->scalar);
         return false;
 }

@@ -287,11 +287,21 @@ const char *kiln_layout_name(enum kiln_layout l)
 
 /* ---- checks that span keys; run on a schema-checked tree ---- */
 
-static size_t check_required(const struct kiln_node *root, const char *file, struct kiln_error **reterr)
+bool kiln_profile_release_ok(const char *release)
+{
+        static const char *const ok[] = {"bookworm", "trixie", "12", "13"};
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++)
+                if (STREQ(release, ok[i]))
+                        return true;
+        return false;
+}
+
+static size_t check_required(const struct kiln_node *root, const char *file, bool have_release,
+                             struct kiln_error **reterr)
 {
         size_t n = 0;
         static const char *const required[] = {"name", "release"};
-        for (size_t i = 0; i < ELEMENTSOF(required); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(required) - have_release; i++) {
                 const struct kiln_node *k = kiln_node_key(root, required[i]);
                 const struct kiln_node *v = kiln_node_get(root, required[i]);
                 if (!k) {
@@ -497,7 +507,8 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
 
         p->name = str_or(t, "name", NULL);
         p->distro = str_def(t, "distro");
-        _cleanup_free_ char *rel = str_or(t, "release", NULL);
+        /* --release (kiln batch's release column): the same profile for another release. */
+        _cleanup_free_ char *rel = opts && opts->release ? xstrdup(opts->release) : str_or(t, "release", NULL);
         if (STREQ(rel, "12") || STREQ(rel, "bookworm"))
                 p->release = xstrdup("bookworm"), p->release_number = 12;
         else
@@ -654,7 +665,7 @@ static int profile_load(const char *path, const char *data, size_t len, const st
         }
 
         size_t n = kiln_schema_check(p->tree, &L.ctx, &err);
-        n += check_required(p->tree, path, &err);
+        n += check_required(p->tree, path, opts && opts->release, &err);
         n += check_unique(at(p->tree, "users"), "users", &err);
         n += check_repos(at(p->tree, "repos"), &err);
         n += check_installer(at(p->tree, "installer"), &err);

@@ -105,7 +105,11 @@ struct kiln_profile_options {
         bool allow_private;       /* --allow-private-mirrors: URLs may name loopback, private, ... hosts */
         bool untrusted;           /* --untrusted-profile: no file but 'extends', beneath library only */
         const char *library;      /* --profile-library DIR: what an untrusted profile may extend */
+        const char *release;      /* --release: overrides the profile's 'release:' (or stands in for it) */
 };
+
+/* 'bookworm', 'trixie', '12' or '13': a release kiln builds. */
+bool kiln_profile_release_ok(const char *release);
 
 /* Load a profile and everything it extends, validate it, fill defaults.
  * All errors found are chained in *reterr (sorted by file and position). */

@@ -61,7 +61,14 @@ check_eq "its events show the fetch stage, then reuse, and no install" "fetch re
 py -c 'import json,sys; e=[json.loads(l) for l in open(sys.argv[1])]; k=[x for x in e if x.get("notice") == "key"][0]; assert k["reused"] and k["key"] == sys.argv[2]; assert e[-1]["type"] == "result"' "$TMP/reuse.jsonl" "$key" &&
         ok "the key notice says reused, with the key; the result is last" || not_ok "key notice" "$(cat "$TMP/reuse.jsonl")"
 [ ! -e "$TMP/out/web.qcow2.d/console.log" ] && ok "no installer console log: no QEMU ran" || not_ok "an install ran"
-echo "# reuse took ${secs}s (wall, including the fetch stage against the fixture)"
+reuse_s=$(py -c 'import json,sys; print("%.3f" % [json.loads(l) for l in open(sys.argv[1])][-1]["stages"]["reuse"])' "$TMP/reuse.jsonl")
+echo "# reuse took ${secs}s wall (the fetch stage against the fixture included), its reuse stage ${reuse_s}s; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Under 1 s is the issue's bar. A machine loaded beyond its cores measures the load, not kiln:
+# then the check is skipped, saying so (KILN_TEST_STRICT_TIME=1 makes it count anyway).
+load=$(cut -d' ' -f1 /proc/loadavg)
+if [ "$(echo "$secs < 1" | bc)" = 1 ]; then ok "reuse in under 1 s (${secs}s)"
+elif [ -z "${KILN_TEST_STRICT_TIME:-}" ] && [ "$(echo "$load > $(nproc)" | bc)" = 1 ]; then skip "reuse in under 1 s" "took ${secs}s with load $load on $(nproc) cores"
+else not_ok "reuse in under 1 s" "took ${secs}s (reuse stage ${reuse_s}s, load $load)"; fi
 m=$TMP/out/web.qcow2.manifest.json
 py -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["reused"]["key"] == sys.argv[2] and m["build_key"]["sha256"] == sys.argv[2] and m["image"]["file"] == "web.qcow2"' "$m" "$key" &&
         ok "the published manifest shows the reused key" || not_ok "manifest shows reused key" "$(head -c 600 "$m")"
@@ -99,6 +106,32 @@ ids=$(py -c 'import json,sys; print(" ".join(sorted({json.loads(l)["build"] for 
 check_eq "--events json re-emits every build's events with its id" "broken web web2" "$ids"
 grep -q "^broken .*failed" "$TMP/batch.err" && grep -q "^web .*succeeded *reused" "$TMP/batch.err" && ok "the table at the end" || not_ok "table" "$(tail -5 "$TMP/batch.err")"
 [ -s "$TMP/b/logs/broken.log" ] && ok "each build's log in DIR/logs" || not_ok "logs"
+
+# --- A batch file with a release column: 'trixie' and '13' are the stored key's release (reused,
+# ids NAME-RELEASE); 'bookworm' reaches the build (the fixture has no bookworm suite: it fails there).
+mkdir -p "$TMP/rel"
+cp "$TMP/p/web.yaml" "$TMP/rel/web.yaml"
+printf 'web.yaml trixie\nweb.yaml\t13  # by number\nweb.yaml bookworm\n' > "$TMP/rel/list"
+(cd / && "$KILN" batch "${C[@]}" --no-boot-test -j 2 -O "$TMP/rb" --file "$TMP/rel/list" > /dev/null 2> "$TMP/rb.err"); rc=$?
+check_eq "a release batch with one release the mirror lacks exits 1" 1 "$rc"
+py - "$TMP/rb/batch.json" "$key" > "$TMP/rbj" 2>&1 <<'PY'
+import json, sys
+j = {x["id"]: x for x in json.load(open(sys.argv[1]))["builds"]}
+assert sorted(j) == ["web-13", "web-bookworm", "web-trixie"], sorted(j)
+for i in ("web-trixie", "web-13"):
+    assert j[i]["reused"] is True and j[i]["key"] == sys.argv[2] and j[i]["release"] == i[4:], j[i]
+assert j["web-bookworm"]["state"] == "failed" and "bookworm" in j["web-bookworm"]["error"], j["web-bookworm"]
+print("ok")
+PY
+check_eq "batch.json: the release column reaches each build (ids, release, keys; bookworm asked of the mirror)" ok "$(cat "$TMP/rbj")"
+printf '# bad\nweb.yaml sid\nweb.yaml trixie extra\n\nnone.yaml\nweb.yaml\n' > "$TMP/rel/bad"
+"$KILN" batch "${C[@]}" -O "$TMP/rbad" --file "$TMP/rel/bad" > /dev/null 2> "$TMP/rbad.err"; rc=$?
+check_eq "a batch file with bad lines: exit 2" 2 "$rc"
+check_eq "every bad line with its place, and nothing run" "kiln: $TMP/rel/bad:2:10: unsupported release 'sid': use 'bookworm' (12) or 'trixie' (13)
+kiln: $TMP/rel/bad:3:17: more than a profile and a release on one line: 'extra'
+kiln: $TMP/rel/bad:5:1: cannot read profile '$TMP/rel/none.yaml': No such file or directory
+kiln batch: 3 bad lines in the batch file: nothing was run" "$(cat "$TMP/rbad.err")"
+[ ! -e "$TMP/rbad/batch.json" ] && ok "no batch.json after bad lines" || not_ok "bad lines ran a batch"
 
 # --- Ctrl-C: a build hangs on a mirror that never answers; SIGINT to the batch stops everything.
 py -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(8); print(s.getsockname()[1], flush=True); time.sleep(600)' > "$TMP/hport" &

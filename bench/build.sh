@@ -1,65 +1,81 @@
 #!/usr/bin/env bash
-# bench/build: one profile three ways, side by side, in one run:
-#   cold  kiln build with an empty cache (installer files and every package fetched through the proxy)
-#   warm  kiln build again with that cache (the proxy serves the pool from it)
-#   bare  plain QEMU with the same kernel, the same preseeded initrd and the same cmdline, no
-#         isolation, no live log, no finish: what kiln's work costs on top of the install itself
-# Prints seconds and ratios. Each run is a full install: under TCG about 40 minutes each.
+# bench/build: one profile three ways, side by side, in one run (issue 16):
+#   cold  kiln build with an empty cache, the profile's tuning on (the default)
+#   bare  plain QEMU with the same kernel and the installer's cmdline, booting an initrd with an
+#         untuned preseed (tuning: {eatmydata: false, defer_man_db: false}); no isolation, no live
+#         log, no finish stages: the installer's own time
+#   warm  kiln build again with the cache cold left behind (--no-reuse: a real install again)
+# cold and bare run at the same time with 1 vCPU each, so the machine's noise hits both; warm runs
+# after them, also with 1 vCPU (the same profile as cold). Prints per-step seconds (from the events) and the ratios
+# against the goals, and writes bench/results/DATE.json. Each run is a full install: under TCG
+# 25 to 45 minutes; run it in the background (bench/README.md).
 #
-#   bench/build.sh PROFILE          (default: the e2e setup, see below)
+#   bench/build.sh PROFILE            (make bench-build BENCH_PROFILE=PROFILE)
 #
-# With no PROFILE on a machine whose mirror lacks files (../shared/MIRROR_NOTES.md), start the
-# mirror-view fixture as tests/e2e/check-e2e.sh does and pass a profile naming it; the bare run
-# then reaches the mirror through `kiln proxy` (a plain forward proxy here), because the guest
-# cannot reach 127.0.0.1 of the host otherwise. KILN_BENCH_DIRECT=1 lets the bare guest reach a
-# real mirror directly instead.
+# On a machine whose mirror lacks files (../shared/MIRROR_NOTES.md), start the mirror-view fixture
+# as tests/e2e/check-e2e.sh does and pass a profile naming it; the bare guest then reaches the
+# mirror through `kiln proxy` (a plain forward proxy here), because it cannot reach the host's
+# 127.0.0.1 otherwise. KILN_BENCH_DIRECT=1 lets the bare guest reach a real mirror directly.
+# KILN_BENCH_DISK is the bare disk's size (default 10G, the default disk.size). KILN_BENCH_DIR keeps the run's files (events, logs, images) in that folder.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 kiln=${KILN:-$top/build/kiln}
-# The operator's own profile, typically naming the mirror-view fixture on 127.0.0.1.
+py=/usr/bin/python3
 trust=(--allow-private-mirrors --trust-profile-paths)
-profile=${1:?usage: bench/build.sh PROFILE}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
+profile=$(realpath "${1:?usage: bench/build.sh PROFILE}")
+if [ -n "${KILN_BENCH_DIR:-}" ]; then
+        tmp=$KILN_BENCH_DIR
+        mkdir -p "$tmp"
+else
+        tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
+fi
 pids=()
 # shellcheck disable=SC2154 # p is the loop's own variable, set when the trap runs
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${KILN_BENCH_DIR:-}" ] || rm -rf "$tmp"' EXIT
 cache=$tmp/cache
 accel=${KILN_BENCH_ACCEL:-tcg}
-
 now() { date +%s.%N; }
-calc() { python3 -c "print($1)"; }
-run_build() { # NAME
-        local s
-        s=$(now)
-        "$kiln" "${trust[@]}" build --accel "$accel" --cache "$cache" -o "$tmp/$1.qcow2" "$profile" > /dev/null 2> "$tmp/$1.err" ||
-                { echo "bench/build: $1 build failed:" >&2; tail -5 "$tmp/$1.err" >&2; exit 1; }
-        calc "$(now) - $s"
+say() { echo "bench/build: $(date +%H:%M:%S) $*" >&2; }
+
+# The run profiles extend the one measured: 1 vCPU for the two that share the machine; bare untuned.
+printf 'extends: %s\nvm: {cpus: 1}\n' "$profile" > "$tmp/cold.yaml"
+printf 'extends: %s\nvm: {cpus: 1}\ntuning: {eatmydata: false, defer_man_db: false}\n' "$profile" > "$tmp/bare.yaml"
+
+build() { # NAME PROFILE: kiln build with its events in NAME.events
+        say "$1 started"
+        "$kiln" "${trust[@]}" build --no-reuse --accel "$accel" --cache "$cache" --events-fd 3 -o "$tmp/$1.qcow2" "$2" \
+                3> "$tmp/$1.events" > /dev/null 2> "$tmp/$1.err" || { say "$1 failed:"; tail -5 "$tmp/$1.err" >&2; return 1; }
+        say "$1 done"
 }
 
-cold=$(run_build cold)
-warm=$(run_build warm)
+bare() { # the installer alone: the media through a cache of its own, so cold's stays cold
+        "$kiln" "${trust[@]}" fetch --cache "$tmp/bare-cache" -o "$tmp/media" "$tmp/bare.yaml" > /dev/null 2> "$tmp/bare.err"
+        local proxy="" s
+        qemu-img create -q -f qcow2 "$tmp/bare.qcow2" "${KILN_BENCH_DISK:-10G}" # the profile's disk.size
+        if [ -z "${KILN_BENCH_DIRECT:-}" ]; then
+                "$kiln" "${trust[@]}" proxy --cache "$tmp/bare-cache" "$tmp/bare.yaml" > "$tmp/proxy.out" 2> "$tmp/proxy.err" &
+                pids+=($!)
+                for _ in $(seq 100); do [ -s "$tmp/proxy.out" ] && break; sleep 0.2; done
+                proxy="mirror/http/proxy=http://10.0.2.2:$(head -1 "$tmp/proxy.out")/"
+        fi
+        say "bare started"
+        s=$(now)
+        qemu-system-x86_64 -accel "$accel" -m 2048 -smp 1 -nographic -no-reboot \
+                -kernel "$tmp/media/linux" -initrd "$tmp/media/initrd.gz" \
+                -append "auto=true priority=critical fb=false console=ttyS0,115200n8 partman-auto/disk=/dev/vda $proxy" \
+                -drive "file=$tmp/bare.qcow2,format=qcow2,if=virtio" -nic user,model=virtio-net-pci > "$tmp/bare.console" 2>&1
+        $py -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$s" "$(now)" > "$tmp/bare.seconds"
+        say "bare done"
+}
 
-# bare: the same kernel, the preseeded initrd kiln would boot, the installer's cmdline.
-"$kiln" "${trust[@]}" fetch --cache "$cache" -o "$tmp/media" "$profile" > /dev/null 2>&1
-qemu-img create -q -f qcow2 "$tmp/bare.qcow2" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["profile"]["expanded"]["disk"]["size"])' "$tmp/cold.qcow2.manifest.json")"
-if [ -n "${KILN_BENCH_DIRECT:-}" ]; then
-        proxy=""
-else
-        "$kiln" "${trust[@]}" proxy --cache "$cache" "$profile" > "$tmp/proxy.out" 2> "$tmp/proxy.err" &
-        pids+=($!)
-        for _ in $(seq 50); do [ -s "$tmp/proxy.out" ] && break; sleep 0.2; done
-        port=$(head -1 "$tmp/proxy.out")
-        proxy="mirror/http/proxy=http://10.0.2.2:$port/"
-fi
-s=$(now)
-qemu-system-x86_64 -accel "$accel" -m 2048 -smp 2 -nographic -no-reboot \
-        -kernel "$tmp/media/linux" -initrd "$tmp/media/initrd.gz" \
-        -append "auto=true priority=critical fb=false console=ttyS0,115200n8 partman-auto/disk=/dev/vda $proxy" \
-        -drive "file=$tmp/bare.qcow2,format=qcow2,if=virtio" -nic user,model=virtio-net-pci > "$tmp/bare.console" 2>&1
-bare=$(calc "$(now) - $s")
+bare & bare_pid=$!
+build cold "$tmp/cold.yaml" & cold_pid=$!
+wait "$cold_pid" || exit 1
+wait "$bare_pid" || { say "bare failed:"; tail -5 "$tmp/bare.err" "$tmp/bare.console" >&2; exit 1; }
+# The same profile as cold (1 vCPU), so warm/cold compares the cache alone; --no-reuse: an install.
+build warm "$tmp/cold.yaml"
 
-printf '%-6s %10s %8s\n' run seconds "vs bare"
-for r in cold warm bare; do
-        printf '%-6s %10.0f %7.2fx\n' "$r" "${!r}" "$(calc "${!r} / $bare")"
-done
-printf 'warm/cold: %.2f\n' "$(calc "$warm / $cold")"
+mkdir -p "$top/bench/results"
+out=$top/bench/results/$(date +%Y-%m-%d).json
+$py "$top/bench/report.py" "$tmp" --json "$out"
+echo "bench/build: wrote $out"

@@ -215,6 +215,50 @@ static void gen_packages(struct gen *g)
         add(g, NULL, "popularity-contest popularity-contest/participate", "boolean", "false");
 }
 
+/* A raw 'preseed' entry that answers this question (any owner): kiln then leaves it to the user. */
+static bool raw_sets(const struct kiln_profile *p, const char *question)
+{
+        for (size_t i = 0; i < p->n_preseed; i++)
+                if (STREQ(p->preseed[i].question, question))
+                        return true;
+        return false;
+}
+
+static bool tune_man_db(const struct kiln_profile *p)
+{
+        return p->tuning.defer_man_db && !raw_sets(p, "man-db/auto-update");
+}
+
+/* The package list holds it (name, name=version, name/suite): the user wants it kept. */
+static bool wants_package(const struct kiln_profile *p, const char *name)
+{
+        for (size_t i = 0; p->packages[i]; i++)
+                if (strncmp(p->packages[i], name, strlen(name)) == 0 && strchr("=/", p->packages[i][strlen(name)]))
+                        return true;
+        return false;
+}
+
+/* Install speed (issue 16). eatmydata-udeb is the installer's own: anna loads it from the mirror,
+ * its post-base-installer.d and pre-pkgsel.d hooks apt-install eatmydata in the target and point
+ * apt's Dir::Bin::dpkg at an eatmydata wrapper, its finish-install.d hook removes the wrapper
+ * (the package itself stays: kiln's late command purges it). man-db's own debconf question stops
+ * its trigger from rebuilding the index after every dpkg run (the late command turns it back on
+ * and runs mandb once). The driver policy is base-installer's own question. */
+static void gen_tuning(struct gen *g)
+{
+        const struct kiln_profile *p = g->p;
+        bool man_db = tune_man_db(p), dep = STREQ(p->tuning.initramfs, "dep");
+        if (!p->tuning.eatmydata && !man_db && !dep)
+                return;
+        section(g, "Install speed (tuning): undone by the late command where the image would differ");
+        if (p->tuning.eatmydata)
+                add(g, "tuning.eatmydata", "anna/choose_modules", "string", "eatmydata-udeb");
+        if (man_db)
+                add(g, "tuning.defer_man_db", "man-db man-db/auto-update", "boolean", "false");
+        if (dep)
+                add(g, "tuning.initramfs", "base-installer/initramfs-tools/driver-policy", "select", "dep");
+}
+
 static void gen_bootloader(struct gen *g)
 {
         const struct kiln_profile *p = g->p;
@@ -322,6 +366,23 @@ static char *late_command(const struct kiln_profile *p)
         parts = strv_push(parts, xstrdup("(for f in /target/etc/apt/apt.conf /target/etc/apt/apt.conf.d/*; do "
                                          "[ -f \"$f\" ] && sed -i -e '/Acquire::http::Proxy/d' "
                                          "-e '/Acquire::https::Proxy/d' \"$f\"; done; true)"));
+        /* man-db's stock state again (the question true, its flag file), and the index built once. */
+        if (tune_man_db(p))
+                parts = strv_push(parts,
+                                  xstrdup("if [ -e /target/var/lib/dpkg/info/man-db.list ]; then "
+                                          "echo 'man-db man-db/auto-update boolean true' > /target/tmp/kiln-man-db && "
+                                          "in-target debconf-set-selections /tmp/kiln-man-db && rm -f "
+                                          "/target/tmp/kiln-man-db && touch /target/var/lib/man-db/auto-update && "
+                                          "in-target mandb -q; fi"));
+        /* Last, after every command that may run dpkg: apt back to the plain dpkg (what the udeb's
+         * finish-install hook does too, later), then eatmydata purged with dpkg itself, unless the
+         * profile asks for it. */
+        if (p->tuning.eatmydata) {
+                parts = strv_push(parts, xstrdup("rm -f /target/etc/apt/apt.conf.d/95install-dpkg-eatmydata "
+                                                 "/target/var/tmp/dpkg-eatmydata-wrapper"));
+                if (!wants_package(p, "eatmydata") && !wants_package(p, "libeatmydata1"))
+                        parts = strv_push(parts, xstrdup("in-target dpkg --purge eatmydata libeatmydata1 && sync"));
+        }
         char *r = strv_join(parts, " && ");
         strv_free(parts);
         return r;
@@ -530,6 +591,7 @@ int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version
         gen_partman(&g);
         gen_apt(&g);
         gen_packages(&g);
+        gen_tuning(&g);
         gen_bootloader(&g);
         /* Raw entries go before kiln's own tail so that power-off stays the last word. */
         int r = apply_raw(&g, reterr);

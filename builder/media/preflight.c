@@ -104,6 +104,8 @@ int kiln_preflight(const struct kiln_profile *p, const struct kiln_media *m, con
                 bool kernel_udeb = for_a_kernel(all[nall].name);
                 bool wanted = kernel_udeb ? strstr(all[nall].name, m->kernel_version) != NULL
                                           : prio && (STREQ(prio, "standard") || STREQ(prio, "required"));
+                /* anna/choose_modules (tuning.eatmydata) asks for this optional one too. */
+                wanted = wanted || (p->tuning.eatmydata && STREQ(all[nall].name, "eatmydata-udeb"));
                 /* The installer fetches a udeb unless its initrd holds that very version. */
                 _cleanup_free_ char *same = xasprintf("%s=%s", all[nall].name, version ? version : "");
                 if (strv_contains(have, same))

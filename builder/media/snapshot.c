@@ -140,7 +140,31 @@ static int pin_offline(struct kiln_pin *pin, const struct kiln_pin_opts *o, cons
         return 0;
 }
 
-static int pin_online(struct kiln_pin *pin, const struct kiln_pin_opts *o, struct kiln_error **reterr)
+/* The InRelease just fetched is the one the last pin of this suite recorded, and that pin's
+ * detached pair is still in the cache and says the same: reuse it, so that a warm build asks
+ * upstream for the InRelease alone (issue 16). The pair is verified again, from the cache. */
+static bool reuse_pair(struct kiln_pin *pin, const struct kiln_pin_opts *o, const char *key, const char *in_tmp)
+{
+        char in[KILN_SHA256_HEX], rec_in[KILN_SHA256_HEX] = "", rel[KILN_SHA256_HEX] = "",
+                                  gpg[KILN_SHA256_HEX] = "";
+        _cleanup_free_ char *rec = kiln_cache_record_read(o->cache, key);
+        if (!rec || sscanf(rec, "InRelease %64s Release %64s Release.gpg %64s", rec_in, rel, gpg) != 3 ||
+            strlen(rel) != 64 || strlen(gpg) != 64 || kiln_sha256_file(in_tmp, in, NULL, NULL) < 0 ||
+            !STREQ(in, rec_in))
+                return false;
+        _cleanup_free_ char *hr = kiln_cache_lookup(o->cache, rel), *hg = kiln_cache_lookup(o->cache, gpg);
+        struct kiln_release *detached = NULL;
+        if (!hr || !hg || verify_cached(o->cache, rel, gpg, o, &detached, NULL) < 0)
+                return false;
+        bool same = same_text(pin->release->text, detached->text);
+        kiln_release_free(detached);
+        if (same)
+                memcpy(pin->release_file, rel, KILN_SHA256_HEX), memcpy(pin->release_gpg, gpg, KILN_SHA256_HEX);
+        return same;
+}
+
+static int pin_online(struct kiln_pin *pin, const struct kiln_pin_opts *o, const char *key,
+                      struct kiln_error **reterr)
 {
         _cleanup_free_ char *in_url = xasprintf("%sInRelease", pin->dists_url);
         _cleanup_free_ char *rel_url = xasprintf("%sRelease", pin->dists_url);
@@ -160,6 +184,8 @@ static int pin_online(struct kiln_pin *pin, const struct kiln_pin_opts *o, struc
         } else {
                 kiln_error_free(in_err);
         }
+        if (in_tmp && reuse_pair(pin, o, key, in_tmp))
+                return kiln_cache_commit(o->cache, in_tmp, pin->inrelease, NULL, reterr);
         /* Release and Release.gpg as well: older clients (the installer's net-retriever) read those.
          * Pinned only when they say what the InRelease says. */
         struct kiln_error *e = NULL;
@@ -213,7 +239,7 @@ int kiln_pin_fetch(const char *base, const char *suite, const struct kiln_pin_op
         pin->dists_url = xasprintf("%s/dists/%s/", pin->base, suite);
         _cleanup_free_ char *key = record_key(pin->base, suite, o->keyring);
         struct kiln_error *e = NULL;
-        int r = o->cache->offline ? pin_offline(pin, o, key, &e) : pin_online(pin, o, &e);
+        int r = o->cache->offline ? pin_offline(pin, o, key, &e) : pin_online(pin, o, key, &e);
         if (r < 0 && !(r == -ENOENT && o->optional)) {
                 for (struct kiln_error *i = e; i; i = i->next)
                         kiln_error_set(reterr, i->errnum, "%s", i->msg);

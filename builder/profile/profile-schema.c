@@ -522,6 +522,7 @@ static const char *const filesystems[] = {"ext4", "btrfs", "xfs", NULL};
 static const char *const bootloaders[] = {"guest", "host", NULL};
 static const char *const hypervisors[] = {"qemu", "xen", NULL};
 static const char *const accels[] = {"auto", "kvm", "tcg", NULL};
+static const char *const initramfs_policies[] = {"most", "dep", NULL};
 
 static const struct field disk_fields[] = {
         {"size", T_SIZE, .def = "10G"},
@@ -576,6 +577,15 @@ static const struct field vm_fields[] = {
         {0},
 };
 
+/* Install speed (issue 16): each a stock debian-installer or Debian mechanism, undone at the end
+ * where the image would otherwise differ; profiles/README.md says what each changes. */
+static const struct field tuning_fields[] = {
+        {"eatmydata", T_BOOL, .def = "true"},
+        {"defer_man_db", T_BOOL, .def = "true"},
+        {"initramfs", T_STR, .choices = initramfs_policies, .def = "most"},
+        {0},
+};
+
 static const struct field top_fields[] = {
         {"name", T_STR, .check = check_label, .type_doc = "string, **required**"},
         {"extends", T_STR},
@@ -602,6 +612,7 @@ static const struct field top_fields[] = {
         {"bootloader", T_STR, .choices = bootloaders, .def = "guest"},
         {"installer", T_MAP, .sub = installer_fields},
         {"vm", T_MAP, .sub = vm_fields},
+        {"tuning", T_MAP, .sub = tuning_fields},
         {"preseed", T_RAWMAP},
         {0},
 };

@@ -265,6 +265,15 @@ static char *str_def(const struct kiln_node *root, const char *path)
         return str_or(root, path, kiln_schema_default(path));
 }
 
+static bool bool_def(const struct kiln_node *root, const char *path)
+{
+        _cleanup_free_ char *v = str_def(root, path);
+        bool b = false;
+        if (kiln_parse_bool(v, &b) < 0)
+                abort(); /* the schema walk has checked it */
+        return b;
+}
+
 static uint64_t size_def(const struct kiln_node *root, const char *path)
 {
         uint64_t def = 0;
@@ -608,6 +617,10 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
         p->vm.hypervisor = str_def(t, "vm.hypervisor");
         p->vm.accel = str_def(t, "vm.accel");
 
+        p->tuning.eatmydata = bool_def(t, "tuning.eatmydata");
+        p->tuning.defer_man_db = bool_def(t, "tuning.defer_man_db");
+        p->tuning.initramfs = str_def(t, "tuning.initramfs");
+
         extract_preseed(p, at(t, "preseed"));
 
         /* debian-installer's debconf turns "\n" in a preseed value into a line break, which cuts a
@@ -756,6 +769,7 @@ void kiln_profile_free(struct kiln_profile *p)
         free(p->installer.iso);
         free(p->vm.hypervisor);
         free(p->vm.accel);
+        free(p->tuning.initramfs);
         for (size_t i = 0; i < p->n_preseed; i++) {
                 free(p->preseed[i].owner);
                 free(p->preseed[i].question);

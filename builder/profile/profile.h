@@ -88,6 +88,12 @@ struct kiln_profile {
                 char *accel;
         } vm;
 
+        struct {
+                bool eatmydata;    /* dpkg under eatmydata during the install, removed at the end */
+                bool defer_man_db; /* man-db's auto-update off during the install, one mandb at the end */
+                char *initramfs;   /* base-installer's driver policy: "most" (stock) or "dep" */
+        } tuning;
+
         struct kiln_preseed_entry *preseed;
         size_t n_preseed;
 

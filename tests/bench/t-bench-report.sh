@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# bench/build's report (bench/report.py) on recorded events (tests/bench/recorded: a cold and a
+# warm kiln build's --events-fd stream in docs/events.md's format, and a bare run's seconds): the
+# per-step seconds, the totals and the goals' verdicts. No install runs here.
+. "$(dirname "$0")/../lib.sh"
+R=$TOP/tests/bench/recorded
+/usr/bin/python3 "$TOP/bench/report.py" "$R" --json "$TMP/r.json" > "$TMP/out" 2> "$TMP/err"
+check_eq "the report runs" 0 "$?"
+grep -q '^pkgsel  *400.0  *200.0$' "$TMP/out" && ok "a step's seconds, cold and warm" || not_ok "step seconds" "$(cat "$TMP/out" "$TMP/err")"
+grep -q '^finish-install  *140.0  *70.0$' "$TMP/out" && ok "the last step ends at the next stage" || not_ok "last step" "$(cat "$TMP/out")"
+grep -q '^cold  *1430.0  *1320.0  *100.0$' "$TMP/out" && ok "cold: total, install, post-install" || not_ok "cold totals" "$(cat "$TMP/out")"
+grep -q '^cold install / bare install  *0.78  goal <= 0.75  NOT met$' "$TMP/out" && ok "a goal not met says so" || not_ok "goal verdict" "$(cat "$TMP/out")"
+grep -q '^warm total / cold total  *0.54  goal <= 0.60  met$' "$TMP/out" && ok "a goal met says so" || not_ok "warm goal" "$(cat "$TMP/out")"
+check_eq "the JSON holds the goals" "False True True False" \
+        "$(/usr/bin/python3 -c 'import json,sys; print(*[g["met"] for g in json.load(open(sys.argv[1]))["goals"]])' "$TMP/r.json")"
+# A failed build is reported as such, not as numbers.
+mkdir "$TMP/f" && cp "$R"/* "$TMP/f/" && grep -v '"result"' "$R/warm.events" > "$TMP/f/warm.events"
+printf '%s\n' '{"v":1,"time":"2026-12-01T10:00:00.000Z","type":"error","build":"b","message":"x","error":"install: boom"}' >> "$TMP/f/warm.events"
+/usr/bin/python3 "$TOP/bench/report.py" "$TMP/f" > /dev/null 2> "$TMP/ferr"
+[ $? -ne 0 ] && grep -q 'warm.events: the build did not succeed: install: boom' "$TMP/ferr" && ok "a failed run stops the report with its error" ||
+        not_ok "failed run" "$(cat "$TMP/ferr")"
+finish

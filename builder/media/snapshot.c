@@ -145,8 +145,7 @@ static int pin_offline(struct kiln_pin *pin, const struct kiln_pin_opts *o, cons
  * upstream for the InRelease alone (issue 16). The pair is verified again, from the cache. */
 static bool reuse_pair(struct kiln_pin *pin, const struct kiln_pin_opts *o, const char *key, const char *in_tmp)
 {
-        char in[KILN_SHA256_HEX], rec_in[KILN_SHA256_HEX] = "", rel[KILN_SHA256_HEX] = "",
-                                  gpg[KILN_SHA256_HEX] = "";
+        char in[KILN_SHA256_HEX], rec_in[KILN_SHA256_HEX] = "", rel[KILN_SHA256_HEX] = "", gpg[KILN_SHA256_HEX] = "";
         _cleanup_free_ char *rec = kiln_cache_record_read(o->cache, key);
         if (!rec || sscanf(rec, "InRelease %64s Release %64s Release.gpg %64s", rec_in, rel, gpg) != 3 ||
             strlen(rel) != 64 || strlen(gpg) != 64 || kiln_sha256_file(in_tmp, in, NULL, NULL) < 0 ||
@@ -163,8 +162,7 @@ static bool reuse_pair(struct kiln_pin *pin, const struct kiln_pin_opts *o, cons
         return same;
 }
 
-static int pin_online(struct kiln_pin *pin, const struct kiln_pin_opts *o, const char *key,
-                      struct kiln_error **reterr)
+static int pin_online(struct kiln_pin *pin, const struct kiln_pin_opts *o, const char *key, struct kiln_error **reterr)
 {
         _cleanup_free_ char *in_url = xasprintf("%sInRelease", pin->dists_url);
         _cleanup_free_ char *rel_url = xasprintf("%sRelease", pin->dists_url);

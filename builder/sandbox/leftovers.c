@@ -55,8 +55,8 @@ int kiln_lock_fresh(const char *path, int fd, struct kiln_error **reterr)
 
 static bool ours(const struct stat *st)
 {
-        /* kiln's own, or what kiln gave its sandbox user (the disk, the initrd): that user can
-         * create nothing in the folders swept here. */
+        /* kiln's own, or what kiln gave its sandbox user (the disk, the initrd, the proxy's staging
+         * folder and what the proxy left in it: links are removed, never followed). */
         return st->st_uid == geteuid() || (geteuid() == 0 && kiln_sandbox_uid(st->st_uid));
 }
 
@@ -140,8 +140,37 @@ static const char *tmp_dir(const char *tmpdir)
         return e && *e ? e : "/tmp";
 }
 
-/* Empty and remove dfd/name, a flat folder of kiln's (the run folder has no subfolders), keeping
- * the lock file for last. false when something in it is not a plain entry of ours. */
+/* The subfolders a run folder may hold, each flat: the proxy's staging folder and the sandbox
+ * user's scratch folder (the boot test's and the appliance's). */
+static bool known_subdir(const char *name)
+{
+        return STREQ(name, "proxy-stage") || STREQ(name, "tmp");
+}
+
+static bool remove_subdir(int rfd, const char *name)
+{
+        int sfd = openat(rfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = sfd >= 0 ? fdopendir(sfd) : NULL;
+        if (!d) {
+                if (sfd >= 0)
+                        close(sfd);
+                return false;
+        }
+        bool clean = true;
+        for (struct dirent *e; (e = readdir(d));) {
+                struct stat st;
+                if (STREQ(e->d_name, ".") || STREQ(e->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) || !ours(&st) ||
+                    unlinkat(dirfd(d), e->d_name, 0) < 0)
+                        clean = false;
+        }
+        closedir(d);
+        return clean && unlinkat(rfd, name, AT_REMOVEDIR) == 0;
+}
+
+/* Empty and remove dfd/name, a folder of kiln's (flat but for its known subfolders), keeping the
+ * lock file for last. false when something in it is not a plain entry of ours. */
 static bool remove_flat(int dfd, const char *name, int rfd)
 {
         int lfd = dup(rfd);
@@ -157,8 +186,10 @@ static bool remove_flat(int dfd, const char *name, int rfd)
                 struct stat st;
                 if (STREQ(e->d_name, ".") || STREQ(e->d_name, "..") || STREQ(e->d_name, KILN_LOCK_NAME))
                         continue;
-                if (fstatat(rfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) || !ours(&st) ||
-                    unlinkat(rfd, e->d_name, 0) < 0)
+                if (fstatat(rfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !ours(&st))
+                        clean = false;
+                else if (S_ISDIR(st.st_mode) ? !known_subdir(e->d_name) || !remove_subdir(rfd, e->d_name)
+                                             : unlinkat(rfd, e->d_name, 0) < 0)
                         clean = false;
         }
         closedir(d);

@@ -112,13 +112,16 @@ nothing_left "after SIGKILL and a sweep" "$disk"
 nothing_left "the live run, stopped" "$live"
 
 # The test waits the watchdog out: a short one. (The hang guest writes no syslog, so the step is
-# 'start' however far its boot got when the watchdog fires.)
-disk="$TMP/wd.qcow2"
-"$KILN" install --cache "$TMP/cache" --accel tcg --watchdog 8s -o "$disk" "$TMP/hang.yaml" > "$TMP/out" 2> "$TMP/err"
-check_eq "watchdog: install exits 1" 1 $?
-grep -q "no console, syslog or disk activity for 8 s at step 'start': stopped the guest" "$TMP/err" &&
-        ok "watchdog: says why" || not_ok "watchdog: says why" "$(cat "$TMP/err")"
-nothing_left "watchdog" "$disk"
+# 'start' however far its boot got when the watchdog fires.) The ASan pass leaves it out: past the
+# timer's comparison, the watchdog stops the guest through the same code as SIGINT above.
+if [ -z "${KILN_TEST_QUICK:-}" ]; then
+        disk="$TMP/wd.qcow2"
+        "$KILN" install --cache "$TMP/cache" --accel tcg --watchdog 8s -o "$disk" "$TMP/hang.yaml" > "$TMP/out" 2> "$TMP/err"
+        check_eq "watchdog: install exits 1" 1 $?
+        grep -q "no console, syslog or disk activity for 8 s at step 'start': stopped the guest" "$TMP/err" &&
+                ok "watchdog: says why" || not_ok "watchdog: says why" "$(cat "$TMP/err")"
+        nothing_left "watchdog" "$disk"
+fi
 
 # A forced kvm must work or fail before the install starts, clearly.
 disk="$TMP/kvm.qcow2"

@@ -160,7 +160,7 @@ format-check:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
 
 # The habits the house style names, gated in .ci/run: shellcheck on every script (warnings and
 # errors; style notes are not gated).

@@ -20,12 +20,12 @@ jobs_max=${KILN_TEST_JOBS:-2}
 # own kiln's children, t-batch its own build id.)
 fixdir=${KILN_FIXTURE_DIR:-$(dirname "$here")/build/fixtures}
 uses_fixture=(builder/t-finish.sh batch/t-batch.sh)
-# One libguestfs appliance cache for every script and both passes of make check, beside the
-# fixture: by default libguestfs keeps it under TMPDIR, which is each script's own here, so each
-# script built its own (supermin, ~700 MB written) before its first launch. libguestfs serializes
-# the build (supermin --lock) and rebuilds it when the host's packages change.
-export LIBGUESTFS_CACHEDIR=${LIBGUESTFS_CACHEDIR:-$fixdir/guestfs-cache}
-mkdir -p "$LIBGUESTFS_CACHEDIR"
+# One libguestfs appliance cache for every script and both passes of make check: libguestfs keeps
+# it under TMPDIR when that is set, which is each script's own here, so each script built its own
+# (supermin, ~700 MB written) before its first launch. /var/tmp is libguestfs's own default (and
+# a folder the sandbox user, which runs the appliance's QEMU as root, can read); libguestfs
+# serializes the build (supermin --lock) and rebuilds it when the host's packages change.
+export LIBGUESTFS_CACHEDIR=${LIBGUESTFS_CACHEDIR:-/var/tmp}
 # pgrep for kiln's path or a guest name shared with siblings (t-install-cleanup, t-privileges,
 # t-leftovers: kiln's binary; t-boot-test: the boot test's guest name).
 serial=(builder/t-leftovers.sh hypervisors/t-boot-test.sh hypervisors/t-install-cleanup.sh hypervisors/t-privileges.sh)

@@ -3,8 +3,8 @@
 # Independent scripts run KILN_TEST_JOBS at a time (default 2, the CI machine's cores), each with
 # its output captured and printed in order once it is done, and with a TMPDIR of its own (kiln's
 # run folders live there, and some scripts look for strays in it). Scripts that look for stray
-# processes by kiln's binary path or by a guest's name, and the scripts that use the Debian fixture,
-# run after them, one at a time, with nothing else of the suite running.
+# processes by kiln's binary path or by a guest's name run after them, one at a time, with nothing
+# else of the suite running.
 set -u
 : "${KILN:?set KILN to the kiln binary (make check does)}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,10 +12,20 @@ pass=0 fail=0 skipped=0
 jobs_max=${KILN_TEST_JOBS:-2}
 # The Debian fixture image (tests/helpers/debian-fixture.sh: mmdebstrap, then one libguestfs run;
 # minutes, mostly one core and the network) is made in the background while the other scripts run,
-# and the scripts that use it run last. They call the helper themselves: it takes a lock, so they
-# wait for this build, or make the image again and report why it failed.
+# and the scripts that use it start last among them. They call the helper themselves: it takes a
+# lock, so they wait for this build, or make the image again and report why it failed. They used
+# to run one at a time after everything else, but each is mostly one appliance or guest after
+# another, one core of QEMU under TCG: side by side, with each other and the last of the others,
+# they keep both cores busy. (They look for no stray process by kiln's path: t-finish follows its
+# own kiln's children, t-batch its own build id.)
 fixdir=${KILN_FIXTURE_DIR:-$(dirname "$here")/build/fixtures}
 uses_fixture=(builder/t-finish.sh batch/t-batch.sh)
+# One libguestfs appliance cache for every script and both passes of make check: libguestfs keeps
+# it under TMPDIR when that is set, which is each script's own here, so each script built its own
+# (supermin, ~700 MB written) before its first launch. /var/tmp is libguestfs's own default (and
+# a folder the sandbox user, which runs the appliance's QEMU as root, can read); libguestfs
+# serializes the build (supermin --lock) and rebuilds it when the host's packages change.
+export LIBGUESTFS_CACHEDIR=${LIBGUESTFS_CACHEDIR:-/var/tmp}
 # pgrep for kiln's path or a guest name shared with siblings (t-install-cleanup, t-privileges,
 # t-leftovers: kiln's binary; t-boot-test: the boot test's guest name).
 serial=(builder/t-leftovers.sh hypervisors/t-boot-test.sh hypervisors/t-install-cleanup.sh hypervisors/t-privileges.sh)
@@ -39,9 +49,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 all=$(cd "$here" && find . -name 't-*.sh' | sed 's|^\./||' | sort)
-last=$(printf '%s\n' "${serial[@]}" "${uses_fixture[@]}")
-parallel=$(grep -vxF -e "$last" <<< "$all")
-ordered=$( (printf '%s\n' "${slow_first[@]}" | grep -xF -e "$parallel"; grep -vxF "$(printf '%s\n' "${slow_first[@]}")" <<< "$parallel") )
+parallel=$(grep -vxF -e "$(printf '%s\n' "${serial[@]}")" <<< "$all")
+# The longest first, the fixture's users last (by then the fixture is usually made), the rest in
+# name order.
+first_last=$(printf '%s\n' "${slow_first[@]}" "${uses_fixture[@]}")
+ordered=$( (printf '%s\n' "${slow_first[@]}" | grep -xF -e "$parallel"
+        grep -vxF -e "$first_last" <<< "$parallel"
+        printf '%s\n' "${uses_fixture[@]}" | grep -xF -e "$parallel") )
 
 # tally NAME RC OUTPUT-FILE SECONDS: print a script's output and count its results.
 tally() {
@@ -85,7 +99,7 @@ for name in $parallel; do
         tally "$name" "$(cat "$work/$i.rc")" "$work/$i.out" "$(cat "$work/$i.time")"
 done
 
-for name in "${serial[@]}" "${uses_fixture[@]}"; do
+for name in "${serial[@]}"; do
         [ -f "$here/$name" ] || continue
         start=$SECONDS
         bash "$here/$name" > "$work/serial.out" 2>&1

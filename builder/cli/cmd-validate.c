@@ -10,7 +10,7 @@ int kiln_cmd_validate(int argc, char **argv)
         enum { OPT_DUMP_KEYS = 0x100 };
         static const struct option opts[] = {
                 {"quiet", no_argument, NULL, 'q'},
-                /* hidden: the schema table as "KEY|TYPE|DEFAULT" lines, for the reference's test */
+                /* hidden: the schema table as "KEY|TYPE|DEFAULT|MEANING" lines, for the reference's test */
                 {"dump-keys", no_argument, NULL, OPT_DUMP_KEYS},
                 CLI_PROFILE_OPTIONS,
                 {0},

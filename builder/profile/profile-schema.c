@@ -25,12 +25,14 @@ struct field {
         long min, max; /* T_INT */
         bool multiline;
         /* The reference (profiles/README.md's key tables, checked in make check against
-         * `kiln validate --dump-keys`): the type as it says it (NULL: from type and item), and the
-         * default. def is the literal default extract() uses (a scalar, or a flow list "[a, b]");
-         * def_doc says it in words when it is not a literal ("the host's own"), or differently. */
+         * `kiln validate --dump-keys`): the type as it says it (NULL: from type and item), the
+         * default, and the meaning. def is the literal default extract() uses (a scalar, or a flow
+         * list "[a, b]"); def_doc says it in words when it is not a literal ("the host's own"), or
+         * differently. doc is the meaning column as Markdown (a '|' in it is written '\|' there). */
         const char *type_doc;
         const char *def;
         const char *def_doc;
+        const char *doc;
 };
 
 struct walk {
@@ -525,55 +527,88 @@ static const char *const accels[] = {"auto", "kvm", "tcg", NULL};
 static const char *const initramfs_policies[] = {"most", "dep", NULL};
 
 static const struct field disk_fields[] = {
-        {"size", T_SIZE, .def = "10G"},
-        {"layout", T_STR, .choices = layouts, .def = "atomic"},
-        {"filesystem", T_STR, .choices = filesystems, .def = "ext4"},
-        {"swap", T_STR, .check = check_swap, .type_doc = "size or `none`", .def_doc = "the installer's choice"},
+        {"size", T_SIZE, .def = "10G", .doc = "The image's virtual size, 2G to 64T."},
+        {"layout", T_STR, .choices = layouts, .def = "atomic",
+         .doc = "`atomic` (one root), `home` (separate `/home`), `multi` (separate `/home`, `/var`, `/tmp`), `lvm` "
+                "(LVM, one root, `/boot` outside)."},
+        {"filesystem", T_STR, .choices = filesystems, .def = "ext4",
+         .doc = "`ext4`, `btrfs` or `xfs`, for every data partition."},
+        {"swap", T_STR, .check = check_swap, .type_doc = "size or `none`", .def_doc = "the installer's choice",
+         .doc = "A fixed swap size (1M to half the disk), or `none` (also `0` or `false`). Setting it makes kiln write "
+                "a partman expert recipe for the layout; unset, the installer's stock recipe sizes swap from memory."},
         {0},
 };
 
 static const struct field user_fields[] = {
-        {"name", T_STR, .check = check_username, .type_doc = "string, required"},
-        {"password", T_STR, .check = check_password, .def_doc = "locked"},
-        {"ssh_keys", T_LIST, .item = T_STR, .check = check_ssh_key, .def_doc = "none"},
-        {"sudo", T_STR, .check = check_sudo, .type_doc = "bool or `nopasswd`", .def = "false"},
-        {"shell", T_STR, .check = check_shell, .def = "/bin/bash"},
+        {"name", T_STR, .check = check_username, .type_doc = "string, required",
+         .doc = "`[a-z_][a-z0-9_-]*`, at most 32; not `root`; unique."},
+        {"password", T_STR, .check = check_password, .def_doc = "locked", .doc = "A crypt(3) hash, as for root."},
+        {"ssh_keys", T_LIST, .item = T_STR, .check = check_ssh_key, .def_doc = "none", .doc = "As for root."},
+        {"sudo", T_STR, .check = check_sudo, .type_doc = "bool or `nopasswd`", .def = "false",
+         .doc = "`true` adds the user to group `sudo` (and installs sudo); a user with `sudo: true` and no password "
+                "gets passwordless sudo, since they could not use sudo otherwise; `nopasswd` always does."},
+        {"shell", T_STR, .check = check_shell, .def = "/bin/bash", .doc = "Absolute path of the login shell."},
         {0},
 };
 
 static const struct field root_fields[] = {
-        {"password", T_STR, .check = check_password, .def_doc = "locked"},
-        {"ssh_keys", T_LIST, .item = T_STR, .check = check_ssh_key, .def_doc = "none"},
+        {"password", T_STR, .check = check_password, .def_doc = "locked",
+         .doc = "A crypt(3) hash (`$y$`, `$6$`, `$5$`, `$2b$`, ...). Plain text is refused: make a hash with `mkpasswd "
+                "-m yescrypt` (package whois) or `openssl passwd -6`."},
+        {"ssh_keys", T_LIST, .item = T_STR, .check = check_ssh_key, .def_doc = "none",
+         .doc = "Public keys for `/root/.ssh/authorized_keys`, each one `TYPE BASE64 [COMMENT]` line. A private key is "
+                "refused."},
         {0},
 };
 
 static const struct field repo_fields[] = {
-        {"name", T_STR, .check = check_repo_name, .type_doc = "string, required"},
-        {"url", T_STR, .check = check_url, .type_doc = "URL, required"},
-        {"suite", T_STR, .check = check_word, .def_doc = "`release`"},
+        {"name", T_STR, .check = check_repo_name, .type_doc = "string, required",
+         .doc = "`[a-z0-9][a-z0-9._-]*`, unique; names the key file."},
+        {"url", T_STR, .check = check_url, .type_doc = "URL, required",
+         .doc = "`http://` or `https://` (PPAs and other HTTPS repositories too: give their full URL)."},
+        {"suite", T_STR, .check = check_word, .def_doc = "`release`", .doc = "e.g. `trixie`, `stable`, `./`."},
         {"components", T_LIST, .item = T_STR, .check = check_word, .def = "[main]"},
-        {"key", T_STR, .check = check_armored_key, .multiline = true},
-        {"key_file", T_STR, .check = check_key_file, .type_doc = "path"},
+        {"key", T_STR, .check = check_armored_key, .multiline = true,
+         .doc = "The repository's ASCII-armored public key (`-----BEGIN PGP PUBLIC KEY BLOCK-----`), as a YAML block "
+                "scalar (`key: |`)."},
+        {"key_file", T_STR, .check = check_key_file, .type_doc = "path",
+         .doc = "The key as a file (`.asc` armored, otherwise binary). Exactly one of `key` and `key_file` is "
+                "required: apt refuses unsigned repositories. The key travels as a file in the installer's initrd "
+                "(`/kiln/keys/NAME.asc`), never as preseed lines."},
         {0},
 };
 
 static const struct field installer_fields[] = {
-        {"version", T_STR, .check = check_version, .def_doc = "the current one"},
-        {"sha256", T_STR, .check = check_sha256},
-        {"extra_args", T_LIST, .item = T_STR, .check = check_arg, .def_doc = "none"},
-        {"early_commands", T_LIST, .item = T_STR, .check = check_command, .def_doc = "none"},
-        {"udebs", T_LIST, .item = T_STR, .check = check_udeb, .type_doc = "list of paths", .def_doc = "none"},
-        {"kernel", T_STR, .check = check_kernel, .type_doc = "paths"},
-        {"initrd", T_STR, .check = check_initrd, .type_doc = "paths"},
-        {"iso", T_STR, .check = check_iso, .type_doc = "path"},
+        {"version", T_STR, .check = check_version, .def_doc = "the current one",
+         .doc = "Another version of the `debian-installer-NN-netboot-ARCH` package in the pool, e.g. "
+                "`20250803+deb13u6`. The signed index lists only the current version, so another one needs `sha256`."},
+        {"sha256", T_STR, .check = check_sha256,
+         .doc = "The SHA256 of that netboot `.deb`. The trust then comes from the profile, and kiln says so. A "
+                "mismatch is an error."},
+        {"extra_args", T_LIST, .item = T_STR, .check = check_arg, .def_doc = "none",
+         .doc = "Extra arguments on the installer's kernel command line (one argument each)."},
+        {"early_commands", T_LIST, .item = T_STR, .check = check_command, .def_doc = "none",
+         .doc = "Shell commands run in the installer environment before anything else (each entry one line; after "
+                "kiln's own early command)."},
+        {"udebs", T_LIST, .item = T_STR, .check = check_udeb, .type_doc = "list of paths", .def_doc = "none",
+         .doc = "`.udeb` files preinstalled in the installer (placed under `/kiln/udebs/` in the initrd, installed "
+                "with `udpkg` by the early command)."},
+        {"kernel", T_STR, .check = check_kernel, .type_doc = "paths",
+         .doc = "A local installer kernel and initrd (both), for offline use."},
+        {"initrd", T_STR, .check = check_initrd, .type_doc = "paths",
+         .doc = "A local installer kernel and initrd (both), for offline use."},
+        {"iso", T_STR, .check = check_iso, .type_doc = "path",
+         .doc = "A local installer ISO (its kernel and initrd are used). Excludes `kernel`/`initrd`."},
         {0},
 };
 
 static const struct field vm_fields[] = {
-        {"memory", T_SIZE, .def = "2G"},
-        {"cpus", T_INT, .min = 1, .max = 64, .def = "2"},
-        {"hypervisor", T_STR, .choices = hypervisors, .def = "qemu"},
-        {"accel", T_STR, .choices = accels, .def = "auto"},
+        {"memory", T_SIZE, .def = "2G", .doc = "512M to 1T."},
+        {"cpus", T_INT, .min = 1, .max = 64, .def = "2", .doc = "1 to 64."},
+        {"hypervisor", T_STR, .choices = hypervisors, .def = "qemu", .doc = "`qemu` or `xen` (HVM)."},
+        {"accel", T_STR, .choices = accels, .def = "auto",
+         .doc = "`auto` (probe KVM for real, fall back to TCG with a notice), `kvm` or `tcg`. Command-line flags "
+                "override."},
         {0},
 };
 
@@ -587,29 +622,62 @@ static const struct field tuning_fields[] = {
 };
 
 static const struct field top_fields[] = {
-        {"name", T_STR, .check = check_label, .type_doc = "string, **required**"},
-        {"extends", T_STR},
-        {"distro", T_STR, .choices = distros, .def = "debian"},
-        {"release", T_STR, .check = check_release, .type_doc = "string, **required**"},
-        {"arch", T_STR, .choices = arches, .def = "amd64"},
-        {"mirror", T_STR, .check = check_url, .type_doc = "URL", .def_doc = "the host's own"},
+        {"name", T_STR, .check = check_label, .type_doc = "string, **required**",
+         .doc = "The appliance's name: an RFC 1123 hostname label, `[a-z0-9-]`, 1–63 characters, no leading or "
+                "trailing `-`."},
+        {"extends", T_STR, .doc = "Another profile to build on (above)."},
+        {"distro", T_STR, .choices = distros, .def = "debian", .doc = "Only `debian` for now."},
+        {"release", T_STR, .check = check_release, .type_doc = "string, **required**",
+         .doc = "`bookworm` or `trixie`; `12` and `13` mean the same."},
+        {"arch", T_STR, .choices = arches, .def = "amd64",
+         .doc = "`amd64` or `arm64` (the install guest runs amd64 today)."},
+        {"mirror", T_STR, .check = check_url, .type_doc = "URL", .def_doc = "the host's own",
+         .doc = "The Debian mirror the installer and the image use, `http://` or `https://`, e.g. "
+                "`http://mirror.example.org/debian`. By default kiln reads the host's apt sources "
+                "(`/etc/apt/sources.list` and `/etc/apt/sources.list.d/*.list`, `*.sources`; one-line and deb822 "
+                "formats) and takes the first Debian suite's URI. No host name is written into kiln. `--apt-dir DIR` "
+                "or `$KILN_APT_DIR` reads another folder."},
         {"mirror_keyring", T_STR, .check = check_key_file, .type_doc = "path",
-         .def = "/usr/share/keyrings/debian-archive-keyring.gpg"},
-        {"security", T_STR, .check = check_security, .type_doc = "bool or URL", .def = "true"},
-        {"hostname", T_STR, .check = check_label, .def_doc = "`name`"},
-        {"domain", T_STR, .check = check_domain, .def = "", .def_doc = "empty"},
-        {"locale", T_STR, .check = check_locale, .def = "en_US.UTF-8"},
-        {"keymap", T_STR, .check = check_keymap, .def = "us"},
-        {"timezone", T_STR, .check = check_timezone, .def = "Etc/UTC"},
-        {"kernel_args", T_LIST, .item = T_STR, .check = check_arg, .def = "[console=ttyS0,115200n8]"},
+         .def = "/usr/share/keyrings/debian-archive-keyring.gpg",
+         .doc = "The keyring that signs `mirror`, for an organisation's own mirror signed by someone else. kiln "
+                "verifies the mirror's `Release` with it and gives it to the installer as its archive keyring, so the "
+                "installer never needs `allow_unauthenticated`; apt in the installed system trusts it too "
+                "(`/etc/apt/trusted.gpg.d/kiln-mirror.gpg`, copied in right after debootstrap), since the image keeps "
+                "using that mirror and kiln's proxy serves the guest the Release kiln verified."},
+        {"security", T_STR, .check = check_security, .type_doc = "bool or URL", .def = "true",
+         .doc = "`true`: the security mirror the host's apt uses, if it has one (kiln warns when it has none); "
+                "`false`: no security source; a URL: that security mirror."},
+        {"hostname", T_STR, .check = check_label, .def_doc = "`name`",
+         .doc = "The installed system's host name (a hostname label)."},
+        {"domain", T_STR, .check = check_domain, .def = "", .def_doc = "empty",
+         .doc = "DNS domain, e.g. `example.org` (letters, digits, `-`, dots)."},
+        {"locale", T_STR, .check = check_locale, .def = "en_US.UTF-8", .doc = "e.g. `de_DE.UTF-8`, `C.UTF-8`."},
+        {"keymap", T_STR, .check = check_keymap, .def = "us", .doc = "An XKB layout: `us`, `de`, `gb`, `fr(latin9)`."},
+        {"timezone", T_STR, .check = check_timezone, .def = "Etc/UTC", .doc = "e.g. `Europe/Berlin`."},
+        {"kernel_args", T_LIST, .item = T_STR, .check = check_arg, .def = "[console=ttyS0,115200n8]",
+         .doc = "The installed system's kernel command line. Each entry is one argument of `A-Za-z0-9_.,:=/+@%~-`. The "
+                "default gives a login prompt on the serial console, which `kiln boot-test` reads; an empty list `[]` "
+                "removes it."},
         {"disk", T_MAP, .sub = disk_fields},
-        {"users", T_LIST, .item = T_MAP, .sub = user_fields, .def_doc = "none"},
+        {"users", T_LIST, .item = T_MAP, .sub = user_fields, .def_doc = "none",
+         .doc = "Users created in the installed system."},
         {"root", T_MAP, .sub = root_fields},
-        {"packages", T_LIST, .item = T_STR, .check = check_package, .def_doc = "none"},
-        {"tasks", T_LIST, .item = T_STR, .check = check_task, .def = "[standard, ssh-server]"},
-        {"repos", T_LIST, .item = T_MAP, .sub = repo_fields, .def_doc = "none"},
-        {"late_commands", T_LIST, .item = T_STR, .check = check_command, .def_doc = "none"},
-        {"bootloader", T_STR, .choices = bootloaders, .def = "guest"},
+        {"packages", T_LIST, .item = T_STR, .check = check_package, .def_doc = "none",
+         .doc = "Extra Debian packages (`name`, `name=version` or `name/suite`)."},
+        {"tasks", T_LIST, .item = T_STR, .check = check_task, .def = "[standard, ssh-server]",
+         .doc = "tasksel tasks; `[]` for none."},
+        {"repos", T_LIST, .item = T_MAP, .sub = repo_fields, .def_doc = "none",
+         .doc = "Extra apt repositories, installed in the image and used during the install."},
+        {"late_commands", T_LIST, .item = T_STR, .check = check_command, .def_doc = "none",
+         .doc = "Shell commands run **inside the installed system** (`in-target sh -c '...'`) at the end of the "
+                "install, in order; the first failure fails the build. They are emitted as one chained "
+                "`preseed/late_command`, since debconf keeps only the last value of a key. Each entry is one line."},
+        {"bootloader", T_STR, .choices = bootloaders, .def = "guest",
+         .doc = "`guest`: the installer's own grub-installer on the first disk. `host`: the installer skips the boot "
+                "loader, kiln installs `grub-pc` in the image and installs GRUB afterwards from the host side (by "
+                "default through libguestfs, running the image's own `grub-install` inside the libguestfs appliance, "
+                "never on the host; `kiln build --finalize=dm` is the device-mapper alternative, a command-line choice "
+                "only, never a profile key)."},
         {"installer", T_MAP, .sub = installer_fields},
         {"vm", T_MAP, .sub = vm_fields},
         {"tuning", T_MAP, .sub = tuning_fields},
@@ -693,7 +761,14 @@ static void reference_rows(struct kiln_buf *b, const struct field *fields, const
                         _cleanup_free_ char *def = f->def_doc ? xstrdup(f->def_doc)
                                                    : f->def   ? xasprintf("`%s`", f->def)
                                                               : xstrdup("");
-                        buf_printf(b, "%s|%s|%s\n", key, type_text(f), def);
+                        buf_printf(b, "%s|%s|%s|", key, type_text(f), def);
+                        /* '|' escaped as in a Markdown table cell, so the row reads as the README's. */
+                        for (const char *c = f->doc ? f->doc : ""; *c; c++) {
+                                if (*c == '|')
+                                        buf_append(b, "\\", 1);
+                                buf_append(b, c, 1);
+                        }
+                        buf_append(b, "\n", 1);
                 }
                 if (f->sub) {
                         _cleanup_free_ char *sub = xasprintf("%s%s.", key, f->type == T_LIST ? "[]" : "");

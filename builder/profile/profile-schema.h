@@ -40,6 +40,6 @@ char *kiln_node_path(const struct kiln_node *n);
  * "users[].shell"), as a scalar or as a list; asking for another key is a bug (abort). */
 const char *kiln_schema_default(const char *path);
 char **kiln_schema_default_list(const char *path);
-/* Every key as one "KEY|TYPE|DEFAULT" line, in table order: what profiles/README.md's key tables
- * must say (tests/profiles/t-keys.sh). */
+/* Every key as one "KEY|TYPE|DEFAULT|MEANING" line, in table order (MEANING as Markdown, a '|'
+ * escaped): what the key tables of profiles/README.md must say (tests/profiles/t-keys.sh). */
 char *kiln_schema_reference(void);

@@ -45,9 +45,24 @@ hostile="upload $TMP/suid /var/log/installer/suid : chmod 04755 /var/log/install
  mkdir /var/log/installer/sub : write /var/log/installer/sub/private secret : chmod 0600 /var/log/installer/sub/private :
  upload $TMP/evil-hostname /etc/hostname"
 cmds="$(fs /dev/sda) umount-all : $(fs /dev/sdb) upload $TMP/apt.conf /etc/apt/apt.conf : $hostile"
-# shellcheck disable=SC2086
-guestfish -N "$TMP/good.raw"=disk:256M -N "$TMP/proxy.raw"=disk:256M -- $cmds > "$TMP/gf.log" 2>&1 ||
-        { not_ok "make test images with guestfish" "$(tail -5 "$TMP/gf.log")"; finish; exit; }
+# The images depend on nothing but this script: they are made once per checkout, beside the Debian
+# fixture (named by the script's hash), and each run inspects copies of them, so that the ASan pass
+# does not start an appliance to make them again.
+fixdir=${KILN_FIXTURE_DIR:-$TOP/build/fixtures}
+imgs=$fixdir/inspect-images-$(sha256sum < "${BASH_SOURCE[0]}" | cut -c1-16)
+mkdir -p "$fixdir"
+exec 8> "$fixdir/.inspect-images.lock"
+flock 8
+if [ ! -s "$imgs/proxy.raw" ]; then
+        rm -rf "$fixdir"/inspect-images-* && mkdir -p "$imgs.part" # an older script's too
+        # shellcheck disable=SC2086
+        guestfish -N "$imgs.part/good.raw"=disk:256M -N "$imgs.part/proxy.raw"=disk:256M -- $cmds > "$TMP/gf.log" 2>&1 &&
+                mv "$imgs.part" "$imgs" ||
+                { not_ok "make test images with guestfish" "$(tail -5 "$TMP/gf.log")"; finish; exit; }
+fi
+exec 8>&-
+cp --sparse=always "$imgs/good.raw" "$imgs/proxy.raw" "$TMP/" ||
+        { not_ok "copy the test images" "from $imgs"; finish; exit; }
 # The ASan pass (KILN_TEST_QUICK) inspects only the image with a problem: t-finish.sh's quick run
 # already takes kiln through a good image's inspection (a real one), and each appliance costs ~45 s.
 if [ -z "${KILN_TEST_QUICK:-}" ]; then

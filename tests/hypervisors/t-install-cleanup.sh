@@ -111,16 +111,21 @@ wait $pid; wait $lpid
 nothing_left "after SIGKILL and a sweep" "$disk"
 nothing_left "the live run, stopped" "$live"
 
-disk="$TMP/wd.qcow2"
-"$KILN" install --cache "$TMP/cache" --accel tcg --watchdog 20s -o "$disk" "$TMP/hang.yaml" > "$TMP/out" 2> "$TMP/err"
-check_eq "watchdog: install exits 1" 1 $?
-grep -q "no console, syslog or disk activity for 20 s at step 'start': stopped the guest" "$TMP/err" &&
-        ok "watchdog: says why" || not_ok "watchdog: says why" "$(cat "$TMP/err")"
-nothing_left "watchdog" "$disk"
+# The test waits the watchdog out: a short one. (The hang guest writes no syslog, so the step is
+# 'start' however far its boot got when the watchdog fires.) The ASan pass leaves it out: past the
+# timer's comparison, the watchdog stops the guest through the same code as SIGINT above.
+if [ -z "${KILN_TEST_QUICK:-}" ]; then
+        disk="$TMP/wd.qcow2"
+        "$KILN" install --cache "$TMP/cache" --accel tcg --watchdog 8s -o "$disk" "$TMP/hang.yaml" > "$TMP/out" 2> "$TMP/err"
+        check_eq "watchdog: install exits 1" 1 $?
+        grep -q "no console, syslog or disk activity for 8 s at step 'start': stopped the guest" "$TMP/err" &&
+                ok "watchdog: says why" || not_ok "watchdog: says why" "$(cat "$TMP/err")"
+        nothing_left "watchdog" "$disk"
+fi
 
 # A forced kvm must work or fail before the install starts, clearly.
 disk="$TMP/kvm.qcow2"
-"$KILN" install --cache "$TMP/cache" --accel kvm --watchdog 20s -o "$disk" "$TMP/hang.yaml" > "$TMP/out" 2> "$TMP/err"
+"$KILN" install --cache "$TMP/cache" --accel kvm --watchdog 8s -o "$disk" "$TMP/hang.yaml" > "$TMP/out" 2> "$TMP/err"
 rc=$?
 if grep -q "accel 'kvm' was asked for, but" "$TMP/err"; then
         check_eq "forced kvm that cannot work: exits 1" 1 $rc

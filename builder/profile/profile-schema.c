@@ -615,9 +615,27 @@ static const struct field vm_fields[] = {
 /* Install speed (issue 16): each a stock debian-installer or Debian mechanism, undone at the end
  * where the image would otherwise differ; profiles/README.md says what each changes. */
 static const struct field tuning_fields[] = {
-        {"eatmydata", T_BOOL, .def = "true"},
-        {"defer_man_db", T_BOOL, .def = "true"},
-        {"initramfs", T_STR, .choices = initramfs_policies, .def = "most"},
+        {"eatmydata", T_BOOL, .def = "true",
+         .doc = "Every dpkg run in the target during the install skips fsync: the installer loads its own "
+                "`eatmydata-udeb` from the mirror (`anna/choose_modules`), whose hooks install `eatmydata` in the "
+                "target after the base system and point apt's `Dir::Bin::dpkg` at an eatmydata wrapper. At the very "
+                "end of the late command (after the profile's `late_commands`), the wrapper is removed and "
+                "`eatmydata` and `libeatmydata1` are purged with dpkg, then the disk is synced: the image has "
+                "neither the packages nor the wrapper, and its dpkg syncs as usual. The base system itself "
+                "(debootstrap, before the hooks run) is installed without it. When `packages` names `eatmydata` or "
+                "`libeatmydata1`, they are kept."},
+        {"defer_man_db", T_BOOL, .def = "true",
+         .doc = "man-db's index is not rebuilt after every dpkg run during the install (`man-db man-db/auto-update "
+                "false`). The late command turns it back on (the debconf answer `true` and "
+                "`/var/lib/man-db/auto-update`, as a stock install has them) and runs `mandb` once. Left alone when "
+                "a raw `preseed` entry answers `man-db/auto-update`."},
+        {"initramfs", T_STR, .choices = initramfs_policies, .def = "most",
+         .doc = "base-installer's driver policy for the initramfs (`base-installer/initramfs-tools/driver-policy`, "
+                "the installer's own question): `most` (stock: generic, boots anywhere) or `dep`, a smaller "
+                "initramfs built faster that holds only the drivers the install guest used (`MODULES=dep` in the "
+                "image's `/etc/initramfs-tools/initramfs.conf`, so later kernel updates keep it). A `dep` image "
+                "built under QEMU (virtio disk) may not boot on Xen HVM or another hypervisor's disk controller (a "
+                "`.vmdk` or `.vhdx` for VMware or Hyper-V): hence off by default."},
         {0},
 };
 

@@ -507,6 +507,7 @@ static void on_signal(int sig)
 void cli_catch_signals(volatile sig_atomic_t *flag)
 {
         signal_flag = flag;
+        kiln_fetch_set_cancel(flag); /* a stalled download stops too, not only the child steps */
         struct sigaction sa = {.sa_handler = on_signal};
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);

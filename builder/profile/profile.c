@@ -106,9 +106,10 @@ static int load_chain(struct loader *L, const char *shown, const char *data, siz
                                 return kiln_error_at(reterr, -r, shown, 0, 0, "cannot read: %s", why);
                         data = buf;
                 }
-                if (L->opts && L->opts->untrusted)
+                if (L->opts && L->opts->untrusted) {
                         r = kiln_path_policy_init_library(&L->pol, L->opts->library, reterr);
-                else
+                        L->pol.untrusted = xstrdup(real);
+                } else
                         r = kiln_path_policy_init(&L->pol, L->opts ? L->opts->profile_root : NULL,
                                                   L->opts && L->opts->trust_paths, real, reterr);
                 if (r < 0)

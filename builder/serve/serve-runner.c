@@ -288,6 +288,10 @@ static char **build_argv(struct serve *s, const char *id, const char *format, bo
                 v = strv_push(v, xstrdup("--cache"));
                 v = strv_push(v, xstrdup(c->cache_dir));
         }
+        if (c->result_store) {
+                v = strv_push(v, xstrdup("--result-store"));
+                v = strv_push(v, xstrdup(c->result_store));
+        }
         if (c->accel) {
                 v = strv_push(v, xstrdup("--accel"));
                 v = strv_push(v, xstrdup(c->accel));

@@ -6,11 +6,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <microhttpd.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cache.h"
 #include "preseed.h"
 #include "profile.h"
 #include "serve-internal.h"
@@ -672,9 +674,38 @@ static enum MHD_Result get_health(struct serve *s, struct MHD_Connection *c)
         return reply_json(c, MHD_HTTP_OK, o);
 }
 
+/* The shared cache the builds use (--cache, else the default every kiln command takes): the
+ * proxy's counters that kiln build adds to after each install (records/proxy-stats) and the bytes
+ * it holds, as kiln cache stats reads them. A scan of the cache, outside the service's lock. */
+static void cache_metrics(struct serve *s, struct kiln_buf *b)
+{
+        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        _cleanup_free_ char *dir = s->cfg->cache_dir         ? xstrdup(s->cfg->cache_dir)
+                                   : xdg && *xdg == '/'      ? xasprintf("%s/kiln", xdg)
+                                   : home && *home == '/'    ? xasprintf("%s/.cache/kiln", home)
+                                                             : NULL;
+        struct kiln_cache_stats st = {0};
+        struct kiln_error *err = NULL;
+        if (dir && kiln_cache_stats(dir, &st, &err) < 0)
+                kiln_error_free(err); /* no cache yet: nothing in it */
+        buf_printf(b,
+                   "# HELP kiln_proxy_cache_hits_total Package files the builds' proxy served from the cache.\n"
+                   "# TYPE kiln_proxy_cache_hits_total counter\nkiln_proxy_cache_hits_total %" PRIu64 "\n"
+                   "# HELP kiln_proxy_cache_misses_total Package files the builds' proxy fetched upstream.\n"
+                   "# TYPE kiln_proxy_cache_misses_total counter\nkiln_proxy_cache_misses_total %" PRIu64 "\n"
+                   "# HELP kiln_cache_bytes Bytes in the shared cache: files (packages, indices, installers) "
+                   "and stored results.\n# TYPE kiln_cache_bytes gauge\n"
+                   "kiln_cache_bytes{kind=\"files\"} %" PRIu64 "\nkiln_cache_bytes{kind=\"results\"} %" PRIu64 "\n"
+                   "# HELP kiln_cache_entries Entries in the shared cache.\n# TYPE kiln_cache_entries gauge\n"
+                   "kiln_cache_entries{kind=\"files\"} %" PRIu64 "\nkiln_cache_entries{kind=\"results\"} %" PRIu64
+                   "\n",
+                   st.hits, st.misses, st.file_bytes, st.result_bytes, st.files, st.results);
+}
+
 static enum MHD_Result get_metrics(struct serve *s, struct MHD_Connection *c)
 {
         struct kiln_buf b = {0};
+        cache_metrics(s, &b);
         pthread_mutex_lock(&s->lock);
         buf_puts(&b, "# HELP kiln_builds Builds known to the service, by state.\n# TYPE kiln_builds gauge\n");
         for (size_t i = 0; states[i]; i++)

@@ -140,7 +140,8 @@ static int load_chain(struct loader *L, const char *shown, const char *data, siz
                         return kiln_error_at(reterr, ELOOP, from->file, from->line, from->column,
                                              "'extends' makes a cycle: %s", cycle);
                 }
-        if (c->n == EXTENDS_MAX_DEPTH)
+        /* Only an extended file can be one too many (from is set); gcc -fanalyzer cannot tell. */
+        if (c->n == EXTENDS_MAX_DEPTH && from)
                 return kiln_error_at(reterr, ELOOP, from->file, from->line, from->column,
                                      "'extends' chain is deeper than %d files", EXTENDS_MAX_DEPTH);
         c->real[c->n] = xstrdup(real);

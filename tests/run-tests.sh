@@ -15,7 +15,7 @@ jobs_max=${KILN_TEST_JOBS:-2}
 # and the scripts that use it run last. They call the helper themselves: it takes a lock, so they
 # wait for this build, or make the image again and report why it failed.
 fixdir=${KILN_FIXTURE_DIR:-$(dirname "$here")/build/fixtures}
-uses_fixture=(builder/t-finish.sh batch/t-batch.sh)
+uses_fixture=(builder/t-finish.sh batch/t-batch.sh serve/t-serve-build.sh)
 # pgrep for kiln's path or a guest name shared with siblings (t-install-cleanup, t-privileges,
 # t-leftovers: kiln's binary; t-boot-test: the boot test's guest name).
 serial=(builder/t-leftovers.sh hypervisors/t-boot-test.sh hypervisors/t-install-cleanup.sh hypervisors/t-privileges.sh)

@@ -100,6 +100,12 @@ if python3 "$TOP/tests/helpers/archive-fixture.py" keys "$TMP/gnupg" > /dev/null
         printf 'extends: base.yaml\nname: t\nmirror_keyring: sub/k.asc\n' > "$L/inside.yaml"
         untrusted "$L/inside.yaml"
         check_eq "an API profile that lies in the library still names no file" "2 1" "$? $(grep -c 'may name no files' "$TMP/u.err")"
+        # Regression: a tenant's profile.yaml extending the library's profile.yaml (the same name
+        # shown for both, as in serve's builds/ID/profile.yaml) does not pass for the library's.
+        cp "$L/base.yaml" "$L/profile.yaml"
+        printf 'extends: profile.yaml\nname: t\nmirror_keyring: sub/k.asc\n' > "$TMP/t/profile.yaml"
+        untrusted "$TMP/t/profile.yaml"
+        check_eq "an API profile.yaml extending the library's profile.yaml names no file either" "2 1" "$? $(grep -c 'may name no files' "$TMP/u.err")"
         printf 'extends: escape.yaml\nname: t\nrelease: trixie\nsecurity: false\n' > "$TMP/t/esc.yaml"
         untrusted "$TMP/t/esc.yaml"
         check_eq "a library profile's path that leads out of the library: refused, nothing of it shown" "2 1" "$? $(grep -c 'does not load as a profile' "$TMP/u.err")"

@@ -28,7 +28,7 @@ export KILN_FETCH_RETRIES=1 LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTING
 # kiln's run folders (and so its strays) in a folder of this test's own.
 export TMPDIR="$TMP/tmp"
 mkdir -p "$TMPDIR"
-pids=()
+pids=() # background helpers, started without a shell function between (so that kill reaches them)
 server=
 cleanup() {
         [ -n "$server" ] && kill "$server" 2> /dev/null && wait "$server" 2> /dev/null
@@ -43,10 +43,10 @@ py() { /usr/bin/python3 "$@"; }
 # The signed archive on 127.0.0.1, a webhook receiver, the busybox guest.
 py "$FIX" keys "$TMP/gnupg" > /dev/null 2>&1 || { not_ok "make test keys"; finish; exit; }
 py "$FIX" build "$TMP/archive" --gnupghome "$TMP/gnupg" --variant good 2> "$TMP/build.err" || { not_ok "build the archive fixture" "$(cat "$TMP/build.err")"; finish; exit; }
-py "$FIX" serve "$TMP/archive" > "$TMP/port" 2> /dev/null &
+/usr/bin/python3 "$FIX" serve "$TMP/archive" > "$TMP/port" 2> /dev/null &
 pids+=($!)
 mkdir -p "$TMP/hooks"
-py "$PEER" hook "$TMP/hooks" > "$TMP/hook.port" 2> /dev/null &
+/usr/bin/python3 "$PEER" hook "$TMP/hooks" > "$TMP/hook.port" 2> /dev/null &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$TMP/port" ] && [ -s "$TMP/hook.port" ] && break; sleep 0.1; done
 HOOK=$(cat "$TMP/hook.port")

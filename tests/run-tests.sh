@@ -19,7 +19,7 @@ jobs_max=${KILN_TEST_JOBS:-2}
 # they keep both cores busy. (They look for no stray process by kiln's path: t-finish follows its
 # own kiln's children, t-batch its own build id.)
 fixdir=${KILN_FIXTURE_DIR:-$(dirname "$here")/build/fixtures}
-uses_fixture=(builder/t-finish.sh batch/t-batch.sh)
+uses_fixture=(builder/t-finish.sh batch/t-batch.sh serve/t-serve-build.sh)
 # One libguestfs appliance cache for every script and both passes of make check: libguestfs keeps
 # it under TMPDIR when that is set, which is each script's own here, so each script built its own
 # (supermin, ~700 MB written) before its first launch. /var/tmp is libguestfs's own default (and

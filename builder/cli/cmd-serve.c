@@ -52,6 +52,7 @@ int kiln_cmd_serve(int argc, char **argv)
                 OPT_ALLOW_PRIVATE_CALLBACKS,
                 OPT_ALLOW_ROOT,
                 OPT_ACCEL,
+                OPT_RESULT_STORE,
         };
         static const struct option opts[] = {
                 {"listen", required_argument, NULL, OPT_LISTEN},
@@ -70,6 +71,7 @@ int kiln_cmd_serve(int argc, char **argv)
                 {"allow-private-callbacks", no_argument, NULL, OPT_ALLOW_PRIVATE_CALLBACKS},
                 {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
                 {"accel", required_argument, NULL, OPT_ACCEL},
+                {"result-store", required_argument, NULL, OPT_RESULT_STORE},
                 CLI_PROFILE_OPTIONS,
                 {0},
         };
@@ -132,6 +134,9 @@ int kiln_cmd_serve(int argc, char **argv)
                         break;
                 case OPT_CACHE:
                         cfg.cache_dir = optarg;
+                        break;
+                case OPT_RESULT_STORE:
+                        cfg.result_store = optarg;
                         break;
                 case OPT_ALLOW_PRIVATE_CALLBACKS:
                         cfg.allow_private_callbacks = true;
@@ -196,6 +201,16 @@ int kiln_cmd_serve(int argc, char **argv)
                 if (!realpath(cfg.library, lib))
                         return cli_usage_error("serve", "--profile-library '%s': %s", cfg.library, strerror(errno));
                 cfg.library = lib;
+                /* The library's profiles may name files (they are the operator's); the builds'
+                 * folders hold the tenants' profiles. Neither may lie inside the other, or a tenant
+                 * could extend another tenant's profile as if it were the library's. */
+                size_t nl = strlen(lib), ns = strlen(state);
+                if ((strncmp(state, lib, nl) == 0 && (state[nl] == '/' || !state[nl] || STREQ(lib, "/"))) ||
+                    (strncmp(lib, state, ns) == 0 && (lib[ns] == '/' || !lib[ns])))
+                        return cli_usage_error("serve",
+                                               "--profile-library '%s' and --state-dir '%s' must not "
+                                               "contain one another",
+                                               lib, state);
         }
         cli_catch_signals(&stopping);
         signal(SIGPIPE, SIG_IGN);

@@ -192,7 +192,8 @@ const struct kiln_command kiln_commands[] = {
          "                      TCP address that is not loopback needs --tls-cert/--tls-key\n"
          "  --state-dir DIR     serve.db and builds/ID/ (the profile, logs, the image)\n"
          "  --tokens FILE       one tenant a line: TENANT SHA256-OF-TOKEN [running=N]\n"
-         "                      [queued=N] [disk=SIZE] [secret=WEBHOOK-KEY]; '#' comments\n"
+         "                      [queued=N] [disk=SIZE] [secret=WEBHOOK-KEY] [operator=yes]\n"
+         "                      ('#' comments); operator: reads /v1/status, the page at /\n"
          "  --new-token TENANT  print a new token and its line for the tokens file\n"
          "  --tls-cert FILE, --tls-key FILE   HTTPS (PEM)\n"
          "  --max-running N     builds at once (default: one per core and per 2 GiB)\n"
@@ -201,9 +202,13 @@ const struct kiln_command kiln_commands[] = {
          "  --max-body KIB      request body limit (default 1024)\n"
          "  --max-streams N     event stream clients at once (default 64)\n"
          "  --max-events N      events kept per build (default 10000; the last always)\n"
-         "  --cache DIR         the shared cache every build uses\n"
+         "  --cache DIR         the shared cache every build uses; /metrics shows its\n"
+         "                      bytes and the proxy's hits and misses\n"
+         "  --result-store DIR  the builds' result store (default CACHE/results): a build\n"
+         "                      whose key is stored publishes the stored image\n"
          "  --accel auto|kvm|tcg  passed to every build\n"
-         "  --profile-library DIR  what API profiles may extend (nothing without it)\n"
+         "  --profile-library DIR  what API profiles may extend (nothing without it); its\n"
+         "                      own profiles may name files beneath it (keys, a kernel)\n"
          "  --allow-private-mirrors  API profiles may name internal mirrors\n"
          "  --allow-private-callbacks  webhooks may go to internal addresses\n"
          "  --allow-root        run as root anyway (it refuses otherwise)\n"
@@ -521,6 +526,7 @@ static void on_signal(int sig)
 void cli_catch_signals(volatile sig_atomic_t *flag)
 {
         signal_flag = flag;
+        kiln_fetch_set_cancel(flag); /* a stalled download stops too, not only the child steps */
         struct sigaction sa = {.sa_handler = on_signal};
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);

@@ -73,10 +73,28 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
         return len;
 }
 
+/* Set by kiln_fetch_set_cancel: the signal flag of the command running (SIGTERM, SIGINT). */
+static volatile sig_atomic_t *cancel_flag;
+
+void kiln_fetch_set_cancel(volatile sig_atomic_t *flag)
+{
+        cancel_flag = flag;
+}
+
+static bool cancelled(void)
+{
+        return cancel_flag && *cancel_flag;
+}
+
+/* curl calls this about once a second even when no byte arrives, so a stalled transfer ends
+ * within a second of a signal, not after LOW_SPEED_TIME (kiln serve's cancel would otherwise
+ * wait out its grace and SIGKILL the build). A non-zero return aborts the transfer. */
 static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
         const struct sink *s = userdata;
-        if (s->opts && s->opts->progress)
+        if (cancelled())
+                return 1;
+        if (s && s->opts && s->opts->progress)
                 s->opts->progress(s->opts->userdata, s->opts->label, (uint64_t)dlnow, (uint64_t)dltotal, false);
         return 0;
 }
@@ -163,6 +181,9 @@ static CURL *easy_new(const char *url)
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
         return c;
 }
 
@@ -174,6 +195,8 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
         long status = 0;
         char errbuf[CURL_ERROR_SIZE];
         for (unsigned attempt = 1; attempt <= tries; attempt++) {
+                if (cancelled())
+                        return kiln_error_set(reterr, EINTR, "cannot fetch '%s': interrupted", url);
                 if (attempt > 1) {
                         /* 1 s, 2 s, 4 s, ... capped at 30 s. */
                         unsigned delay = 1u << (attempt - 2 < 5 ? attempt - 2 : 5);
@@ -194,11 +217,7 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
                 curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
                 curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
                 curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-                if (s->opts && s->opts->progress) {
-                        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-                        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-                        curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
-                }
+                curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
                 code = curl_easy_perform(c);
                 status = 0;
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -218,6 +237,8 @@ static int fetch(const char *url, struct sink *s, struct kiln_error **reterr)
                         *s->opts->ret_status = code == CURLE_OK ? status : 0;
                 if (code == CURLE_OK && status >= 200 && status < 300)
                         return 0;
+                if (code == CURLE_ABORTED_BY_CALLBACK && cancelled())
+                        return kiln_error_set(reterr, EINTR, "cannot fetch '%s': interrupted", url);
                 if (s->too_big)
                         return kiln_error_set(reterr, EFBIG, "'%s' is larger than %" PRIu64 " bytes", url,
                                               s->mem ? (uint64_t)s->max : s->max_bytes);

@@ -1,6 +1,7 @@
 /* HTTP downloads with libcurl: retries with backoff, errors naming the URL and status, progress. */
 #pragma once
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -44,6 +45,10 @@ int kiln_fetch_heads(char *const *urls, size_t n, long *ret_status, struct kiln_
 void kiln_fetch_allow_private(bool allow);
 /* Whether the operator allowed them (the proxy's CONNECT tunnels follow the same policy). */
 bool kiln_fetch_private_allowed(void);
+
+/* Abort transfers (within about a second, a stalled one too) and retries once *flag is set;
+ * process-wide, like the address policy: the CLI's signal flag (cli_catch_signals). */
+void kiln_fetch_set_cancel(volatile sig_atomic_t *flag);
 
 /* kiln's User-Agent. */
 const char *kiln_user_agent(void);

@@ -66,6 +66,7 @@ void kiln_path_policy_clear(struct kiln_path_policy *pol)
         if (pol->root_fd >= 0)
                 close(pol->root_fd);
         free(pol->root);
+        free(pol->untrusted);
         *pol = (struct kiln_path_policy){.root_fd = -1};
 }
 
@@ -152,7 +153,13 @@ int kiln_profile_file_open(const struct kiln_path_policy *pol, const char *in_re
                 *ret_why = xstrdup("the path is empty");
                 return -EINVAL;
         }
-        if (pol->no_files && (kind != KILN_FILE_PROFILE || !pol->root)) {
+        /* A file named by one of the library's profiles (never by the untrusted one): read beneath
+         * the library below, as any path of a trusted profile is beneath its root. */
+        size_t lib_n = pol->root ? strlen(pol->root) : 0;
+        bool library_file = pol->no_files && kind != KILN_FILE_PROFILE && lib_n &&
+                            strncmp(in_real, pol->root, lib_n) == 0 && in_real[lib_n] == '/' &&
+                            !(pol->untrusted && STREQ(in_real, pol->untrusted));
+        if (pol->no_files && !library_file && (kind != KILN_FILE_PROFILE || !pol->root)) {
                 *ret_why = xstrdup(kind == KILN_FILE_PROFILE
                                            ? "this profile came through kiln serve, and the server has no "
                                              "profile library to extend"

@@ -8,10 +8,11 @@
 
 /* Where the paths of one profile load may lead. */
 struct kiln_path_policy {
-        int root_fd;   /* O_PATH folder: paths resolve beneath it (openat2 RESOLVE_BENEATH) */
-        char *root;    /* its real path, for messages */
-        bool trust;    /* --trust-profile-paths: absolute paths and escapes allowed */
-        bool no_files; /* an untrusted profile (kiln serve): only 'extends', into the library */
+        int root_fd;     /* O_PATH folder: paths resolve beneath it (openat2 RESOLVE_BENEATH) */
+        char *root;      /* its real path, for messages */
+        bool trust;      /* --trust-profile-paths: absolute paths and escapes allowed */
+        bool no_files;   /* an untrusted profile (kiln serve): only 'extends', into the library */
+        char *untrusted; /* with no_files: the real path of the untrusted profile itself */
 };
 
 /* root: --profile-root, or NULL for the folder of top_real (the real path of the profile named on
@@ -20,7 +21,10 @@ int kiln_path_policy_init(struct kiln_path_policy *pol, const char *root, bool t
                           struct kiln_error **reterr);
 void kiln_path_policy_clear(struct kiln_path_policy *pol);
 /* For a profile from an untrusted source (kiln serve's API): it names no file at all but what it
- * extends, and that only beneath library (the operator's folder of profiles; NULL: none). */
+ * extends, and that only beneath library (the operator's folder of profiles; NULL: none). The
+ * library's own profiles are the operator's: the files they name (keys, an installer's kernel)
+ * are read beneath the library, as a trusted profile's are beneath its root. Set untrusted to the
+ * untrusted profile's real path, so that it never counts as the library's, wherever it is. */
 int kiln_path_policy_init_library(struct kiln_path_policy *pol, const char *library, struct kiln_error **reterr);
 
 enum kiln_file_kind {

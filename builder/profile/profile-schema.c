@@ -271,8 +271,12 @@ static bool check_path(struct walk *w, const struct kiln_node *n, const char *pa
         struct kiln_schema_ctx *ctx = w->ctx;
         if (kiln_schema_file(ctx, n))
                 return true;
+        /* The first file of the chain shown by that name: two files can share one (a profile
+         * extending 'profile.yaml' beside another folder's profile.yaml), and the named profile,
+         * always first, must win then: under --untrusted-profile it names no file, and a later
+         * match would let its paths pass for the library's. */
         const char *in_real = NULL;
-        for (size_t i = 0; i < ctx->n_chain; i++)
+        for (size_t i = 0; i < ctx->n_chain && !in_real; i++)
                 if (STREQ(ctx->shown[i], n->file))
                         in_real = ctx->real[i];
         if (!in_real) {

@@ -106,9 +106,10 @@ static int load_chain(struct loader *L, const char *shown, const char *data, siz
                                 return kiln_error_at(reterr, -r, shown, 0, 0, "cannot read: %s", why);
                         data = buf;
                 }
-                if (L->opts && L->opts->untrusted)
+                if (L->opts && L->opts->untrusted) {
                         r = kiln_path_policy_init_library(&L->pol, L->opts->library, reterr);
-                else
+                        L->pol.untrusted = xstrdup(real);
+                } else
                         r = kiln_path_policy_init(&L->pol, L->opts ? L->opts->profile_root : NULL,
                                                   L->opts && L->opts->trust_paths, real, reterr);
                 if (r < 0)
@@ -139,7 +140,8 @@ static int load_chain(struct loader *L, const char *shown, const char *data, siz
                         return kiln_error_at(reterr, ELOOP, from->file, from->line, from->column,
                                              "'extends' makes a cycle: %s", cycle);
                 }
-        if (c->n == EXTENDS_MAX_DEPTH)
+        /* Only an extended file can be one too many (from is set); gcc -fanalyzer cannot tell. */
+        if (c->n == EXTENDS_MAX_DEPTH && from)
                 return kiln_error_at(reterr, ELOOP, from->file, from->line, from->column,
                                      "'extends' chain is deeper than %d files", EXTENDS_MAX_DEPTH);
         c->real[c->n] = xstrdup(real);

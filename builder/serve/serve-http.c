@@ -6,11 +6,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <microhttpd.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cache.h"
 #include "preseed.h"
 #include "profile.h"
 #include "serve-internal.h"
@@ -672,9 +674,37 @@ static enum MHD_Result get_health(struct serve *s, struct MHD_Connection *c)
         return reply_json(c, MHD_HTTP_OK, o);
 }
 
+/* The shared cache the builds use (--cache, else the default every kiln command takes): the
+ * proxy's counters that kiln build adds to after each install (records/proxy-stats) and the bytes
+ * it holds, as kiln cache stats reads them. A scan of the cache, outside the service's lock. */
+static void cache_metrics(struct serve *s, struct kiln_buf *b)
+{
+        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        _cleanup_free_ char *dir = s->cfg->cache_dir      ? xstrdup(s->cfg->cache_dir)
+                                   : xdg && *xdg == '/'   ? xasprintf("%s/kiln", xdg)
+                                   : home && *home == '/' ? xasprintf("%s/.cache/kiln", home)
+                                                          : NULL;
+        struct kiln_cache_stats st = {0};
+        struct kiln_error *err = NULL;
+        if (dir && kiln_cache_stats(dir, &st, &err) < 0)
+                kiln_error_free(err); /* no cache yet: nothing in it */
+        buf_printf(b,
+                   "# HELP kiln_proxy_cache_hits_total Package files the builds' proxy served from the cache.\n"
+                   "# TYPE kiln_proxy_cache_hits_total counter\nkiln_proxy_cache_hits_total %" PRIu64 "\n"
+                   "# HELP kiln_proxy_cache_misses_total Package files the builds' proxy fetched upstream.\n"
+                   "# TYPE kiln_proxy_cache_misses_total counter\nkiln_proxy_cache_misses_total %" PRIu64 "\n"
+                   "# HELP kiln_cache_bytes Bytes in the shared cache: files (packages, indices, installers) "
+                   "and stored results.\n# TYPE kiln_cache_bytes gauge\n"
+                   "kiln_cache_bytes{kind=\"files\"} %" PRIu64 "\nkiln_cache_bytes{kind=\"results\"} %" PRIu64 "\n"
+                   "# HELP kiln_cache_entries Entries in the shared cache.\n# TYPE kiln_cache_entries gauge\n"
+                   "kiln_cache_entries{kind=\"files\"} %" PRIu64 "\nkiln_cache_entries{kind=\"results\"} %" PRIu64 "\n",
+                   st.hits, st.misses, st.file_bytes, st.result_bytes, st.files, st.results);
+}
+
 static enum MHD_Result get_metrics(struct serve *s, struct MHD_Connection *c)
 {
         struct kiln_buf b = {0};
+        cache_metrics(s, &b);
         pthread_mutex_lock(&s->lock);
         buf_puts(&b, "# HELP kiln_builds Builds known to the service, by state.\n# TYPE kiln_builds gauge\n");
         for (size_t i = 0; states[i]; i++)
@@ -698,8 +728,10 @@ static enum MHD_Result get_metrics(struct serve *s, struct MHD_Connection *c)
         sqlite3_finalize(st);
         buf_printf(&b,
                    "# HELP kiln_event_streams Event streams open now.\n# TYPE kiln_event_streams gauge\n"
-                   "kiln_event_streams %u\n",
-                   s->n_streams);
+                   "kiln_event_streams %u\n"
+                   "# HELP kiln_status_waiting Status pages waiting for a change now.\n"
+                   "# TYPE kiln_status_waiting gauge\nkiln_status_waiting %u\n",
+                   s->n_streams, s->n_status_waiting);
         buf_printf(&b,
                    "# HELP kiln_http_requests_total Requests since start.\n# TYPE kiln_http_requests_total "
                    "counter\nkiln_http_requests_total %llu\n",
@@ -713,6 +745,39 @@ static enum MHD_Result get_metrics(struct serve *s, struct MHD_Connection *c)
         enum MHD_Result ret = reply_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);
         free(b.data);
         return ret;
+}
+
+/* The page is static (its data comes from /v1/status, with the operator's token): it needs none.
+ * Its own script only, no external anything, and no framing by another site. */
+static enum MHD_Result get_page(struct MHD_Connection *c)
+{
+        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(serve_status_page), (void *)serve_status_page,
+                                                                 MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static enum MHD_Result get_status(struct serve *s, struct MHD_Connection *c, const struct serve_tenant *t)
+{
+        if (!t->is_operator)
+                return reply_error(c, MHD_HTTP_FORBIDDEN,
+                                   "the status of every build needs an operator's token "
+                                   "(operator=yes in the tokens file)");
+        const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+        const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+        unsigned w = wait ? (unsigned)strtoul(wait, NULL, 10) : 0;
+        if (since && (strlen(since) != KILN_SHA256_HEX - 1 || strspn(since, "0123456789abcdef") != strlen(since)))
+                since = NULL;
+        _cleanup_free_ char *text = serve_status_json(s, since, w);
+        return reply_text(c, MHD_HTTP_OK, "application/json", text, strlen(text), NULL, NULL);
 }
 
 /* ---- dispatch ---- */
@@ -730,12 +795,16 @@ static enum MHD_Result route(struct serve *s, struct MHD_Connection *c, const ch
                 return get ? get_health(s, c) : reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only");
         if (STREQ(url, "/metrics"))
                 return get ? get_metrics(s, c) : reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only");
+        if (STREQ(url, "/"))
+                return get ? get_page(c) : reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only");
         if (!str_has_prefix(url, "/v1/"))
                 return reply_error(c, MHD_HTTP_NOT_FOUND, "no such path; the API is under /v1");
         const struct serve_tenant *t = rq->tenant;
         if (!t)
                 return reply_error_h(c, MHD_HTTP_UNAUTHORIZED, "WWW-Authenticate", "Bearer realm=\"kiln\"",
                                      "a valid bearer token is required");
+        if (STREQ(url, "/v1/status"))
+                return get ? get_status(s, c, t) : reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only");
         if (STREQ(url, "/v1/builds")) {
                 if (STREQ(method, "POST"))
                         return post_build(s, c, rq);

@@ -15,6 +15,7 @@ struct serve_tenant {
         unsigned max_running, max_queued;
         uint64_t max_disk; /* bytes of build folders; 0: no limit */
         char *secret;      /* the webhook's HMAC key (secret=); NULL: the token's hash in hex */
+        bool is_operator;  /* operator=yes: may read every tenant's builds (GET /v1/status) */
 };
 
 struct serve_tokens {
@@ -45,7 +46,7 @@ struct serve {
         pthread_mutex_t lock;   /* the database, runs, counters */
         pthread_cond_t changed; /* a new event or state: streams and the scheduler wake */
         struct serve_run *runs;
-        unsigned n_running, n_streams;
+        unsigned n_running, n_streams, n_status_waiting;
         int builds_dir_fd;
         char *builds_dir;
         volatile sig_atomic_t *stop;
@@ -75,6 +76,11 @@ uint64_t serve_db_disk(struct serve *s, const char *tenant);
  * NULL: any. */
 struct json_object *serve_db_build_json(struct serve *s, const char *tenant, const char *id);
 char *serve_db_text(struct serve *s, const char *id, const char *column);
+
+/* serve-status.c: the operator's page and its JSON, every tenant's builds; with since (the tag of
+ * the last answer) it waits up to wait_sec (25 at most) for a change. */
+char *serve_status_json(struct serve *s, const char *since, unsigned wait_sec);
+extern const char serve_status_page[];
 
 /* serve-runner.c */
 int serve_runner_start(struct serve *s, pthread_t *ret, struct kiln_error **reterr);

@@ -18,7 +18,10 @@
 #include "serve-internal.h"
 
 #define LINE_MAX_BYTES (64 * 1024)
-#define KILL_GRACE_SEC 10
+/* Longer than kiln build's own way down from an install: the guest's ACPI power button (5 s),
+ * QEMU's quit (3 s), then its SIGTERM-to-SIGKILL (5 s), each QMP call up to 2 s more. A build
+ * SIGKILLed sooner leaves its run folder for the next run's sweep instead of removing it. */
+#define KILL_GRACE_SEC 30
 
 unsigned kiln_serve_default_concurrency(void)
 {
@@ -287,6 +290,10 @@ static char **build_argv(struct serve *s, const char *id, const char *format, bo
         if (c->cache_dir) {
                 v = strv_push(v, xstrdup("--cache"));
                 v = strv_push(v, xstrdup(c->cache_dir));
+        }
+        if (c->result_store) {
+                v = strv_push(v, xstrdup("--result-store"));
+                v = strv_push(v, xstrdup(c->result_store));
         }
         if (c->accel) {
                 v = strv_push(v, xstrdup("--accel"));

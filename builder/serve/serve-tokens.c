@@ -98,10 +98,13 @@ int serve_tokens_load(const char *path, struct serve_tokens *ret, struct kiln_er
                                         free(te.secret);
                                         te.secret = xstrdup(v);
                                 }
+                        } else if (STREQ(kv, "operator")) {
+                                ok = STREQ(v, "yes") || STREQ(v, "no") ? 0 : -1;
+                                te.is_operator = STREQ(v, "yes");
                         } else {
                                 bad = true;
                                 r = kiln_error_at(reterr, EINVAL, path, lineno, 0,
-                                                  "unknown key '%s' (running, queued, disk, secret)", kv);
+                                                  "unknown key '%s' (running, queued, disk, secret, operator)", kv);
                                 continue;
                         }
                         if (ok < 0) {

@@ -11,10 +11,11 @@ struct kiln_serve_config {
         const char *listen;    /* "unix:PATH" or "HOST:PORT" */
         const char *state_dir; /* serve.db and builds/ID/ */
         const char *tokens_file;
-        const char *library;   /* --profile-library: what API profiles may extend; NULL: nothing */
-        const char *cache_dir; /* the shared package cache, passed to every build */
-        const char *kiln_exe;  /* the kiln binary builds run as */
-        const char *apt_dir;   /* passed to builds (--apt-dir) */
+        const char *library;      /* --profile-library: what API profiles may extend; NULL: nothing */
+        const char *cache_dir;    /* the shared package cache, passed to every build */
+        const char *result_store; /* passed to every build (--result-store); NULL: the cache's */
+        const char *kiln_exe;     /* the kiln binary builds run as */
+        const char *apt_dir;      /* passed to builds (--apt-dir) */
         const char *tls_cert, *tls_key;
         const char *accel; /* passed to builds (--accel), or NULL */
         bool allow_private_mirrors, allow_private_callbacks;

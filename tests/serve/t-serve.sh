@@ -6,7 +6,8 @@
 # resume (checked against docs/events.schema.json), cancel of a running build with nothing left,
 # SIGKILL of the service with builds running and queued (requeued once, still there), the webhook
 # with a valid HMAC on a receiver on 127.0.0.1, /v1/health and /metrics; every response checked
-# against docs/api.openapi.yaml. (No build here succeeds: kiln build needs a real installer.)
+# against docs/api.openapi.yaml. Builds that succeed, the status page in Chromium and a cancel with
+# the guest running are in t-serve-build.sh (it needs the Debian fixture).
 . "$(dirname "$0")/../lib.sh"
 command -v curl > /dev/null || { skip "serve" "curl is not installed"; finish; exit 0; }
 /usr/bin/python3 -c 'import jsonschema, yaml' 2> /dev/null || { skip "serve" "python3-jsonschema or python3-yaml is missing"; finish; exit 0; }
@@ -78,6 +79,39 @@ wait_state() {
         return 1
 }
 profile() { printf 'name: api\nrelease: trixie\nmirror: http://127.0.0.1:%s/debian\nsecurity: false\n' "$1"; }
+
+# ---- the library's own files: what kiln serve's builds run with (--untrusted-profile) ----
+# The library's profiles are the operator's: a keyring they name beneath the library is read; the
+# untrusted profile names none, not even from inside the library; the library's paths stay in it.
+if python3 "$TOP/tests/helpers/archive-fixture.py" keys "$TMP/gnupg" > /dev/null 2>&1; then
+        L=$TMP/lib
+        mkdir -p "$L/sub" "$TMP/t"
+        cp "$TMP/gnupg/good.asc" "$L/sub/k.asc"
+        printf 'release: trixie\nmirror: http://127.0.0.1:9/debian\nmirror_keyring: sub/k.asc\nsecurity: false\n' > "$L/base.yaml"
+        printf 'mirror_keyring: ../outside.asc\n' > "$L/escape.yaml"
+        cp "$TMP/gnupg/good.asc" "$TMP/outside.asc"
+        untrusted() { "$KILN" --allow-private-mirrors --untrusted-profile --profile-library "$L" validate "$1" > /dev/null 2> "$TMP/u.err"; }
+        printf 'extends: base.yaml\nname: t\n' > "$TMP/t/p.yaml"
+        untrusted "$TMP/t/p.yaml"
+        check_eq "an API profile extending a library profile whose keyring is beneath the library: valid" 0 $?
+        printf 'extends: base.yaml\nname: t\nmirror_keyring: ../lib/sub/k.asc\n' > "$TMP/t/own.yaml"
+        untrusted "$TMP/t/own.yaml"
+        check_eq "the API profile naming a file itself: refused" "2 1" "$? $(grep -c 'may name no files' "$TMP/u.err")"
+        printf 'extends: base.yaml\nname: t\nmirror_keyring: sub/k.asc\n' > "$L/inside.yaml"
+        untrusted "$L/inside.yaml"
+        check_eq "an API profile that lies in the library still names no file" "2 1" "$? $(grep -c 'may name no files' "$TMP/u.err")"
+        # Regression: a tenant's profile.yaml extending the library's profile.yaml (the same name
+        # shown for both, as in serve's builds/ID/profile.yaml) does not pass for the library's.
+        cp "$L/base.yaml" "$L/profile.yaml"
+        printf 'extends: profile.yaml\nname: t\nmirror_keyring: sub/k.asc\n' > "$TMP/t/profile.yaml"
+        untrusted "$TMP/t/profile.yaml"
+        check_eq "an API profile.yaml extending the library's profile.yaml names no file either" "2 1" "$? $(grep -c 'may name no files' "$TMP/u.err")"
+        printf 'extends: escape.yaml\nname: t\nrelease: trixie\nsecurity: false\n' > "$TMP/t/esc.yaml"
+        untrusted "$TMP/t/esc.yaml"
+        check_eq "a library profile's path that leads out of the library: refused, nothing of it shown" "2 1" "$? $(grep -c 'does not load as a profile' "$TMP/u.err")"
+else
+        skip "the library's own files" "gpg cannot make test keys"
+fi
 
 # ---- on a unix socket ----
 SOCK="$TMP/serve.sock"

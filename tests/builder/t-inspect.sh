@@ -82,7 +82,7 @@ ipid=$!
 # The appliance's QEMU opens the untrusted image: least privilege, measured. As root, kiln has
 # libguestfs start it through kiln-appliance-qemu: the sandbox user, no capabilities, NoNewPrivs,
 # a seccomp filter, and the image as a descriptor set, not a path it opens.
-sec="" status="" args=""
+sec="" args=""
 while kill -0 $ipid 2>/dev/null; do
         q=$(pgrep -P $ipid -f qemu-system | head -1)
         # QEMU installs its own filter (-sandbox) after it starts: read until QEMU is running with it.

@@ -199,8 +199,8 @@ uint16_t kiln_proxy_process_port(const struct kiln_proxy_process *pp)
 /* "R\tMETHOD\tSTATUS\tBYTES\tCACHED\tSHA\tURL" */
 static bool parse_served(const char *line, struct kiln_proxy_served *s)
 {
-        const char *f[7];
-        size_t len[7];
+        const char *f[7] = {0};
+        size_t len[7] = {0};
         const char *p = line;
         for (int i = 0; i < 7; i++) {
                 f[i] = p;

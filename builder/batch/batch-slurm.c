@@ -161,7 +161,7 @@ int kiln_batch_run_slurm(struct kiln_batch *b, const char *self, const char *par
         for (unsigned tick = 0;; tick++) {
                 if (b->interrupted && *b->interrupted && !cancelled) {
                         char *sc[] = {"scancel", jobid, NULL};
-                        _cleanup_free_ char *o = run(sc, NULL);
+                        free(run(sc, NULL)); /* its output says nothing kiln needs */
                         cancelled = true;
                 }
                 for (size_t i = 0; i < b->n; i++) {

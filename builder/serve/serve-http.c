@@ -899,6 +899,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         *con_cls = NULL;
 }
 
+/* libmicrohttpd's own messages: the format is libmicrohttpd's (its MHD_LogCallback). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
         struct serve *s = cls;

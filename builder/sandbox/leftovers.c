@@ -147,33 +147,11 @@ static bool known_subdir(const char *name)
         return STREQ(name, "proxy-stage") || STREQ(name, "tmp");
 }
 
-static bool remove_subdir(int rfd, const char *name)
+/* Remove every entry of the folder at fd (its lock file aside): plain entries of ours, and, when
+ * subdirs, the known subfolders, emptied the same way. false when something is not ours. */
+static bool empty_entries(int fd, bool subdirs)
 {
-        int sfd = openat(rfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        DIR *d = sfd >= 0 ? fdopendir(sfd) : NULL;
-        if (!d) {
-                if (sfd >= 0)
-                        close(sfd);
-                return false;
-        }
-        bool clean = true;
-        for (struct dirent *e; (e = readdir(d));) {
-                struct stat st;
-                if (STREQ(e->d_name, ".") || STREQ(e->d_name, ".."))
-                        continue;
-                if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) || !ours(&st) ||
-                    unlinkat(dirfd(d), e->d_name, 0) < 0)
-                        clean = false;
-        }
-        closedir(d);
-        return clean && unlinkat(rfd, name, AT_REMOVEDIR) == 0;
-}
-
-/* Empty and remove dfd/name, a folder of kiln's (flat but for its known subfolders), keeping the
- * lock file for last. false when something in it is not a plain entry of ours. */
-static bool remove_flat(int dfd, const char *name, int rfd)
-{
-        int lfd = dup(rfd);
+        int lfd = dup(fd);
         DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
         if (!d) {
                 if (lfd >= 0)
@@ -181,19 +159,32 @@ static bool remove_flat(int dfd, const char *name, int rfd)
                 return false;
         }
         bool clean = true;
-        struct dirent *e;
-        while ((e = readdir(d))) {
+        for (struct dirent *e; (e = readdir(d));) {
                 struct stat st;
                 if (STREQ(e->d_name, ".") || STREQ(e->d_name, "..") || STREQ(e->d_name, KILN_LOCK_NAME))
                         continue;
-                if (fstatat(rfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !ours(&st))
+                if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !ours(&st)) {
                         clean = false;
-                else if (S_ISDIR(st.st_mode) ? !known_subdir(e->d_name) || !remove_subdir(rfd, e->d_name)
-                                             : unlinkat(rfd, e->d_name, 0) < 0)
+                } else if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int sfd =
+                                subdirs && known_subdir(e->d_name)
+                                        ? openat(fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                                        : -1;
+                        if (sfd < 0 || !empty_entries(sfd, false) || unlinkat(fd, e->d_name, AT_REMOVEDIR) < 0)
+                                clean = false;
+                } else if (unlinkat(fd, e->d_name, 0) < 0) {
                         clean = false;
+                }
         }
         closedir(d);
-        if (!clean)
+        return clean;
+}
+
+/* Empty and remove dfd/name, a folder of kiln's (flat but for its known subfolders), keeping the
+ * lock file for last. false when something in it is not a plain entry of ours. */
+static bool remove_flat(int dfd, const char *name, int rfd)
+{
+        if (!empty_entries(rfd, true))
                 return false;
         unlinkat(rfd, KILN_LOCK_NAME, 0);
         return unlinkat(dfd, name, AT_REMOVEDIR) == 0;

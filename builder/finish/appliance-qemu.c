@@ -141,7 +141,12 @@ static char *drive_by_fdset(char ***a, const char *opt, struct image *im, bool *
         int orw = reopen(path, O_RDWR), oro = reopen(path, O_RDONLY);
         add_set(a, orw, oro, "overlay");
         *ret_backing = true;
-        return xasprintf("%s/dev/fdset/%d%s,%s=/dev/fdset/%d", before, oro, rest, backing, open_image(im, O_RDONLY));
+        /* libguestfs names the overlay's driver (file.driver=qcow2) but none above it, so QEMU
+         * would probe the guest's own bytes for a format: a qcow2 header there would name files
+         * for QEMU to open. What the guest sees of the overlay is raw. */
+        bool top = opt_find(opt, "format") || opt_find(opt, "driver");
+        return xasprintf("%s/dev/fdset/%d%s,%s=/dev/fdset/%d%s", before, oro, rest, backing, open_image(im, O_RDONLY),
+                         top ? "" : ",driver=raw");
 }
 
 int kiln_appliance_qemu_main(int argc, char **argv)
@@ -185,6 +190,9 @@ int kiln_appliance_qemu_main(int argc, char **argv)
                 if (i > 1 && STREQ(prev, "-drive")) {
                         bool backing = false;
                         char *d = drive_by_fdset(&sets, argv[i], &im, &backing);
+                        /* No drive is opened with its format left for QEMU to guess. */
+                        if (!opt_find(d, "format") && !opt_find(d, "driver"))
+                                die("a drive with no format from libguestfs: '%s'", argv[i]);
                         if (backing && !image_set) {
                                 add_set(&sets, -1, open_image(&im, O_RDONLY), "image");
                                 image_set = true;

@@ -84,7 +84,18 @@ rm -f "$rec"
 "$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/i.d" "$TMP/evil.raw" > "$TMP/i.out" 2> "$TMP/i.err"; rc=$?
 check_eq "inspect of a qcow2-in-.raw fails (nothing to inspect)" 1 $rc
 grep '"backing-filename":"[^"]*/evil.raw"' "$rec" 2> /dev/null | grep -q '"backing-filename-format":"raw"' && ok "inspect: libguestfs opens the '.raw' as raw" ||
-        not_ok "inspect: libguestfs opens the '.raw' as raw" "$(grep evil "$rec" 2> /dev/null)" "$(tail -2 "$TMP/i.err")"
+        not_ok "inspect: libguestfs opens the '.raw' as raw" "$(grep evil "$rec" 2> /dev/null)" "$(tail -40 "$TMP/i.err")"
+
+# inspect, with the real appliance: libguestfs's read-only overlay is a qcow2 node with no format
+# above it, so QEMU would probe the guest's own bytes and, finding a qcow2 header, open the data
+# file it names. Here it names a path QEMU could open (the sandbox user's): it must never try.
+qemu-img create -q -f qcow2 -o data_file="$w/out/probe-target",data_file_raw=on "$TMP/probe.raw" 1M
+rm -f "$w/out/probe-target"
+env -u LIBGUESTFS_HV -u KILN_QEMU "$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/p.d" "$TMP/probe.raw" \
+        > "$TMP/p.out" 2> "$TMP/p.err"; rc=$?
+[ $rc -eq 1 ] && grep -q "no operating system found in '$TMP/probe.raw'" "$TMP/p.err" &&
+        ! grep -q probe-target "$TMP/p.err" && ok "inspect, real appliance: the guest's bytes are not probed as a format" ||
+        not_ok "inspect, real appliance: the guest's bytes are not probed as a format" "rc $rc" "$(tail -5 "$TMP/p.err")"
 
 # boot-test: QEMU is told format=raw for the '.raw'.
 rm -f "$rec"

@@ -224,13 +224,19 @@ int kiln_cache_fetch(const struct kiln_cache *c, const char *url, const char *sh
 }
 
 /* in to out, hashed on the way. 0, or -errno. */
-static int copy_hashed(int in, int out, char hex[KILN_SHA256_HEX])
+/* At most max bytes (more is EFBIG: a file that grew after it was measured). */
+static int copy_hashed(int in, int out, uint64_t max, char hex[KILN_SHA256_HEX])
 {
         struct kiln_sha256 *h = kiln_sha256_new();
         char buf[1 << 16];
         int r = 0;
+        uint64_t total = 0;
         for (;;) {
                 ssize_t n = read(in, buf, sizeof(buf));
+                if (n > 0 && (total += (uint64_t)n) > max) {
+                        r = -EFBIG;
+                        break;
+                }
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0) {
@@ -264,8 +270,13 @@ static bool is_sha256_name(const char *s)
         return n == KILN_SHA256_HEX - 1;
 }
 
-int kiln_cache_import(const struct kiln_cache *c, const char *dir, uint64_t max_bytes, struct kiln_error **reterr)
+int kiln_cache_import(const struct kiln_cache *c, const char *dir, struct kiln_cache_import_limits lim,
+                      unsigned *ret_dropped, struct kiln_error **reterr)
 {
+        unsigned dropped = 0;
+        uint64_t total = 0;
+        if (ret_dropped)
+                *ret_dropped = 0;
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
                 return errno == ENOENT ? 0
@@ -282,7 +293,13 @@ int kiln_cache_import(const struct kiln_cache *c, const char *dir, uint64_t max_
                                   ? openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
                                   : -1;
                 struct stat st;
-                if (sfd >= 0 && fstat(sfd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= max_bytes) {
+                bool fits = sfd >= 0 && fstat(sfd, &st) == 0 && S_ISREG(st.st_mode) &&
+                            (uint64_t)st.st_size <= lim.file_bytes;
+                if (fits && ((unsigned)n >= lim.files || total + (uint64_t)st.st_size > lim.total_bytes)) {
+                        fits = false;
+                        dropped++;
+                }
+                if (fits) {
                         _cleanup_free_ char *have = kiln_cache_lookup(&(struct kiln_cache){.dir = c->dir}, e->d_name);
                         _cleanup_free_ char *tmp = NULL;
                         int tfd = -1;
@@ -290,11 +307,13 @@ int kiln_cache_import(const struct kiln_cache *c, const char *dir, uint64_t max_
                         struct kiln_cache real = {.dir = c->dir};
                         /* Copied while hashed: what is placed is what was hashed. */
                         if (!have && kiln_cache_tmp(&real, &tmp, &tfd, NULL) == 0) {
-                                bool good = copy_hashed(sfd, tfd, hex) == 0 && STREQ(hex, e->d_name) && fsync(tfd) == 0;
+                                bool good = copy_hashed(sfd, tfd, (uint64_t)st.st_size, hex) == 0 &&
+                                            STREQ(hex, e->d_name) && fsync(tfd) == 0;
                                 close(tfd);
-                                if (good && place(&real, tmp, hex, NULL, NULL) == 0)
+                                if (good && place(&real, tmp, hex, NULL, NULL) == 0) {
                                         n++;
-                                else if (!good)
+                                        total += (uint64_t)st.st_size;
+                                } else if (!good)
                                         unlink(tmp);
                         }
                 }
@@ -305,6 +324,8 @@ int kiln_cache_import(const struct kiln_cache *c, const char *dir, uint64_t max_
         }
         closedir(d);
         rmdir(dir);
+        if (ret_dropped)
+                *ret_dropped = dropped;
         return n;
 }
 

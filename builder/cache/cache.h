@@ -45,10 +45,21 @@ int kiln_cache_commit(const struct kiln_cache *c, const char *tmp_path, char ret
                       char **ret_path, struct kiln_error **reterr);
 
 /* Small named records (what a mirror's installer resolved to), for --offline. */
+/* What one import may bring in: the proxy that staged it runs as the sandbox user and may have
+ * been taken over by the guest, so no more than this many files, bytes per file and bytes in all. */
+struct kiln_cache_import_limits {
+        unsigned files;
+        uint64_t file_bytes, total_bytes;
+};
+/* An install's worth, with room to spare: a large desktop install fetches ~3,000 packages, ~4 GiB. */
+#define KILN_CACHE_IMPORT_LIMITS ((struct kiln_cache_import_limits){20000, 4ULL << 30, 16ULL << 30})
 /* The entries a staging proxy left in dir: each regular file named by a sha256 whose bytes have
  * that sha256 is copied into the cache (a fresh file of kiln's: the sandbox user that wrote it can
- * change nothing), anything else is dropped; dir is emptied and removed. Returns how many came in. */
-int kiln_cache_import(const struct kiln_cache *c, const char *dir, uint64_t max_bytes, struct kiln_error **reterr);
+ * change nothing), anything else is dropped, and so is whatever is past the limits; dir is emptied
+ * and removed. Returns how many came in; *ret_dropped (may be NULL) counts files left out for the
+ * limits. */
+int kiln_cache_import(const struct kiln_cache *c, const char *dir, struct kiln_cache_import_limits lim,
+                      unsigned *ret_dropped, struct kiln_error **reterr);
 
 int kiln_cache_record_write(const struct kiln_cache *c, const char *key, const char *text, struct kiln_error **reterr);
 char *kiln_cache_record_read(const struct kiln_cache *c, const char *key);

@@ -271,8 +271,12 @@ void kiln_proxy_process_stop(struct kiln_proxy_process *pp, struct kiln_cache *c
         free(out.data);
         kiln_command_stop(pp->pid, 5);
         /* It is gone: what it staged comes into the cache, checked, as kiln's own files. */
-        if (cache)
-                kiln_cache_import(cache, pp->stage, KILN_FETCH_MAX_BYTES, NULL);
+        unsigned dropped = 0;
+        if (cache && kiln_cache_import(cache, pp->stage, KILN_CACHE_IMPORT_LIMITS, &dropped, NULL) >= 0 && dropped)
+                fprintf(stderr,
+                        "kiln: warning: the install's proxy staged more than one install's worth: %u files left out of "
+                        "the cache\n",
+                        dropped);
         rm_rf_flat(pp->stage);
         free(pp->stage);
         free(pp);

@@ -33,4 +33,19 @@ done
 ok "a wrong hash, a link to a host file, a FIFO and a file over the cap stay out"
 [ ! -e "$st" ] && ok "the staging folder is gone" || not_ok "the staging folder is gone" "$(ls -la "$st")"
 check_eq "nothing in the cache's tmp" "" "$(ls "$TMP/cache/tmp")"
+
+# A proxy the guest took over can stage as much as it likes, each file named by its own hash: no
+# more than the limits comes in (files, bytes in all), the rest is dropped and counted.
+mkdir -p "$st" "$TMP/cache2"
+for i in $(seq 1 12); do
+        printf 'junk %04d' "$i" > "$TMP/j" # 9 bytes each
+        mv "$TMP/j" "$st/$(printf 'junk %04d' "$i" | sha256sum | cut -d' ' -f1)"
+done
+[ "$(id -u)" -eq 0 ] && chown -R 65534:65534 "$st"
+check_eq "past the file limit: 5 come in, 7 are left out" "5 7" "$(timeout 20 "$bin" "$TMP/cache2" "$st" 5 1000)"
+mkdir -p "$st"
+for i in $(seq 1 12); do printf 'more %04d' "$i" > "$TMP/j"; mv "$TMP/j" "$st/$(printf 'more %04d' "$i" | sha256sum | cut -d' ' -f1)"; done
+check_eq "past the byte limit (30 bytes): 3 come in, 9 are left out" "3 9" "$(timeout 20 "$bin" "$TMP/cache2" "$st" 1000 30)"
+check_eq "the cache holds what came in, no more" 8 "$(find "$TMP/cache2/sha256" -type f | wc -l)"
+[ ! -e "$st" ] && ok "the staging folder is gone after the limits" || not_ok "the staging folder is gone after the limits"
 finish

@@ -16,6 +16,7 @@
 #include "command.h"
 #include "hash.h"
 #include "qemu.h"
+#include "sandbox.h"
 
 /* Inside the guest the proxy is at this address: user networking's host address, which leads
  * to the loopback of QEMU's own network namespace, where only the proxy's socket listens. */
@@ -300,16 +301,27 @@ int kiln_qemu_probe_kvm(const char *kernel, unsigned timeout_sec, char **ret_why
                 *ret_why = xasprintf("/dev/kvm is not usable: %s", strerror(errno));
                 return -ENODEV;
         }
+        /* The kernel may come from a mirror a profile named: the QEMU that boots it runs as the
+         * sandbox user (in the kvm group), under its seccomp filter and QEMU's own, and is handed
+         * the kernel as a descriptor (it opens no path of kiln's) and its console on a pipe. */
+        struct kiln_sandbox sb = {0};
+        struct kiln_error *err = NULL;
+        if (kiln_sandbox_init(&sb, &err) < 0) {
+                *ret_why = xasprintf("no sandbox for the probe: %s", err->msg);
+                kiln_error_free(err);
+                return -EPERM;
+        }
+        _cleanup_close_ int kfd = open(kernel, O_RDONLY | O_CLOEXEC);
+        if (kfd < 0) {
+                int e = errno;
+                *ret_why = xasprintf("cannot open the kernel: %s", strerror(e));
+                kiln_sandbox_clear(&sb);
+                return -e;
+        }
         /* Boot the kernel itself with no initrd: it prints its banner and, at the end of its own
          * boot, "Freeing unused kernel image"; then it panics for want of a root, and -no-reboot
          * with panic=-1 makes QEMU exit. Either marker within the timeout proves KVM runs it. */
-        char dir[] = "/tmp/kiln-kvm-probe-XXXXXX";
-        if (!mkdtemp(dir)) {
-                *ret_why = xasprintf("cannot create a temporary folder: %s", strerror(errno));
-                return -errno;
-        }
-        _cleanup_free_ char *log = xasprintf("%s/console", dir);
-        _cleanup_free_ char *serial = xasprintf("file:%s", log);
+        _cleanup_free_ char *kpath = xasprintf("/dev/fd/%d", kfd);
         char *argv[] = {(char *)qemu_binary(),
                         "-nodefaults",
                         "-no-user-config",
@@ -323,21 +335,24 @@ int kiln_qemu_probe_kvm(const char *kernel, unsigned timeout_sec, char **ret_why
                         "-m",
                         "256M",
                         "-kernel",
-                        (char *)kernel,
+                        kpath,
                         "-append",
                         "console=ttyS0 panic=-1 loglevel=6",
                         "-serial",
-                        serial,
+                        "stdio",
+                        "-sandbox",
+                        "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
                         NULL};
-        struct kiln_command_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2, .timeout_sec = timeout_sec};
-        _cleanup_free_ char *errs = NULL;
-        struct kiln_error *err = NULL;
-        int r = kiln_command_run(argv, &o, NULL, &errs, &err);
-        _cleanup_free_ char *console = NULL;
-        size_t len;
-        read_file_max(log, 16 << 20, &console, &len);
-        unlink(log);
-        rmdir(dir);
+        struct kiln_command_opts o = {.stdin_fd = -1,
+                                      .stdout_fd = -2,
+                                      .stderr_fd = -2,
+                                      .timeout_sec = timeout_sec,
+                                      .sandbox = &sb,
+                                      .pass_fds = &kfd,
+                                      .n_pass_fds = 1};
+        _cleanup_free_ char *console = NULL, *errs = NULL;
+        int r = kiln_command_run(argv, &o, &console, &errs, &err);
+        kiln_sandbox_clear(&sb);
         bool marker = console && (strstr(console, "Freeing unused kernel") || strstr(console, "Kernel panic"));
         const char *base = strrchr(kernel, '/') ? strrchr(kernel, '/') + 1 : kernel;
         if (marker) {
@@ -354,7 +369,7 @@ int kiln_qemu_probe_kvm(const char *kernel, unsigned timeout_sec, char **ret_why
         }
         if (errs && *errs) {
                 errs[strcspn(errs, "\n")] = '\0';
-                *ret_why = xasprintf("KVM cannot run this kernel: qemu exited %d (%s)", r, errs);
+                *ret_why = xasprintf("KVM cannot run this kernel: qemu exited %d (%.200s)", r, errs);
         } else {
                 *ret_why =
                         xasprintf("KVM cannot run this kernel: qemu exited %d before the kernel finished booting", r);

@@ -317,7 +317,11 @@ int kiln_command_run(char *const *argv, const struct kiln_command_opts *opts, ch
                         char chunk[8192];
                         ssize_t k = read(pfd[i].fd, chunk, sizeof(chunk));
                         if (k > 0) {
-                                buf_append(i ? &err : &out, chunk, (size_t)k);
+                                /* A helper reading what a guest wrote may print without end: what
+                                 * is past the cap is read and dropped. */
+                                struct kiln_buf *b = i ? &err : &out;
+                                size_t room = KILN_COMMAND_CAPTURE_MAX - b->len;
+                                buf_append(b, chunk, (size_t)k < room ? (size_t)k : room);
                         } else if (k == 0 || errno != EINTR) {
                                 close(pfd[i].fd);
                                 pfd[i].fd = -1;

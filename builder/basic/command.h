@@ -31,7 +31,9 @@ int kiln_netns_new(uint16_t port, struct kiln_netns *ret, struct kiln_error **re
 void kiln_netns_clear(struct kiln_netns *ns);
 
 /* Run argv to completion. Returns the exit status (0-255) on a normal exit, or fails with a
- * message naming the program: not found, killed by a signal, timed out. */
+ * message naming the program: not found, killed by a signal, timed out. Captured output keeps its
+ * first KILN_COMMAND_CAPTURE_MAX bytes per stream. */
+#define KILN_COMMAND_CAPTURE_MAX ((size_t)16 << 20)
 int kiln_command_run(char *const *argv, const struct kiln_command_opts *opts, char **ret_out, char **ret_err,
                      struct kiln_error **reterr);
 

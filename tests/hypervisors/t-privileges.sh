@@ -97,5 +97,35 @@ if dmesg > /dev/null 2>&1; then
 else
         skip "no helper killed by its seccomp filter" "the kernel log is not readable here"
 fi
+
+# The KVM probe boots a kernel (which may come from a mirror a profile named) under QEMU: that
+# QEMU is the sandbox user's too, and is handed the kernel as a descriptor. A stand-in records its
+# status and command line, then execs the real QEMU.
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+        printf '#!/bin/sh
+case "$*" in *accel=kvm*) cat /proc/self/status > %s/out/probe.status; echo "$*" > %s/out/probe.argv ;; esac
+exec %s "$@"
+' \
+                "$w" "$w" "$(command -v qemu-system-x86_64)" > "$w/qemu-probe"
+        chmod 0755 "$w/qemu-probe"
+        KILN_QEMU=$w/qemu-probe "$KILN" install --cache "$TMP/cache-kvm" --accel kvm --timeout 5 -o "$TMP/kvm.qcow2" "$TMP/hold.yaml" > /dev/null 2>&1 &
+        kvpid=$!
+        for _ in $(seq 300); do [ -s "$w/out/probe.argv" ] && break; sleep 0.1; done
+        kill -INT $kvpid 2> /dev/null; wait $kvpid 2> /dev/null
+        f=$w/out/probe.status
+        if [ -f "$f" ]; then
+                uids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "$f")
+                case " $uids " in *" 0 "*) not_ok "the KVM probe's QEMU: not root" "Uid: $uids" ;; *) ok "the KVM probe's QEMU: not root" ;; esac
+                check_eq "the KVM probe's QEMU: no capabilities, NoNewPrivs, seccomp" "0000000000000000 1 2" \
+                        "$(awk '/^CapEff:/ {c=$2} /^NoNewPrivs:/ {n=$2} /^Seccomp:/ {s=$2} END {print c, n, s}' "$f")"
+                grep -q -- "-kernel /dev/fd/[0-9]* .*-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny" "$w/out/probe.argv" &&
+                        ok "the KVM probe's QEMU: the kernel as a descriptor, QEMU's seccomp" ||
+                        not_ok "the KVM probe's QEMU: the kernel as a descriptor, QEMU's seccomp" "$(cat "$w/out/probe.argv")"
+        else
+                not_ok "the KVM probe ran" "no record"
+        fi
+else
+        skip "the KVM probe's privileges" "/dev/kvm is not usable here"
+fi
 rm -rf "$w"
 finish

@@ -18,6 +18,7 @@ export KILN_APT_DIR=${KILN_E2E_APT_DIR:-/etc/apt}
 cache=${KILN_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}
 fixture=${KILN_MIRROR_VIEW:-$TOP/../shared/fixtures/mirror-view.py}
 out=${KILN_E2E_OUT:-$TMP}
+mkdir -p "$out"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
 trap cleanup EXIT

@@ -66,8 +66,7 @@ static int appliance_run_begin(guestfs_h *g, const char *image, struct appliance
         int r = kiln_sandbox_init(&ar->sb, reterr);
         if (r < 0)
                 return r;
-        const char *tmpdir = getenv("TMPDIR");
-        ar->dir = xasprintf("%s/kiln-run-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+        ar->dir = xasprintf("%s/kiln-run-XXXXXX", kiln_appliance_run_base());
         if (!mkdtemp(ar->dir)) {
                 r = kiln_error_set(reterr, errno, "cannot create a temporary folder: %s", strerror(errno));
                 free(ar->dir);

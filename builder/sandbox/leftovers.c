@@ -197,9 +197,23 @@ static bool temp_name(const char *name, const char *prefix)
                !strchr(name + strlen(prefix), '/');
 }
 
+const char *kiln_appliance_run_base(void)
+{
+        const char *dir = tmp_dir(NULL);
+        return strlen(dir) <= KILN_APPLIANCE_BASE_MAX ? dir : "/tmp";
+}
+
+static void sweep_one(const char *dir, kiln_notice_fn notice, void *userdata);
+
 void kiln_sweep_run_dirs(const char *tmpdir, kiln_notice_fn notice, void *userdata)
 {
-        const char *dir = tmp_dir(tmpdir);
+        sweep_one(tmp_dir(tmpdir), notice, userdata);
+        if (!tmpdir && !STREQ(kiln_appliance_run_base(), tmp_dir(NULL)))
+                sweep_one(kiln_appliance_run_base(), notice, userdata);
+}
+
+static void sweep_one(const char *dir, kiln_notice_fn notice, void *userdata)
+{
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
         if (!d) {

@@ -28,6 +28,14 @@ int kiln_lock_fresh(const char *path, int fd, struct kiln_error **reterr);
  * another user or behind a symlink are left alone. */
 void kiln_sweep_run_dirs(const char *tmpdir, kiln_notice_fn notice, void *userdata);
 
+/* Where the libguestfs appliance's run folder goes: TMPDIR when its name is short, else /tmp.
+ * libguestfs 1.48 builds the shell command of its QEMU feature tests (the wrapper's path in it)
+ * in a buffer it grows by 256 bytes without checking what it copies fits: a wrapper path past
+ * ~75 characters writes past the buffer (found by the ASan pass). The sweep (tmpdir NULL) looks
+ * in both. */
+#define KILN_APPLIANCE_BASE_MAX 32
+const char *kiln_appliance_run_base(void);
+
 /* OUTPUT.kiln-partial-XXXXXX next to output, ours and not locked by a live run: removed. */
 void kiln_sweep_partials(const char *output, kiln_notice_fn notice, void *userdata);
 

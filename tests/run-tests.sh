@@ -26,20 +26,13 @@ uses_fixture=(builder/t-finish.sh batch/t-batch.sh serve/t-serve-build.sh)
 # a folder the sandbox user, which runs the appliance's QEMU as root, can read); libguestfs
 # serializes the build (supermin --lock) and rebuilds it when the host's packages change.
 export LIBGUESTFS_CACHEDIR=${LIBGUESTFS_CACHEDIR:-/var/tmp}
-# pgrep for kiln's path or a guest name shared with siblings (t-install-cleanup, t-privileges,
-# t-leftovers: kiln's binary; t-boot-test: the boot test's guest name).
-serial=(builder/t-leftovers.sh hypervisors/t-boot-test.sh hypervisors/t-install-cleanup.sh hypervisors/t-privileges.sh)
-# The ASan pass (KILN_TEST_QUICK) leaves out the scripts whose time is a guest's or an appliance's
-# under TCG and whose kiln code the other scripts of the pass already run under ASan: they ran in
-# the normal pass, and twice made the gate longer than its 15 minutes.
-#   t-finish: the finish stage, as t-image-format, t-inspect and t-events run it;
-#   t-batch, t-serve-build: real builds through a seeded store, Slurm, a live server (t-key and
-#     t-serve run the keys, the batch file's parser and the API);
-#   t-install-cleanup, t-privileges, t-boot-test: signals, /proc and guests, not memory.
-not_under_asan=(builder/t-finish.sh batch/t-batch.sh serve/t-serve-build.sh hypervisors/t-install-cleanup.sh
-        hypervisors/t-privileges.sh hypervisors/t-boot-test.sh)
+# t-boot-test looks for a stray guest by the boot test's name, which its siblings share (t-finish,
+# t-image-format boot images too); t-leftovers plants dead run folders and watches the sweeps. They
+# run after the others, one at a time. (t-install-cleanup and t-privileges follow their own
+# processes by pid and by a guest name of their own: they run with the others.)
+serial=(builder/t-leftovers.sh hypervisors/t-boot-test.sh)
 # The longest first, so that two slots finish together (seconds in the last CI run's log).
-slow_first=(hypervisors/t-guest-hostile.sh)
+slow_first=(hypervisors/t-guest-hostile.sh hypervisors/t-install-cleanup.sh hypervisors/t-privileges.sh)
 fixture_pid=
 if command -v mmdebstrap > /dev/null && command -v guestfish > /dev/null; then
         mkdir -p "$fixdir"

@@ -84,6 +84,12 @@ int kiln_cmd_install(int argc, char **argv)
                         fputc('\n', stderr);
                 fprintf(stderr, "kiln: installed '%s' in %.0f s (%s); logs in %s\n", output, res->install_seconds,
                         res->accel, bd);
+                /* The stream's last event, as kiln build's: the disk with its sha256, the stages. */
+                struct cli_output outs[ELEMENTSOF(res->outputs)];
+                for (size_t i = 0; i < res->n_outputs; i++)
+                        outs[i] =
+                                (struct cli_output){res->outputs[i].kind, res->outputs[i].path, res->outputs[i].sha256};
+                cli_display_result(&d, outs, res->n_outputs, res->times, res->n_times);
         }
         kiln_build_free(b);
         free(d.last_step);

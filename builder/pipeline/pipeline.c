@@ -549,6 +549,14 @@ int kiln_build_run(struct kiln_build *b, struct kiln_error **err)
         int r = build_open(b, err);
         if (r == 0)
                 r = run_stages(b, err);
+        /* The install stage published the disk itself: the result names it, with its sha256. */
+        if (r == 0 && b->o->kind == KILN_BUILD_INSTALL) {
+                add_output(b, "image", b->o->output);
+                if (kiln_sha256_file(b->o->output, b->res.outputs[0].sha256, NULL, err) < 0) {
+                        unlink(b->o->output); /* nothing at the output of a failed build */
+                        r = -EIO;
+                }
+        }
         bool ok = r == 0;
         kiln_interrupt_watch_stop(b->watch);
         b->watch = NULL;

@@ -52,6 +52,19 @@ int serve_db_open(struct serve *s, struct kiln_error **reterr)
         if (serve_db_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") < 0 ||
             serve_db_exec(s, schema) < 0)
                 return kiln_error_set(reterr, EIO, "cannot set up '%s': %s", path, sqlite3_errmsg(s->db));
+        /* Columns added since the first schema: a database of an older kiln gains them. */
+        static const char *const added[] = {"install_only INTEGER NOT NULL DEFAULT 0", NULL};
+        for (size_t i = 0; added[i]; i++) {
+                _cleanup_free_ char *sql = xasprintf("ALTER TABLE builds ADD COLUMN %s", added[i]);
+                char *msg = NULL;
+                if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK &&
+                    !(msg && strstr(msg, "duplicate column"))) {
+                        r = kiln_error_set(reterr, EIO, "cannot add a column to '%s': %s", path, msg ? msg : "?");
+                        sqlite3_free(msg);
+                        return r;
+                }
+                sqlite3_free(msg);
+        }
         return 0;
 }
 
@@ -178,7 +191,7 @@ struct json_object *serve_db_build_json(struct serve *s, const char *tenant, con
         sqlite3_stmt *st = serve_db_prepare(
                 s, "SELECT id, state, created, started, finished, stage, step, percent, format, boot_test, "
                    "error, attempts, image_sha256, events, callback_url, webhook, dropped, "
-                   "coalesce(finished, strftime('%s','now')) - started FROM builds "
+                   "coalesce(finished, strftime('%s','now')) - started, install_only FROM builds "
                    "WHERE id=?1 AND (?2 IS NULL OR tenant=?2)");
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
@@ -199,6 +212,7 @@ struct json_object *serve_db_build_json(struct serve *s, const char *tenant, con
                 sqlite3_column_type(st, 7) == SQLITE_NULL ? NULL : json_object_new_int(sqlite3_column_int(st, 7)));
         add_text(o, "format", st, 8);
         json_object_object_add(o, "boot_test", json_object_new_boolean(sqlite3_column_int(st, 9)));
+        json_object_object_add(o, "install_only", json_object_new_boolean(sqlite3_column_int(st, 18)));
         add_text(o, "error", st, 10);
         json_object_object_add(o, "attempts", json_object_new_int(sqlite3_column_int(st, 11)));
         add_text(o, "image_sha256", st, 12);

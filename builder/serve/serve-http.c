@@ -155,7 +155,7 @@ static enum MHD_Result post_build(struct serve *s, struct MHD_Connection *c, str
         const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         _cleanup_free_ char *yaml = NULL, *callback = NULL;
         const char *format = "qcow2";
-        bool boot_test = true;
+        bool boot_test = true, install_only = false;
         size_t yaml_len = 0;
         if (rq->too_large)
                 return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the request body is larger than %zu bytes",
@@ -190,13 +190,16 @@ static enum MHD_Result post_build(struct serve *s, struct MHD_Connection *c, str
                                                 format = formats[i];
                         } else if (STREQ(key, "boot_test") && json_object_is_type(val, json_type_boolean)) {
                                 boot_test = json_object_get_boolean(val);
+                        } else if (STREQ(key, "install_only") && json_object_is_type(val, json_type_boolean)) {
+                                install_only = json_object_get_boolean(val);
                         } else if (STREQ(key, "callback_url") && json_object_is_type(val, json_type_string)) {
                                 free(callback);
                                 callback = xstrdup(json_object_get_string(val));
                         } else {
                                 ret = reply_error(c, MHD_HTTP_BAD_REQUEST,
                                                   "'%s': unknown key or bad value (profile: string, format: "
-                                                  "qcow2|raw|vmdk|vhdx, boot_test: boolean, callback_url: string)",
+                                                  "qcow2|raw|vmdk|vhdx, boot_test: boolean, install_only: boolean, "
+                                                  "callback_url: string)",
                                                   key);
                                 bad = true;
                         }
@@ -206,6 +209,14 @@ static enum MHD_Result post_build(struct serve *s, struct MHD_Connection *c, str
                         return ret;
                 if (!yaml)
                         return reply_error(c, MHD_HTTP_BAD_REQUEST, "'profile' is required");
+                if (install_only && !STREQ(format, "qcow2") && !STREQ(format, "raw")) {
+                        struct json_object *items = json_object_new_array();
+                        json_object_array_add(items, error_item(NULL, 0, 0,
+                                                                "install_only gives the installer's own disk: "
+                                                                "format qcow2 or raw"));
+                        return reply_unprocessable(
+                                c, "install_only gives the installer's own disk: format qcow2 or raw", items);
+                }
         } else
                 return reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                    "send the profile as application/yaml, or JSON as application/json");
@@ -271,8 +282,9 @@ static enum MHD_Result post_build(struct serve *s, struct MHD_Connection *c, str
                 return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot write the build folder: %s",
                                    strerror(-r));
         }
-        sqlite3_stmt *st = serve_db_prepare(s, "INSERT INTO builds(id, tenant, state, created, format, boot_test, "
-                                               "callback_url) VALUES(?1, ?2, 'queued', ?3, ?4, ?5, ?6)");
+        sqlite3_stmt *st =
+                serve_db_prepare(s, "INSERT INTO builds(id, tenant, state, created, format, boot_test, "
+                                    "callback_url, install_only) VALUES(?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7)");
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, t->name, -1, SQLITE_STATIC);
         struct timespec now;
@@ -281,6 +293,7 @@ static enum MHD_Result post_build(struct serve *s, struct MHD_Connection *c, str
         sqlite3_bind_text(st, 4, format, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 5, boot_test);
         sqlite3_bind_text(st, 6, callback, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 7, install_only);
         int sr = sqlite3_step(st);
         sqlite3_finalize(st);
         if (sr != SQLITE_DONE) {

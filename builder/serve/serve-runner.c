@@ -261,7 +261,8 @@ static void *reader_main(void *arg)
         return NULL;
 }
 
-static char **build_argv(struct serve *s, const char *id, const char *format, bool boot_test)
+/* kiln build, or (install_only) kiln install: the installer's disk, unfinished. */
+static char **build_argv(struct serve *s, const char *id, const char *format, bool boot_test, bool install_only)
 {
         const struct kiln_serve_config *c = s->cfg;
         char **v = NULL;
@@ -278,7 +279,7 @@ static char **build_argv(struct serve *s, const char *id, const char *format, bo
         }
         if (c->allow_private_mirrors)
                 v = strv_push(v, xstrdup("--allow-private-mirrors"));
-        v = strv_push(v, xstrdup("build"));
+        v = strv_push(v, xstrdup(install_only ? "install" : "build"));
         v = strv_push(v, xstrdup("--events-fd"));
         v = strv_push(v, xstrdup("3"));
         v = strv_push(v, xstrdup("--build-id"));
@@ -291,7 +292,7 @@ static char **build_argv(struct serve *s, const char *id, const char *format, bo
                 v = strv_push(v, xstrdup("--cache"));
                 v = strv_push(v, xstrdup(c->cache_dir));
         }
-        if (c->result_store) {
+        if (c->result_store && !install_only) {
                 v = strv_push(v, xstrdup("--result-store"));
                 v = strv_push(v, xstrdup(c->result_store));
         }
@@ -299,7 +300,7 @@ static char **build_argv(struct serve *s, const char *id, const char *format, bo
                 v = strv_push(v, xstrdup("--accel"));
                 v = strv_push(v, xstrdup(c->accel));
         }
-        if (!boot_test)
+        if (!boot_test && !install_only)
                 v = strv_push(v, xstrdup("--no-boot-test"));
         v = strv_push(v, xasprintf("%s/%s/profile.yaml", s->builds_dir, id));
         return v;
@@ -307,9 +308,9 @@ static char **build_argv(struct serve *s, const char *id, const char *format, bo
 
 /* Start one build: the child in a process group of its own (so a cancel reaches what it
  * started), its stdout and stderr into the build folder's kiln.log, the events on fd 3. */
-static int start_build(struct serve *s, const char *id, const char *format, bool boot_test)
+static int start_build(struct serve *s, const char *id, const char *format, bool boot_test, bool install_only)
 {
-        _cleanup_strv_free_ char **argv = build_argv(s, id, format, boot_test);
+        _cleanup_strv_free_ char **argv = build_argv(s, id, format, boot_test, install_only);
         _cleanup_free_ char *log = xasprintf("%s/%s/kiln.log", s->builds_dir, id);
         int fds[2];
         int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
@@ -403,10 +404,10 @@ bool serve_runner_cancel(struct serve *s, const char *id)
 /* The next queued builds, oldest first, that their tenant's running limit lets start. */
 static void start_queued(struct serve *s, unsigned max)
 {
-        sqlite3_stmt *st = serve_db_prepare(s, "SELECT id, tenant, format, boot_test FROM builds "
+        sqlite3_stmt *st = serve_db_prepare(s, "SELECT id, tenant, format, boot_test, install_only FROM builds "
                                                "WHERE state='queued' ORDER BY created, rowid");
         char **ids = NULL, **formats = NULL;
-        bool *boots = NULL;
+        bool *boots = NULL, *installs = NULL;
         size_t n = 0;
         while (sqlite3_step(st) == SQLITE_ROW && s->n_running + n < max) {
                 const char *id = (const char *)sqlite3_column_text(st, 0);
@@ -418,12 +419,14 @@ static void start_queued(struct serve *s, unsigned max)
                 ids = strv_push(ids, xstrdup(id));
                 formats = strv_push(formats, xstrdup((const char *)sqlite3_column_text(st, 2)));
                 boots = xrealloc(boots, (n + 1) * sizeof(*boots));
+                installs = xrealloc(installs, (n + 1) * sizeof(*installs));
+                installs[n] = sqlite3_column_int(st, 4) != 0;
                 boots[n++] = sqlite3_column_int(st, 3) != 0;
                 break; /* one at a time: the tenant counts change with each start */
         }
         sqlite3_finalize(st);
         for (size_t i = 0; i < n; i++) {
-                int r = start_build(s, ids[i], formats[i], boots[i]);
+                int r = start_build(s, ids[i], formats[i], boots[i], installs[i]);
                 if (r < 0) {
                         _cleanup_free_ char *msg = xasprintf("cannot start kiln build: %s", strerror(-r));
                         set_column(s, ids[i], "state", "failed");
@@ -434,6 +437,7 @@ static void start_queued(struct serve *s, unsigned max)
         strv_free(ids);
         strv_free(formats);
         free(boots);
+        free(installs);
 }
 
 static void reap_done(struct serve *s)

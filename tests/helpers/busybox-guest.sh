@@ -2,7 +2,8 @@
 # Build a tiny initramfs for network tests: busybox-static, the host kernel's virtio-net modules,
 # and an /init that asks for URLs through the proxy and connects directly, printing "KILN-TEST ..." lines on
 # the console, then powers off (or, with MODE=hang, prints "KILN-TEST hang" and waits forever).
-# MODE=hold keeps a connection to the proxy open after the checks.
+# MODE=hold keeps a connection to the proxy open after the checks. MODE=complete then writes the
+# installer's steps to its syslog, up to finish-install, as a finished install does.
 # Hostile modes, for the tests of what a guest can do to kiln: flood (the console written without
 # end), longline (one syslog line that never ends), escapes (syslog lines whose step names carry
 # terminal escape sequences: a title, a clear screen, OSC 52, a fake "build finished OK").
@@ -63,6 +64,13 @@ if [ "$mode" = escapes ]; then
         sleep 2
         printf "main-menu[1]: WARNING **: Configuring '\033[1;32mbuild finished OK\033[0m\302\233' failed\n" > /dev/ttyS1
         while :; do sleep 3600; done
+fi
+if [ "$mode" = complete ]; then
+        echo "KILN-TEST complete"
+        for step in choose-mirror partman-base pkgsel finish-install; do
+                printf "main-menu[1]: INFO: Menu item '%s' selected\n" \$step > /dev/ttyS1
+                sleep 1
+        done
 fi
 poweroff -f
 X

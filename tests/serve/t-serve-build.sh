@@ -25,6 +25,8 @@ CHECKAPI="$TOP/tests/helpers/check-api.py"
 CHECKEV="$TOP/tests/helpers/check-events.py"
 PEER="$TOP/tests/helpers/serve-peer.py"
 export KILN_FETCH_RETRIES=1 LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+# The appliance libguestfs builds once per cache folder, not in this test's TMPDIR.
+export LIBGUESTFS_CACHEDIR=${LIBGUESTFS_CACHEDIR:-/var/tmp}
 # kiln's run folders (and so its strays) in a folder of this test's own.
 export TMPDIR="$TMP/tmp"
 mkdir -p "$TMPDIR"
@@ -56,6 +58,8 @@ bash "$TOP/tests/helpers/busybox-guest.sh" "$LIB/guest" http://127.0.0.1:9/a htt
 rc=$?
 if [ $rc -eq 77 ]; then skip "serve builds" "$(cat "$TMP/guest.log")"; finish; exit 0; fi
 [ $rc -eq 0 ] || { not_ok "build the busybox guest" "$(cat "$TMP/guest.log")"; finish; exit; }
+bash "$TOP/tests/helpers/busybox-guest.sh" "$LIB/guest-ok" http://127.0.0.1:9/a http://127.0.0.1:9/b http://10.0.2.2:9/c complete > "$TMP/guest.log" 2>&1 ||
+        { not_ok "build the busybox guest (complete)" "$(cat "$TMP/guest.log")"; finish; exit; }
 
 # The operator's library: the mirror and its keyring, and a test installer extending it.
 cp "$TMP/gnupg/good.asc" "$LIB/fixture.asc"
@@ -74,9 +78,16 @@ disk: {size: 2G}
 vm: {memory: 512M, cpus: 1}
 installer: {kernel: guest/vmlinuz, initrd: guest/initrd.gz, extra_args: [rdinit=/init]}
 X
+cat > "$LIB/busybox-ok.yaml" << X
+extends: base.yaml
+disk: {size: 2G}
+vm: {memory: 512M, cpus: 1}
+installer: {kernel: guest-ok/vmlinuz, initrd: guest-ok/initrd.gz, extra_args: [rdinit=/init]}
+X
 # What tenants post: names no file, only extends the library.
 printf 'extends: base.yaml\nname: web\n' > "$TMP/web.yaml"
 printf 'extends: busybox.yaml\nname: hang-%s\n' $$ > "$TMP/hang.yaml"
+printf 'extends: busybox-ok.yaml\nname: bb-%s\n' $$ > "$TMP/bb.yaml"
 UNTRUSTED=(--allow-private-mirrors --untrusted-profile --profile-library "$LIB")
 C=(--cache "$TMP/cache")
 
@@ -249,6 +260,47 @@ if [ -n "$chr" ]; then
 fi
 api GET "/v1/builds/{id}" "/v1/builds/$ID" -H "$AUTH"
 check_eq "the succeeded build is untouched" "succeeded" "$(jq_ 'd["state"]')"
+
+# --- A real guest to completion (install_only: the busybox guest runs the installer's steps to
+# finish-install and powers off), its events followed live as they come, then resumed.
+body=$(py -c 'import json,sys; print(json.dumps({"profile": open(sys.argv[1]).read(), "install_only": True, "format": "vmdk"}))' "$TMP/bb.yaml")
+api POST /v1/builds /v1/builds -H "$AUTH" -H "Content-Type: application/json" --data-binary "$body"
+check_eq "install_only with format vmdk: 422" 422 "$code"
+body=$(py -c 'import json,sys; print(json.dumps({"profile": open(sys.argv[1]).read(), "install_only": True}))' "$TMP/bb.yaml")
+api POST /v1/builds /v1/builds -H "$AUTH" -H "Content-Type: application/json" --data-binary "$body"
+check_eq "POST an install_only build of the busybox installer: 201" 201 "$code"
+BID=$(jq_ 'd["id"]')
+# Live: the stream opened while the build is queued or starting ends when the build does.
+timeout 300 curl -sN -H "$AUTH" -H "Accept: application/x-ndjson" "$BASE/v1/builds/$BID/events" > "$TMP/live.ndjson" &
+live=$!
+pids+=("$live")
+live_mid=""
+for _ in $(seq 1500); do
+        [ -z "$live_mid" ] && grep -q '"type":"step"' "$TMP/live.ndjson" 2> /dev/null && api GET "/v1/builds/{id}" "/v1/builds/$BID" -H "$AUTH" &&
+                live_mid=$(jq_ 'd["state"]')
+        kill -0 "$live" 2> /dev/null || break
+        sleep 0.2
+done
+wait "$live"
+check_eq "the live stream had the installer's steps while the build ran" running "$live_mid"
+api GET "/v1/builds/{id}" "/v1/builds/$BID" -H "$AUTH"
+check_eq "the guest ran to the end: succeeded, install_only" "succeeded True" "$(jq_ '"%s %s" % (d["state"], d["install_only"])')"
+[ "$(jq_ 'd["state"]')" = succeeded ] || not_ok "the install_only build's log" "$(tail -5 "$STATE/builds/$BID/kiln.log" 2> /dev/null)"
+n=$(jq_ 'd["events"]')
+printf '%s\n' "$(grep -v '^$' "$TMP/live.ndjson")" > "$TMP/live.events"
+out=$(py "$CHECKEV" "$TOP/docs/events.schema.json" "$TMP/live.events" --last result 2>&1) && ok "the live stream: $out, the result last" || not_ok "live events" "$out"
+check_eq "the live stream held every stored event" "$n" "$(grep -c . "$TMP/live.events")"
+grep -q '"step":"finish-install"' "$TMP/live.events" && ok "among them the installer's finish-install, from the guest's syslog" ||
+        not_ok "finish-install in the events" "$(grep '"type":"step"' "$TMP/live.events" | tail -3)"
+api GET "/v1/builds/{id}/events" "/v1/builds/$BID/events?after=3" -H "$AUTH" -H "Accept: application/x-ndjson"
+check_eq "resumed after event 3: the rest, the same events" "$(tail -n +4 "$TMP/live.events" | sha256sum)" "$(grep -v '^$' "$TMP/body" | sha256sum)"
+api GET "/v1/builds/{id}/events" "/v1/builds/$BID/events" -H "$AUTH" -H "Last-Event-ID: $((n - 1))"
+check_eq "resumed by Last-Event-ID (SSE): the last event, the result" "1 result" "$(grep -c '^data:' "$TMP/body") $(sed -n 's/^event: //p' "$TMP/body" | tr -d '\r')"
+api GET "/v1/builds/{id}/image" "/v1/builds/$BID/image" -H "$AUTH"
+check_eq "/image: the installed disk, its sha256 as X-Kiln-SHA256" "200 $(header X-Kiln-SHA256)" "$code $(sha256sum < "$TMP/body" | cut -d' ' -f1)"
+qemu-img info "$TMP/body" 2> /dev/null | grep -q '^file format: qcow2' && ok "the disk is a qcow2" || not_ok "the disk is a qcow2"
+api GET "/v1/builds/{id}/manifest" "/v1/builds/$BID/manifest" -H "$AUTH"
+check_eq "/manifest of an install_only build: 404 (nothing finished it)" 404 "$code"
 
 kill "$server"
 wait "$server"

@@ -31,7 +31,7 @@ FUZZ_NAMES := fuzz-profile fuzz-index fuzz-install-log fuzz-proxy-url
 FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%)
 
 .SECONDARY:
-.PHONY: format-check analyze shellcheck all deps demo check check-unit check-asan check-net check-e2e fuzz bench bench-build bench-batch install uninstall clean format
+.PHONY: format-check analyze shellcheck all deps demo check check-unit check-asan check-net check-e2e check-e2e-api fuzz bench bench-build bench-batch install uninstall clean format
 
 TEST_BIN   := $(BUILD)/tests/builder/test-install-log $(BUILD)/tests/builder/test-finish $(BUILD)/tests/builder/test-cache-import
 # Xen's own config parser, where libxen-dev is installed.
@@ -107,6 +107,10 @@ demo: deps
 # (about 45 minutes each under TCG).
 check-e2e: all
 	KILN=$(abspath $(BUILD)/kiln) bash tests/e2e/check-e2e.sh
+
+# The same real install, bootloader host, submitted through kiln serve's API as a portal would.
+check-e2e-api: all
+	KILN=$(abspath $(BUILD)/kiln) bash tests/e2e/check-e2e-api.sh
 
 # One AddressSanitizer + UBSan pass over the same suite.
 check-asan:

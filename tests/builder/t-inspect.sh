@@ -63,8 +63,8 @@ fi
 exec 8>&-
 cp --sparse=always "$imgs/good.raw" "$imgs/proxy.raw" "$TMP/" ||
         { not_ok "copy the test images" "from $imgs"; finish; exit; }
-# The ASan pass (KILN_TEST_QUICK) inspects only the image with a problem: t-finish.sh's quick run
-# already takes kiln through a good image's inspection (a real one), and each appliance costs ~45 s.
+# The ASan pass (KILN_TEST_QUICK) inspects only the image with a problem (a whole inspection all
+# the same: it is a Debian system to libguestfs), and each appliance costs ~45 s.
 if [ -z "${KILN_TEST_QUICK:-}" ]; then
         before=$(sha256sum "$TMP/good.raw")
         "$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/good.d" "$TMP/good.raw" > "$TMP/out" 2> "$TMP/err"

@@ -124,6 +124,26 @@ exec %s "$@"
         else
                 not_ok "the KVM probe ran" "no record"
         fi
+        # And that QEMU can boot the kernel it is handed: a stand-in runs the probe under TCG
+        # (this machine's KVM cannot run a stock kernel), and kiln's verdict (cached, for accel
+        # auto) must be that it booted.
+        cat > "$w/qemu-tcg-probe" << X
+#!/bin/bash
+a=()
+case " \$* " in *" console=ttyS0 panic=-1 "*) probe=1 ;; esac
+for x in "\$@"; do
+        [ -n "\${probe:-}" ] && case \$x in q35,accel=kvm) x=q35,accel=tcg ;; host) x=max ;; esac
+        a+=("\$x")
+done
+exec $(command -v qemu-system-x86_64) "\${a[@]}"
+X
+        chmod 0755 "$w/qemu-tcg-probe"
+        KILN_QEMU=$w/qemu-tcg-probe "$KILN" install --cache "$TMP/cache-kvm2" --accel auto --timeout 5 -o "$TMP/kvm2.qcow2" "$TMP/hold.yaml" > /dev/null 2> "$TMP/kvm2.err" &
+        kvpid=$!
+        for _ in $(seq 600); do ls "$TMP"/cache-kvm2/records/kvm-probe-* > /dev/null 2>&1 && break; sleep 0.1; done
+        kill -INT $kvpid 2> /dev/null; wait $kvpid 2> /dev/null
+        check_eq "the sandboxed probe boots the kernel it was handed (verdict: kvm)" kvm \
+                "$(cat "$TMP"/cache-kvm2/records/kvm-probe-* 2> /dev/null)"
 else
         skip "the KVM probe's privileges" "/dev/kvm is not usable here"
 fi

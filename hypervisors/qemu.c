@@ -309,6 +309,7 @@ int kiln_qemu_probe_kvm(const char *kernel, unsigned timeout_sec, char **ret_why
         if (kiln_sandbox_init(&sb, &err) < 0) {
                 *ret_why = xasprintf("no sandbox for the probe: %s", err->msg);
                 kiln_error_free(err);
+                kiln_sandbox_clear(&sb);
                 return -EPERM;
         }
         _cleanup_close_ int kfd = open(kernel, O_RDONLY | O_CLOEXEC);

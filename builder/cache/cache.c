@@ -281,10 +281,18 @@ int kiln_cache_import(const struct kiln_cache *c, const char *dir, struct kiln_c
         if (dfd < 0)
                 return errno == ENOENT ? 0
                                        : kiln_error_set(reterr, errno, "cannot open '%s': %s", dir, strerror(errno));
+        /* The folder becomes kiln's alone first: a process the staging user left behind (the proxy
+         * may fork) can then add no entry, even through a descriptor it holds, and the loop below
+         * ends. */
+        struct stat dst;
+        if (fstat(dfd, &dst) < 0 || (dst.st_uid != geteuid() && fchown(dfd, geteuid(), getegid()) < 0) ||
+            fchmod(dfd, 0700) < 0)
+                return kiln_error_set(reterr, errno, "cannot take over '%s': %s", dir, strerror(errno));
         DIR *d = fdopendir(dup(dfd));
         if (!d)
                 return kiln_error_set(reterr, errno, "cannot read '%s': %s", dir, strerror(errno));
         int n = 0;
+        unsigned tried = 0;
         for (struct dirent *e; (e = readdir(d));) {
                 if (STREQ(e->d_name, ".") || STREQ(e->d_name, ".."))
                         continue;
@@ -293,11 +301,17 @@ int kiln_cache_import(const struct kiln_cache *c, const char *dir, struct kiln_c
                                   ? openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
                                   : -1;
                 struct stat st;
-                bool fits = sfd >= 0 && fstat(sfd, &st) == 0 && S_ISREG(st.st_mode) &&
+                bool fits = sfd >= 0 && fstat(sfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
                             (uint64_t)st.st_size <= lim.file_bytes;
-                if (fits && ((unsigned)n >= lim.files || total + (uint64_t)st.st_size > lim.total_bytes)) {
+                /* Every file read counts against the limits, not only those that came in: a wrong
+                 * hash costs its copy too. */
+                if (fits && (tried >= lim.files || total + (uint64_t)st.st_size > lim.total_bytes)) {
                         fits = false;
                         dropped++;
+                }
+                if (fits) {
+                        tried++;
+                        total += (uint64_t)st.st_size;
                 }
                 if (fits) {
                         _cleanup_free_ char *have = kiln_cache_lookup(&(struct kiln_cache){.dir = c->dir}, e->d_name);
@@ -310,10 +324,9 @@ int kiln_cache_import(const struct kiln_cache *c, const char *dir, struct kiln_c
                                 bool good = copy_hashed(sfd, tfd, (uint64_t)st.st_size, hex) == 0 &&
                                             STREQ(hex, e->d_name) && fsync(tfd) == 0;
                                 close(tfd);
-                                if (good && place(&real, tmp, hex, NULL, NULL) == 0) {
+                                if (good && place(&real, tmp, hex, NULL, NULL) == 0)
                                         n++;
-                                        total += (uint64_t)st.st_size;
-                                } else if (!good)
+                                else if (!good)
                                         unlink(tmp);
                         }
                 }

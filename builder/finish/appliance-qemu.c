@@ -71,11 +71,15 @@ static void add_set(char ***a, int rw, int ro, const char *opaque)
         *a = strv_push(*a, xasprintf("fd=%d,set=%d,opaque=%s", ro, ro, opaque));
 }
 
+/* A regular file only (O_NONBLOCK: a FIFO in its place must not hang the wrapper). */
 static int reopen(const char *path, int flags)
 {
-        int fd = open(path, flags | O_NOFOLLOW); /* inherited by QEMU */
+        int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK); /* inherited by QEMU */
+        struct stat st;
         if (fd < 0)
                 die("cannot open '%s'", path);
+        if (!(flags & O_DIRECTORY) && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
+                die("'%s' is not a regular file", path);
         return fd;
 }
 
@@ -117,7 +121,8 @@ static int open_image(struct image *im, int flags)
  * (id=appliance: world-readable, snapshot=on) stays as it is. */
 static char *drive_by_fdset(char ***a, const char *opt, struct image *im, bool *ret_backing)
 {
-        if (strstr(opt, "id=appliance"))
+        const char *id = opt_find(opt, "id");
+        if (id && str_has_prefix(id + 3, "appliance") && (id[12] == ',' || id[12] == '\0'))
                 return xstrdup(opt);
         const char *key = "file.file.filename", *backing = "file.backing.file.filename";
         const char *p = opt_find(opt, key);
@@ -187,6 +192,10 @@ int kiln_appliance_qemu_main(int argc, char **argv)
         char **rest = NULL;
         for (int i = 1; i < argc; i++) {
                 const char *prev = argv[i - 1];
+                /* QEMU reads ",," as a comma inside a value: this parser does not, so a path with
+                 * a comma in it (kiln refuses those) is not split where QEMU would not. */
+                if (i > 1 && (STREQ(prev, "-drive") || STREQ(prev, "-chardev")) && strstr(argv[i], ",,"))
+                        die("an option with an escaped comma from libguestfs: '%s'", argv[i]);
                 if (i > 1 && STREQ(prev, "-drive")) {
                         bool backing = false;
                         char *d = drive_by_fdset(&sets, argv[i], &im, &backing);

@@ -96,6 +96,10 @@ static int appliance_run_begin(guestfs_h *g, const char *image, struct appliance
         _cleanup_close_ int fd = open(image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) < 0 || !realpath(image, real))
                 return kiln_error_set(reterr, errno, "cannot open '%s': %s", image, strerror(errno));
+        /* QEMU's option syntax would need the comma doubled, and the wrapper refuses that. */
+        if (strchr(real, ','))
+                return kiln_error_set(reterr, EINVAL,
+                                      "'%s' has a comma in its real path ('%s'): QEMU cannot be given it", image, real);
         _cleanup_free_ char *ids = ar->sb.n_groups ? xasprintf("%u:%u:%u", (unsigned)ar->sb.uid, (unsigned)ar->sb.gid,
                                                                (unsigned)ar->sb.groups[0])
                                                    : xasprintf("%u:%u", (unsigned)ar->sb.uid, (unsigned)ar->sb.gid);

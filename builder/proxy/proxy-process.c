@@ -106,7 +106,10 @@ _Noreturn static void child_main(const struct kiln_proxy_policy *pol, struct kil
         c.lock_fd = -1;
         _cleanup_free_ char *logp = log_fd >= 0 ? xasprintf("/proc/self/fd/%d", log_fd) : NULL;
         FILE *out = fdopen(res, "w");
-        if (!out || kiln_sandbox_enter(sb) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        /* A process group of its own, which its descendants cannot leave (the filter refuses
+         * setsid and setpgid): kiln kills the group when it stops the proxy. */
+        if (!out || setpgid(0, 0) < 0 || kiln_sandbox_enter(sb) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+            getppid() != parent)
                 _exit(126);
         struct kiln_proxy *p = NULL;
         struct kiln_error *err = NULL;
@@ -166,6 +169,8 @@ int kiln_proxy_process_start(const struct kiln_proxy_policy *pol, struct kiln_ca
         }
         close(ctl[0]);
         close(res[1]);
+        if (pid > 0)
+                setpgid(pid, pid); /* also here: no race with a stop before the child ran setpgid */
         if (pid < 0) {
                 int e = errno;
                 close(ctl[1]);
@@ -269,6 +274,9 @@ void kiln_proxy_process_stop(struct kiln_proxy_process *pp, struct kiln_cache *c
                 s[n++] = one;
         }
         free(out.data);
+        /* What it said is read: the whole group goes, the proxy with whatever it left running,
+         * before the proxy is reaped (so its pid, the group's id, cannot be anyone else's yet). */
+        kill(-pp->pid, SIGKILL);
         kiln_command_stop(pp->pid, 5);
         /* It is gone: what it staged comes into the cache, checked, as kiln's own files. */
         unsigned dropped = 0;

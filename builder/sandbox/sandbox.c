@@ -56,6 +56,9 @@ static int compile_filter(struct kiln_sandbox *sb, struct kiln_error **reterr)
                 SCMP_SYS(mknod),
                 SCMP_SYS(mknodat),
                 SCMP_SYS(personality),
+                /* Leaving the process group kiln stops a helper's descendants by (the proxy's). */
+                SCMP_SYS(setsid),
+                SCMP_SYS(setpgid),
         };
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
         if (!ctx)

@@ -47,5 +47,14 @@ mkdir -p "$st"
 for i in $(seq 1 12); do printf 'more %04d' "$i" > "$TMP/j"; mv "$TMP/j" "$st/$(printf 'more %04d' "$i" | sha256sum | cut -d' ' -f1)"; done
 check_eq "past the byte limit (30 bytes): 3 come in, 9 are left out" "3 9" "$(timeout 20 "$bin" "$TMP/cache2" "$st" 1000 30)"
 check_eq "the cache holds what came in, no more" 8 "$(find "$TMP/cache2/sha256" -type f | wc -l)"
+# Files whose bytes do not match their name cost their copy all the same: they count too.
+mkdir -p "$st"
+for i in $(seq 1 12); do printf 'liar %04d' "$i" > "$st/$(printf 'claim %04d' "$i" | sha256sum | cut -d' ' -f1)"; done
+check_eq "wrong hashes count against the limits: none comes in, 7 are left out unread" "0 7" "$(timeout 20 "$bin" "$TMP/cache2" "$st" 5 1000)"
+# A second name for a file (a hard link to one the stager may not read) stays out.
+mkdir -p "$st"
+printf 'linked twice' > "$TMP/twice"
+ln "$TMP/twice" "$st/$(sha256sum < "$TMP/twice" | cut -d' ' -f1)"
+check_eq "a hard-linked entry stays out" "0 0" "$(timeout 20 "$bin" "$TMP/cache2" "$st" 5 1000)"
 [ ! -e "$st" ] && ok "the staging folder is gone after the limits" || not_ok "the staging folder is gone after the limits"
 finish

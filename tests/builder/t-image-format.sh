@@ -105,6 +105,14 @@ hv=$(grep -o 'cached test results of [^,]*' "$TMP/p.debug" | head -1 | sed 's/.*
         ! grep -q probe-target "$TMP/p.err" && ok "inspect, real appliance: the guest's bytes are not probed as a format" ||
         not_ok "inspect, real appliance: the guest's bytes are not probed as a format" "rc $rc" "$(tail -5 "$TMP/p.err")"
 
+# A comma in the image's real path would need QEMU's ",," escaping, which kiln-appliance-qemu
+# refuses to parse: refused up front, by name.
+mkdir -p "$TMP/a,b"
+cp "$TMP/probe.raw" "$TMP/a,b/comma.raw"
+"$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/c.d" "$TMP/a,b/comma.raw" > /dev/null 2> "$TMP/c.err"; rc=$?
+[ $rc -ne 0 ] && grep -q "has a comma in its real path" "$TMP/c.err" && ok "inspect: a comma in the image's real path is refused, by name" ||
+        not_ok "inspect: a comma in the real path" "rc $rc" "$(cat "$TMP/c.err")"
+
 # boot-test: QEMU is told format=raw for the '.raw'.
 rm -f "$rec"
 "$KILN" boot-test --timeout 20s -l "$TMP/b.console" "$TMP/evil.raw" > "$TMP/b.out" 2> "$TMP/b.err"; rc=$?

@@ -51,3 +51,20 @@ kiln_binary() {
         while [ -f "$k" ] && head -c 2 "$k" | grep -q '#!'; do k=$(sed -n 's/^exec "\([^"]*\)".*/\1/p' "$k"); done
         readlink -f "$k"
 }
+
+# The signed archive fixture (tests/helpers/archive-fixture.py, variant good, throwaway keys in
+# $TMP/gnupg) built in ROOT=$TMP/archive and served on 127.0.0.1 at archive_base=http://127.0.0.1:PORT/debian.
+# Its server goes on the caller's pids array (the caller's cleanup stops it); FIX names the helper.
+# On failure: reported, and the script ends.
+# shellcheck disable=SC2034 # ROOT and archive_base are the caller's
+start_archive_fixture() {
+        FIX="$TOP/tests/helpers/archive-fixture.py"
+        python3 "$FIX" keys "$TMP/gnupg" > /dev/null 2>&1 || { not_ok "make test keys"; finish; exit; }
+        ROOT=$TMP/archive
+        python3 "$FIX" build "$ROOT" --gnupghome "$TMP/gnupg" --variant good 2> "$TMP/build.err" ||
+                { not_ok "build fixture" "$(cat "$TMP/build.err")"; finish; exit; }
+        python3 "$FIX" serve "$ROOT" > "$TMP/port" 2> /dev/null &
+        pids+=($!)
+        for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
+        archive_base="http://127.0.0.1:$(cat "$TMP/port")/debian"
+}

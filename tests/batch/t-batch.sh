@@ -7,7 +7,6 @@
 # nothing half-written; concurrent writers share one cache without corruption; kiln cache
 # stats/prune; and a real single-node Slurm cluster runs the batch as a job array (t-slurm part).
 . "$(dirname "$0")/../lib.sh"
-FIX="$TOP/tests/helpers/archive-fixture.py"
 fixdir=${KILN_FIXTURE_DIR:-$TOP/build/fixtures}
 KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 export KILN_FETCH_RETRIES=1 LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg
@@ -20,13 +19,9 @@ cleanup() {
 trap cleanup EXIT
 py() { /usr/bin/python3 "$@"; }
 
-python3 "$FIX" keys "$TMP/gnupg" > /dev/null 2>&1 || { not_ok "make test keys"; finish; exit; }
-ROOT=$TMP/archive
-python3 "$FIX" build "$ROOT" --gnupghome "$TMP/gnupg" --variant good 2> "$TMP/build.err" || { not_ok "build fixture" "$(cat "$TMP/build.err")"; finish; exit; }
-python3 "$FIX" serve "$ROOT" > "$TMP/port" 2> /dev/null &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
-base="http://127.0.0.1:$(cat "$TMP/port")/debian"
+start_archive_fixture
+# shellcheck disable=SC2154 # set by start_archive_fixture (tests/lib.sh)
+base=$archive_base
 profile() { # NAME FILE [extra yaml line]
         printf 'name: %s\nrelease: trixie\nmirror: %s\nmirror_keyring: %s\nsecurity: false\nbootloader: host\nroot:\n  ssh_keys: [ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKilnTestKeyOnlyForTheFixture kiln-test]\n%b' \
                 "$1" "$base" "$TMP/gnupg/good.asc" "${3:-}" > "$2"

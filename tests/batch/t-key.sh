@@ -3,20 +3,15 @@
 # key, a late command, the format and a new InRelease on the mirror each change it, and --explain
 # names the input that changed since the last build of the profile. Then kiln cache stats/prune.
 . "$(dirname "$0")/../lib.sh"
-FIX="$TOP/tests/helpers/archive-fixture.py"
 KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 export KILN_FETCH_RETRIES=1
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-python3 "$FIX" keys "$TMP/gnupg" > /dev/null 2>&1 || { not_ok "make test keys"; finish; exit; }
-ROOT=$TMP/archive
-python3 "$FIX" build "$ROOT" --gnupghome "$TMP/gnupg" --variant good 2> "$TMP/build.err" || { not_ok "build fixture" "$(cat "$TMP/build.err")"; finish; exit; }
-python3 "$FIX" serve "$ROOT" > "$TMP/port" 2> /dev/null &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
-base="http://127.0.0.1:$(cat "$TMP/port")/debian"
+start_archive_fixture
+# shellcheck disable=SC2154 # set by start_archive_fixture (tests/lib.sh)
+base=$archive_base
 printf 'name: keyed\nrelease: trixie\nmirror: %s\nmirror_keyring: %s\nsecurity: false\n' "$base" "$TMP/gnupg/good.asc" > "$TMP/p.yaml"
 C=(--cache "$TMP/cache")
 

@@ -4,20 +4,15 @@
 # 127.0.0.1, whose Release is replaced by a newer one after kiln pinned it.
 . "$(dirname "$0")/../lib.sh"
 command -v curl > /dev/null || { skip "snapshot" "curl is not installed"; finish; exit 0; }
-FIX="$TOP/tests/helpers/archive-fixture.py"
 KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 export KILN_FETCH_RETRIES=1
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-python3 "$FIX" keys "$TMP/gnupg" > /dev/null 2>&1 || { not_ok "make test keys"; finish; exit; }
-ROOT=$TMP/archive
-python3 "$FIX" build "$ROOT" --gnupghome "$TMP/gnupg" --variant good 2> "$TMP/build.err" || { not_ok "build fixture" "$(cat "$TMP/build.err")"; finish; exit; }
-python3 "$FIX" serve "$ROOT" > "$TMP/port" 2> /dev/null &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
-base="http://127.0.0.1:$(cat "$TMP/port")/debian"
+start_archive_fixture
+# shellcheck disable=SC2154 # set by start_archive_fixture (tests/lib.sh)
+base=$archive_base
 D=$ROOT/debian/dists/trixie
 cp "$D/InRelease" "$TMP/InRelease.v1"; cp "$D/Release" "$TMP/Release.v1"; cp "$D/Release.gpg" "$TMP/Release.gpg.v1"
 udeb=main/debian-installer/binary-amd64/Packages.xz

@@ -126,9 +126,11 @@ _Noreturn static void child_main(const struct kiln_proxy_policy *pol, struct kil
         char byte;
         while (read(ctl, &byte, 1) < 0 && errno == EINTR)
                 ;
+        /* What it served goes back first, then the proxy stops: its stop waits on connection
+         * threads, and a real install left one that outlived kiln's 30 s wait for these records
+         * (check-e2e's manifest came back with no files served). */
         struct kiln_proxy_served *served = NULL;
         size_t n = kiln_proxy_served(p, &served);
-        kiln_proxy_stop(p);
         for (size_t i = 0; i < n; i++) {
                 fprintf(out, "R\t");
                 put_escaped(out, served[i].method);
@@ -138,6 +140,7 @@ _Noreturn static void child_main(const struct kiln_proxy_policy *pol, struct kil
                 fputc('\n', out);
         }
         fclose(out);
+        kiln_proxy_stop(p);
         _exit(0);
 }
 

@@ -9,14 +9,7 @@
 for t in curl qemu-system-x86_64; do
         command -v $t > /dev/null || { skip "e2e through the API" "$t is not installed"; finish; exit 0; }
 done
-BIN=$KILN
-# The setup's fetch reads the pinned profile by absolute path (the operator's own, trusted).
-KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
-export KILN_APT_DIR=${KILN_E2E_APT_DIR:-/etc/apt}
-cache=${KILN_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}
-fixture=${KILN_MIRROR_VIEW:-$TOP/../shared/fixtures/mirror-view.py}
-out=${KILN_E2E_OUT:-$TMP}
-mkdir -p "$out"
+BIN=$KILN # the setup makes KILN trust profile paths: serve and boot-test get the plain binary
 pids=()
 server=
 cleanup() {

@@ -12,13 +12,6 @@
 # tests/e2e/release-view.py stands in front of it where the mirror is out of sync with its own
 # Release and has no by-hash copy of a file the installer reads.
 . "$(dirname "$0")/../lib.sh"
-# The mirror-view fixture is on 127.0.0.1 and the profiles extend and name keys by absolute path.
-KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
-export KILN_APT_DIR=${KILN_E2E_APT_DIR:-/etc/apt}
-cache=${KILN_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}
-fixture=${KILN_MIRROR_VIEW:-$TOP/../shared/fixtures/mirror-view.py}
-out=${KILN_E2E_OUT:-$TMP}
-mkdir -p "$out"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
 trap cleanup EXIT

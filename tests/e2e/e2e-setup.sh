@@ -1,9 +1,17 @@
 # shellcheck shell=bash
-# (cache, fixture and pids are the caller's; initrd, mirror and keyring are for it)
+# (pids is the caller's; KILN, cache, out, initrd, mirror and keyring are for it)
 # shellcheck disable=SC2154,SC2034
-# Sourced by check-e2e.sh and check-e2e-api.sh (after tests/lib.sh, with KILN, cache and pids set):
+# Sourced by check-e2e.sh and check-e2e-api.sh (after tests/lib.sh, with pids and its cleanup set):
 # the pinned installer, fetched through the signed chain, and the mirror the installer sees. Sets
 # initrd, mirror and keyring, or reports and exits.
+# The mirror-view fixture is on 127.0.0.1 and the setup's profiles extend and name keys by
+# absolute path (the operator's own, trusted).
+KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
+export KILN_APT_DIR=${KILN_E2E_APT_DIR:-/etc/apt}
+cache=${KILN_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}
+fixture=${KILN_MIRROR_VIEW:-$TOP/../shared/fixtures/mirror-view.py}
+out=${KILN_E2E_OUT:-$TMP}
+mkdir -p "$out"
 # The installer MIRROR_NOTES measured: netboot 20250803+deb13u6 (kernel 6.12.94), not in the signed
 # index any more, so trusted by its hash.
 cat > "$TMP/pinned.yaml" <<X

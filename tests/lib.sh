@@ -68,3 +68,13 @@ start_archive_fixture() {
         for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
         archive_base="http://127.0.0.1:$(cat "$TMP/port")/debian"
 }
+
+# An EXIT trap for scripts that start helpers in the background: the server (if $server is set)
+# and every pid in the pids array are stopped and reaped, then $TMP goes. Usage:
+#   pids=() server=; trap stop_background EXIT
+stop_background() {
+        [ -n "${server:-}" ] && kill "$server" 2> /dev/null && wait "$server" 2> /dev/null
+        local p
+        for p in "${pids[@]}"; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
+        rm -rf "$TMP"
+}

@@ -5,9 +5,9 @@
 . "$(dirname "$0")/../lib.sh"
 KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 export KILN_FETCH_RETRIES=1
+# shellcheck disable=SC2034 # pids: read by start_archive_fixture and stop_background (tests/lib.sh)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
+trap stop_background EXIT
 
 start_archive_fixture
 # shellcheck disable=SC2154 # set by start_archive_fixture (tests/lib.sh)

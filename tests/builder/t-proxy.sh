@@ -9,8 +9,7 @@ KILN_PLAIN=$KILN
 KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 command -v curl > /dev/null || { skip "proxy" "curl is not installed"; finish; exit 0; }
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
+trap stop_background EXIT
 mkdir -p "$TMP/www/debian/dists/trixie" "$TMP/www/debian/pool/main/h" "$TMP/www/other"
 echo "index v1" > "$TMP/www/debian/README"
 echo "a package" > "$TMP/www/debian/pool/main/h/hello_1_all.deb"

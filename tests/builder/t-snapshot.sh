@@ -7,8 +7,7 @@ command -v curl > /dev/null || { skip "snapshot" "curl is not installed"; finish
 KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 export KILN_FETCH_RETRIES=1
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
+trap stop_background EXIT
 
 start_archive_fixture
 # shellcheck disable=SC2154 # set by start_archive_fixture (tests/lib.sh)

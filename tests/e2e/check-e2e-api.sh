@@ -12,12 +12,7 @@ done
 BIN=$KILN # the setup makes KILN trust profile paths: serve and boot-test get the plain binary
 pids=()
 server=
-cleanup() {
-        [ -n "$server" ] && kill "$server" 2> /dev/null && wait "$server" 2> /dev/null
-        for p in "${pids[@]}"; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
-        rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap stop_background EXIT
 
 # shellcheck source=tests/e2e/e2e-setup.sh
 . "$TOP/tests/e2e/e2e-setup.sh"
@@ -47,6 +42,7 @@ ROOT_OPT=()
 [ "$(id -u)" -eq 0 ] && ROOT_OPT=(--allow-root)
 "$BIN" --allow-private-mirrors --profile-library "$LIB" serve "${ROOT_OPT[@]}" --state-dir "$TMP/state" \
         --tokens "$TMP/tokens" --listen 127.0.0.1:0 --cache "$cache" 2> "$TMP/serve.log" &
+# shellcheck disable=SC2034 # server: stopped by stop_background (tests/lib.sh)
 server=$!
 for _ in $(seq 100); do grep -q "listening on" "$TMP/serve.log" && break; sleep 0.1; done
 grep -q "listening on" "$TMP/serve.log" || { not_ok "kiln serve starts" "$(cat "$TMP/serve.log")"; finish; exit; }

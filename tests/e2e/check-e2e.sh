@@ -13,8 +13,7 @@
 # Release and has no by-hash copy of a file the installer reads.
 . "$(dirname "$0")/../lib.sh"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
+trap stop_background EXIT
 
 # shellcheck source=tests/e2e/e2e-setup.sh
 . "$TOP/tests/e2e/e2e-setup.sh"

@@ -32,12 +32,7 @@ export TMPDIR="$TMP/tmp"
 mkdir -p "$TMPDIR"
 pids=() # background helpers, started without a shell function between (so that kill reaches them)
 server=
-cleanup() {
-        [ -n "$server" ] && kill "$server" 2> /dev/null && wait "$server" 2> /dev/null
-        for p in "${pids[@]}"; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
-        rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap stop_background EXIT
 ROOT_OPT=()
 [ "$(id -u)" -eq 0 ] && ROOT_OPT=(--allow-root)
 py() { /usr/bin/python3 "$@"; }

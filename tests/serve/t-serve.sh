@@ -19,12 +19,7 @@ PEER="$TOP/tests/helpers/serve-peer.py"
 export KILN_FETCH_RETRIES=0
 pids=()
 server=
-cleanup() {
-        [ -n "$server" ] && kill "$server" 2> /dev/null && wait "$server" 2> /dev/null
-        for p in "${pids[@]}"; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
-        rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap stop_background EXIT
 ROOT_OPT=()
 [ "$(id -u)" -eq 0 ] && ROOT_OPT=(--allow-root)
 

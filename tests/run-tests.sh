@@ -37,9 +37,11 @@ serial=(builder/t-leftovers.sh hypervisors/t-boot-test.sh)
 #   t-finish: the finish stage, as t-image-format, t-inspect and t-events run it;
 #   t-batch, t-serve-build: real builds through a seeded store, Slurm, a live server (t-key and
 #     t-serve run the keys, the result store and the API);
-#   t-install-cleanup, t-privileges, t-boot-test: signals, /proc and guests, not memory.
+#   t-install-cleanup, t-privileges, t-boot-test: signals, /proc and guests, not memory;
+#   t-qemu-net: QEMU's network plan; its proxy and failed install run in t-proxy-records (which
+#     parses the proxy process's records, from a sandboxed process, so stays) and t-guest-hostile.
 not_under_asan=(builder/t-finish.sh batch/t-batch.sh serve/t-serve-build.sh hypervisors/t-install-cleanup.sh
-        hypervisors/t-privileges.sh hypervisors/t-boot-test.sh)
+        hypervisors/t-privileges.sh hypervisors/t-boot-test.sh hypervisors/t-qemu-net.sh)
 # The longest first, so that two slots finish together (seconds in the last CI run's log).
 slow_first=(hypervisors/t-guest-hostile.sh hypervisors/t-install-cleanup.sh hypervisors/t-privileges.sh)
 fixture_pid=

@@ -150,10 +150,12 @@ void cli_display_stage(struct cli_display *d, unsigned n, unsigned total, const 
 /* A "key" notice: the build key, whether the stored image is reused, and why (result reuse). */
 void cli_display_key(struct cli_display *d, const char *key, bool reused, const char *why);
 void cli_display_error(struct cli_display *d, const struct kiln_error *err, const char *build_dir);
-/* The last event of a build that succeeded: its outputs with their sha256, the stage timings. */
+/* The last event of a build that succeeded: its outputs with their sha256, the stage timings, and
+ * what the install's proxy did (NULL, or not ran: no install in this build). */
 struct kiln_stage_time;
+struct kiln_build_proxy;
 void cli_display_result(struct cli_display *d, const struct cli_output *outputs, size_t n_outputs,
-                        const struct kiln_stage_time *times, size_t n_times);
+                        const struct kiln_stage_time *times, size_t n_times, const struct kiln_build_proxy *proxy);
 
 int kiln_cmd_validate(int argc, char **argv);
 int kiln_cmd_fetch(int argc, char **argv);

@@ -265,7 +265,7 @@ static int run(struct build *c, enum kiln_build_kind kind, const char *profile, 
                 for (size_t i = 0; i < res->n_outputs; i++)
                         outs[i] =
                                 (struct cli_output){res->outputs[i].kind, res->outputs[i].path, res->outputs[i].sha256};
-                cli_display_result(&c->d, outs, res->n_outputs, res->times, res->n_times);
+                cli_display_result(&c->d, outs, res->n_outputs, res->times, res->n_times, &res->proxy);
                 fprintf(stderr, "kiln: built '%s' (%s, bootloader %s); manifest '%s'\n", c->output, res->format,
                         res->bootloader, res->outputs[1].path);
         }

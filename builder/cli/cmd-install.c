@@ -89,7 +89,7 @@ int kiln_cmd_install(int argc, char **argv)
                 for (size_t i = 0; i < res->n_outputs; i++)
                         outs[i] =
                                 (struct cli_output){res->outputs[i].kind, res->outputs[i].path, res->outputs[i].sha256};
-                cli_display_result(&d, outs, res->n_outputs, res->times, res->n_times);
+                cli_display_result(&d, outs, res->n_outputs, res->times, res->n_times, &res->proxy);
         }
         kiln_build_free(b);
         free(d.last_step);

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "manifest.h"
+#include "pipeline.h"
 
 static void human(uint64_t v, char *out, size_t n)
 {
@@ -169,7 +170,7 @@ void cli_display_error(struct cli_display *d, const struct kiln_error *err, cons
 }
 
 void cli_display_result(struct cli_display *d, const struct cli_output *outputs, size_t n_outputs,
-                        const struct kiln_stage_time *times, size_t n_times)
+                        const struct kiln_stage_time *times, size_t n_times, const struct kiln_build_proxy *proxy)
 {
         if (!d->json)
                 return;
@@ -188,6 +189,15 @@ void cli_display_result(struct cli_display *d, const struct cli_output *outputs,
         for (size_t i = 0; i < n_times; i++)
                 json_object_object_add(st, times[i].stage, json_object_new_double(times[i].seconds));
         json_object_object_add(o, "stages", st);
+        if (proxy && proxy->ran) {
+                struct json_object *px = json_object_new_object();
+                json_object_object_add(px, "requests", json_object_new_int64(proxy->requests));
+                json_object_object_add(px, "files", json_object_new_int64(proxy->files));
+                json_object_object_add(px, "cached", json_object_new_int64(proxy->cached));
+                json_object_object_add(px, "refused", json_object_new_int64(proxy->refused));
+                json_object_object_add(px, "bytes", json_object_new_int64((int64_t)proxy->bytes));
+                json_object_object_add(o, "proxy", px);
+        }
         emit(d, o);
 }
 

@@ -188,6 +188,23 @@ static int stage_install(struct kiln_build *b, struct kiln_error **err)
                 o->reuse.served(o->reuse.userdata, &b->install, b->cache);
         b->res.accel = b->install.accel;
         b->res.install_seconds = b->install.seconds;
+        struct kiln_build_proxy *px = &b->res.proxy;
+        *px = (struct kiln_build_proxy){.ran = true};
+        for (size_t i = 0; i < b->install.n_served; i++) {
+                const struct kiln_proxy_served *s = &b->install.served[i];
+                px->requests++;
+                px->bytes += s->bytes;
+                if (s->status == 403)
+                        px->refused++;
+                else if (s->status == 200 && s->sha256 && STREQ(s->method, "GET")) {
+                        px->files++;
+                        px->cached += s->cached;
+                }
+        }
+        _cleanup_free_ char *said =
+                xasprintf("the proxy answered %u requests: %u files (%u from the cache), %u refused", px->requests,
+                          px->files, px->cached, px->refused);
+        notice(b, said);
         if (!b->accel && STREQ(io.accel, "auto"))
                 b->accel = STREQ(b->install.accel, "kvm") ? "kvm" : "tcg"; /* probed once, used again below */
         else if (!b->accel)

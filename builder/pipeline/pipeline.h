@@ -80,6 +80,16 @@ struct kiln_build_output {
         char sha256[KILN_SHA256_HEX];
 };
 
+/* What the install's proxy did for the guest, from its records (kiln install and build). */
+struct kiln_build_proxy {
+        bool ran;
+        unsigned requests; /* every request recorded, refused ones too */
+        unsigned files;    /* GETs answered 200 with the body's sha256 known (the manifest's 'served') */
+        unsigned cached;   /* of those, served from the cache */
+        unsigned refused;  /* answered 403 */
+        uint64_t bytes;    /* sent to the guest */
+};
+
 /* What a build leaves for its caller; valid until kiln_build_free. */
 struct kiln_build_result {
         struct kiln_build_output outputs[3];
@@ -91,6 +101,7 @@ struct kiln_build_result {
         const char *bootloader; /* guest, host (libguestfs), host (device-mapper) */
         const char *accel;      /* what the install ran under */
         double install_seconds;
+        struct kiln_build_proxy proxy;
         /* Where a failed build stopped: a stage's name, or "build-dir" (the build folder could not
          * be made or used: usually bad input), "preflight", "lock" or "cache". */
         const char *failed_in;

@@ -3,7 +3,9 @@
 # and an /init that asks for URLs through the proxy and connects directly, printing "KILN-TEST ..." lines on
 # the console, then powers off (or, with MODE=hang, prints "KILN-TEST hang" and waits forever).
 # MODE=hold keeps a connection to the proxy open after the checks. MODE=complete then writes the
-# installer's steps to its syslog, up to finish-install, as a finished install does.
+# installer's steps to its syslog, up to finish-install, as a finished install does. MODE=busy
+# does the same after 20 more GETs of the allowed URL, with one GET of its folder's /hang still
+# waiting on the upstream when the guest powers off.
 # Hostile modes, for the tests of what a guest can do to kiln: flood (the console written without
 # end), longline (one syslog line that never ends), escapes (syslog lines whose step names carry
 # terminal escape sequences: a title, a clear screen, OSC 52, a fake "build finished OK").
@@ -65,7 +67,13 @@ if [ "$mode" = escapes ]; then
         printf "main-menu[1]: WARNING **: Configuring '\033[1;32mbuild finished OK\033[0m\302\233' failed\n" > /dev/ttyS1
         while :; do sleep 3600; done
 fi
-if [ "$mode" = complete ]; then
+if [ "$mode" = busy ]; then
+        for i in \$(seq 20); do get '$allowed' > /dev/null; done
+        (get '${allowed%/*}/hang' > /dev/null &)
+        sleep 2
+        echo "KILN-TEST busy"
+fi
+if [ "$mode" = complete ] || [ "$mode" = busy ]; then
         echo "KILN-TEST complete"
         for step in choose-mirror partman-base pkgsel finish-install; do
                 printf "main-menu[1]: INFO: Menu item '%s' selected\n" \$step > /dev/ttyS1

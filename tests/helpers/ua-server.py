@@ -2,8 +2,9 @@
 """Test HTTP server on 127.0.0.1 (free port, printed first): serves DIR, and logs each request's
 method, path and User-Agent to DIR/../requests.log. Also a raw TCP echo server on a second port
 (printed second), to stand in for an HTTPS repository behind CONNECT. A file NAME.redirect makes
-NAME answer 302 to the URL it holds; a path ending in /endless streams a body without end."""
-import http.server, os, socket, socketserver, sys, threading
+NAME answer 302 to the URL it holds; a path ending in /endless streams a body without end; one
+ending in /hang never answers (for 300 s)."""
+import http.server, os, socket, socketserver, sys, threading, time
 
 root = sys.argv[1]
 log = os.path.join(os.path.dirname(os.path.abspath(root)), "requests.log")
@@ -24,6 +25,9 @@ class H(http.server.SimpleHTTPRequestHandler):
             self.send_header("Location", open(target).read().strip())
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return True
+        if self.path.endswith("/hang"):
+            time.sleep(300)
             return True
         if self.path.endswith("/endless"):
             self.send_response(200)

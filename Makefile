@@ -33,7 +33,7 @@ FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%)
 .SECONDARY:
 .PHONY: format-check analyze shellcheck all deps demo check check-unit check-asan check-net check-e2e check-e2e-api fuzz bench bench-build bench-batch install uninstall clean format
 
-TEST_BIN   := $(BUILD)/tests/builder/test-install-log $(BUILD)/tests/builder/test-finish $(BUILD)/tests/builder/test-cache-import
+TEST_BIN   := $(BUILD)/tests/builder/test-install-log $(BUILD)/tests/builder/test-finish $(BUILD)/tests/builder/test-cache-import $(BUILD)/tests/builder/test-sandbox
 # Xen's own config parser, where libxen-dev is installed.
 XEN_LIBS   := $(shell pkg-config --libs xlutil xenlight 2>/dev/null)
 ifneq ($(XEN_LIBS),)

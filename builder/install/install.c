@@ -269,8 +269,11 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
         /* Where the backend's plan puts it: a socket in the hypervisor's own network namespace, or
          * an address the guest reaches directly. */
         /* The proxy runs in a process of its own as the sandbox user, whatever the backend: it
-         * parses what the guest sends, so it holds no privilege and none of kiln's descriptors. */
+         * parses what the guest sends, so it holds no privilege and none of kiln's descriptors,
+         * and it may make no process: nothing of it outlives kiln's kill of its group. */
         r = kiln_sandbox_init(&proxy_sb, reterr);
+        if (r == 0)
+                r = kiln_sandbox_threads_only(&proxy_sb, reterr);
         if (r == 0)
                 r = kiln_proxy_process_start(&pol, o->cache, &snapshot, proxy_log, net.proxy_listen, &proxy_sb, stage,
                                              &proxy, reterr);

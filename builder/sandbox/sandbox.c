@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -13,8 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* What no helper of kiln's needs, refused with EPERM; other architectures' calls kill. */
-static int compile_filter(struct kiln_sandbox *sb, struct kiln_error **reterr)
+/* What no helper of kiln's needs, refused with EPERM; other architectures' calls kill. With
+ * threads_only, a second filter, stacked on the first: no process and no program. */
+static int compile_filter(struct kiln_sandbox *sb, bool threads_only, struct kiln_error **reterr)
 {
         static const int denied[] = {
                 SCMP_SYS(ptrace),
@@ -64,8 +66,21 @@ static int compile_filter(struct kiln_sandbox *sb, struct kiln_error **reterr)
         if (!ctx)
                 return kiln_error_set(reterr, ENOMEM, "cannot make a seccomp filter");
         int r = 0;
-        for (size_t i = 0; i < ELEMENTSOF(denied) && r == 0; i++)
+        for (size_t i = 0; i < ELEMENTSOF(denied) && r == 0 && !threads_only; i++)
                 r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), denied[i], 0);
+        if (threads_only) {
+                /* No program and no process; a thread is clone with CLONE_THREAD. clone3's flags
+                 * are in memory a filter cannot read: ENOSYS, and glibc makes its threads with
+                 * clone instead. */
+                static const int no_process[] = {SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(fork), SCMP_SYS(vfork)};
+                for (size_t i = 0; i < ELEMENTSOF(no_process) && r == 0; i++)
+                        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), no_process[i], 0);
+                if (r == 0)
+                        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                                             SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+                if (r == 0)
+                        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+        }
         /* The compiled program, read back from a memfd: the child only hands it to the kernel. */
         int mfd = r == 0 ? memfd_create("kiln-seccomp", MFD_CLOEXEC) : -1;
         if (mfd >= 0)
@@ -77,9 +92,10 @@ static int compile_filter(struct kiln_sandbox *sb, struct kiln_error **reterr)
                         close(mfd);
                 return kiln_error_set(reterr, EIO, "cannot compile the helpers' seccomp filter");
         }
-        sb->bpf = xmalloc((size_t)st.st_size);
-        sb->bpf_len = (size_t)st.st_size / 8;
-        ssize_t n = pread(mfd, sb->bpf, (size_t)st.st_size, 0);
+        void **bpf = threads_only ? &sb->bpf_threads : &sb->bpf;
+        *bpf = xmalloc((size_t)st.st_size);
+        *(threads_only ? &sb->bpf_threads_len : &sb->bpf_len) = (size_t)st.st_size / 8;
+        ssize_t n = pread(mfd, *bpf, (size_t)st.st_size, 0);
         close(mfd);
         if (n != st.st_size)
                 return kiln_error_set(reterr, EIO, "cannot read the helpers' seccomp filter back");
@@ -90,7 +106,7 @@ int kiln_sandbox_init(struct kiln_sandbox *sb, struct kiln_error **reterr)
 {
         *sb = (struct kiln_sandbox){0};
         if (geteuid() != 0)
-                return compile_filter(sb, reterr);
+                return compile_filter(sb, false, reterr);
         sb->drop = true;
         const struct passwd *pw = getpwnam("kiln");
         if (pw && pw->pw_uid != 0) {
@@ -104,7 +120,7 @@ int kiln_sandbox_init(struct kiln_sandbox *sb, struct kiln_error **reterr)
         const struct group *kvm = getgrnam("kvm");
         if (kvm && access("/dev/kvm", F_OK) == 0)
                 sb->groups[sb->n_groups++] = kvm->gr_gid;
-        return compile_filter(sb, reterr);
+        return compile_filter(sb, false, reterr);
 }
 
 int kiln_sandbox_from(struct kiln_sandbox *sb, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
@@ -121,7 +137,7 @@ int kiln_sandbox_from(struct kiln_sandbox *sb, uid_t uid, gid_t gid, const gid_t
                         sb->groups[sb->n_groups++] = groups[i];
                 sb->user = xasprintf("uid %u", (unsigned)uid);
         }
-        return compile_filter(sb, reterr);
+        return compile_filter(sb, false, reterr);
 }
 
 bool kiln_sandbox_uid(uid_t uid)
@@ -132,10 +148,18 @@ bool kiln_sandbox_uid(uid_t uid)
         return pw && pw->pw_uid != 0 && pw->pw_uid == uid;
 }
 
+int kiln_sandbox_threads_only(struct kiln_sandbox *sb, struct kiln_error **reterr)
+{
+        free(sb->bpf_threads);
+        sb->bpf_threads = NULL;
+        return compile_filter(sb, true, reterr);
+}
+
 void kiln_sandbox_clear(struct kiln_sandbox *sb)
 {
         free(sb->user);
         free(sb->bpf);
+        free(sb->bpf_threads);
         *sb = (struct kiln_sandbox){0};
 }
 
@@ -164,6 +188,11 @@ int kiln_sandbox_enter(const struct kiln_sandbox *sb)
                 return -errno;
         if (sb && sb->bpf) {
                 struct sock_fprog prog = {.len = (unsigned short)sb->bpf_len, .filter = sb->bpf};
+                if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+                        return -errno;
+        }
+        if (sb && sb->bpf_threads) {
+                struct sock_fprog prog = {.len = (unsigned short)sb->bpf_threads_len, .filter = sb->bpf_threads};
                 if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
                         return -errno;
         }

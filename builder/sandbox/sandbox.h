@@ -14,9 +14,11 @@ struct kiln_sandbox {
         gid_t gid;
         gid_t groups[1]; /* kvm, when /dev/kvm is there */
         size_t n_groups;
-        char *user;     /* "kiln", or "uid 2147418390" for a per-build one */
-        void *bpf;      /* the helpers' seccomp filter, compiled before any fork */
-        size_t bpf_len; /* in struct sock_filter units */
+        char *user;        /* "kiln", or "uid 2147418390" for a per-build one */
+        void *bpf;         /* the helpers' seccomp filter, compiled before any fork */
+        size_t bpf_len;    /* in struct sock_filter units */
+        void *bpf_threads; /* kiln_sandbox_threads_only's, stacked on it; or NULL */
+        size_t bpf_threads_len;
 };
 
 /* As root: the system user 'kiln' when there is one (make install creates it), else a uid of its
@@ -24,6 +26,10 @@ struct kiln_sandbox {
  * user: no change of user, NoNewPrivs only. */
 int kiln_sandbox_init(struct kiln_sandbox *sb, struct kiln_error **reterr);
 void kiln_sandbox_clear(struct kiln_sandbox *sb);
+/* For a helper that is a fork of kiln and never executes anything (the install's proxy): its
+ * filter also refuses new processes and programs, so code a guest got running in it can leave
+ * nothing behind it once kiln kills it. Threads stay (clone with CLONE_THREAD). */
+int kiln_sandbox_threads_only(struct kiln_sandbox *sb, struct kiln_error **reterr);
 /* The same for ids another kiln process chose (the appliance's QEMU wrapper): never root. */
 int kiln_sandbox_from(struct kiln_sandbox *sb, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
                       struct kiln_error **reterr);

@@ -68,6 +68,9 @@ for f in "$TMP"/status.* "$w/out/qemu-img.status"; do
         check_eq "$name: no capabilities (CapEff)" 0000000000000000 "$cap"
         check_eq "$name: NoNewPrivs" 1 "$nnp"
         check_eq "$name: a seccomp filter" 2 "$sec"
+        # the proxy's second filter: threads only, no process or program (t-sandbox.sh)
+        [ "$name" = "the proxy" ] && check_eq "the proxy: the helpers' filter and the threads-only one" 2 \
+                "$(awk '/^Seccomp_filters:/ {print $2}' "$f")"
 done
 check_eq "QEMU was among them" 1 "$qemu_seen"
 check_eq "the proxy's process was among them" 1 "$proxy_seen"

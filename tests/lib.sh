@@ -20,10 +20,10 @@ skip() {
         # KILN_TEST_STRICT=1 turns skips into failures on machines that have the capability.
         if [ -n "${KILN_TEST_STRICT:-}" ]; then not_ok "$1" "skipped under KILN_TEST_STRICT: $2"; else echo "ok - $1 # SKIP $2"; fi
 }
-# check NAME EXPECTED ACTUAL
+# check_eq NAME EXPECTED ACTUAL [DETAIL...]: DETAIL lines go with a failure
 check_eq() {
         if [ "$2" == "$3" ]; then ok "$1"; else
-                not_ok "$1" "expected: $2" "actual:   $3"
+                not_ok "$1" "expected: $2" "actual:   $3" "${@:4}"
         fi
 }
 # check_diff NAME EXPECTED_FILE ACTUAL_FILE

@@ -66,6 +66,10 @@ int kiln_cmd_inspect(int argc, char **argv)
         printf("hostname   %s\n", in->hostname ? in->hostname : "?");
         printf("installer  %s\n",
                in->installer_finished ? "finished (logs copied to the build folder)" : "did not finish");
+        if (in->logs_skipped)
+                printf("logs       %zu entries of /var/log/installer left out (links, devices, FIFOs, past the "
+                       "caps)\n",
+                       in->logs_skipped);
         printf("packages   %zu installed (list in %s)\n", strv_length(in->packages), pkg_path);
         for (size_t i = 0; in->problems[i]; i++)
                 printf("problem    %s\n", in->problems[i]);

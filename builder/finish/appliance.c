@@ -219,19 +219,87 @@ static char *member_path(const char *dest, const char *name)
         return xasprintf("%s/%s", dest, name);
 }
 
+/* A tar exclude pattern (tar -X, wildcards on) naming exactly the member ".NAME" (NAME as
+ * guestfs_find gives it: "/sub/file"). */
+static char *exclude_pattern(const char *name)
+{
+        struct kiln_buf b = {0};
+        buf_puts(&b, ".");
+        for (const char *c = name; *c; c++) {
+                if (strchr("*?[]\\", *c))
+                        buf_append(&b, "\\", 1);
+                buf_append(&b, c, 1);
+        }
+        return b.data;
+}
+
+/* What tar would carry, by each file's own size (du counts blocks: a sparse file of a terabyte
+ * holds none, and tar writes every byte of it). Regular files past the budget, alone or in all,
+ * go on the exclude list, so they never leave the appliance; *ret_skipped counts them. */
+static int copy_out_budget(guestfs_h *g, const char *src, const struct kiln_copy_out_limits *lim, char ***ret_excludes,
+                           size_t *ret_skipped, struct kiln_error **reterr)
+{
+        char **names = guestfs_find(g, src);
+        if (!names)
+                return kiln_appliance_error(g, reterr, "libguestfs: list the image's installer logs");
+        size_t n = strv_length(names);
+        char **excludes = xcalloc(1, sizeof(char *));
+        size_t skipped = 0;
+        uint64_t bytes = 0;
+        int r = 0;
+        if (n > 2 * lim->max_files)
+                r = kiln_error_set(reterr, EFBIG, "the image's '%s' holds %zu entries, more than kiln copies out (%zu)",
+                                   src, n, lim->max_files);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                _cleanup_free_ char *path = xasprintf("%s%s", src, names[i]); /* names start with '/' */
+                struct guestfs_statns *st = guestfs_lstatns(g, path);
+                if (!st) {
+                        r = kiln_appliance_error(g, reterr, "libguestfs: measure the image's installer logs");
+                        break;
+                }
+                bool reg = S_ISREG((mode_t)st->st_mode) && st->st_size >= 0;
+                uint64_t size = reg ? (uint64_t)st->st_size : 0;
+                guestfs_free_statns(st);
+                if (!reg)
+                        continue;
+                if (size <= lim->max_bytes && bytes + size <= lim->max_bytes) {
+                        bytes += size;
+                        continue;
+                }
+                /* tar's exclude file is one pattern a line: a name with a newline cannot be left
+                 * out, so nothing is copied. */
+                if (strchr(names[i], '\n'))
+                        r = kiln_error_set(reterr, EFBIG,
+                                           "the image's '%s' holds a file past kiln's copy-out budget whose name "
+                                           "has a newline",
+                                           src);
+                else {
+                        excludes = strv_push(excludes, exclude_pattern(names[i]));
+                        skipped++;
+                }
+        }
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        if (r < 0) {
+                strv_free(excludes);
+                return r;
+        }
+        *ret_excludes = excludes;
+        *ret_skipped = skipped;
+        return 0;
+}
+
 int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, const struct kiln_copy_out_limits *lim,
                             size_t *ret_skipped, struct kiln_error **reterr)
 {
-        /* Budget first: guestfs_du counts what the tar would carry, so a huge folder never reaches
-         * the host's disk. The image is open read-only: nothing changes it in between. */
-        int64_t kib = guestfs_du(g, src);
-        if (kib < 0)
-                return kiln_appliance_error(g, reterr, "libguestfs: measure the image's installer logs");
-        if ((uint64_t)kib * 1024 > lim->max_bytes * 2)
-                return kiln_error_set(reterr, EFBIG,
-                                      "the image's '%s' holds %" PRId64 " KiB, more than kiln copies out "
-                                      "(%" PRIu64 " MiB)",
-                                      src, kib, lim->max_bytes >> 20);
+        /* Budget first, by the files' sizes: what would not fit never leaves the appliance. The
+         * image is open read-only: nothing changes it in between. */
+        char **excludes = NULL;
+        size_t left_out = 0;
+        int br = copy_out_budget(g, src, lim, &excludes, &left_out, reterr);
+        if (br < 0)
+                return br;
         const char *tmpdir = getenv("TMPDIR");
         _cleanup_free_ char *tar = xasprintf("%s/kiln-copy-out-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
         int tfd = mkostemp(tar, O_CLOEXEC);
@@ -239,7 +307,11 @@ int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, con
                 return kiln_error_set(reterr, errno, "cannot create a temporary file: %s", strerror(errno));
         _cleanup_free_ char *tar_fd = xasprintf("/dev/fd/%d", tfd);
         int r = 0;
-        if (guestfs_tar_out_opts(g, src, tar_fd, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1, -1) < 0) {
+        int t = excludes[0] ? guestfs_tar_out_opts(g, src, tar_fd, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
+                                                   GUESTFS_TAR_OUT_OPTS_EXCLUDES, excludes, -1)
+                            : guestfs_tar_out_opts(g, src, tar_fd, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1, -1);
+        strv_free(excludes);
+        if (t < 0) {
                 r = kiln_appliance_error(g, reterr, "libguestfs: stream the image's installer logs out");
                 goto out;
         }
@@ -252,7 +324,7 @@ int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, con
         /* No owners, no modes, ACLs, xattrs or flags from the image; never through a link. */
         archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                                                   ARCHIVE_EXTRACT_NO_OVERWRITE | ARCHIVE_EXTRACT_TIME);
-        size_t skipped = 0, files = 0;
+        size_t skipped = left_out, files = 0;
         uint64_t bytes = 0;
         struct archive_entry *e;
         if (lseek(tfd, 0, SEEK_SET) < 0 || archive_read_open_fd(a, tfd, 1 << 16) != ARCHIVE_OK) {

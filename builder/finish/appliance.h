@@ -28,7 +28,9 @@ int kiln_appliance_mount_all(guestfs_h *g, const char *root, bool readonly, stru
  * (guestfs_tar_out), then extracted on the host by libarchive into dest (created; it must not
  * exist) keeping nothing but folders (0755) and regular files (0644), owned by kiln's user: no
  * setuid bits, symbolic or hard links, device nodes or FIFOs. At most max_files entries and
- * max_bytes in all (a file past the budget is left out). *ret_skipped counts what was left out. */
+ * max_bytes in all, by each file's own size (a sparse file counts in full, as tar writes it): a
+ * file past the budget is left out of the tar, so it never leaves the appliance. More than twice
+ * max_files entries: nothing is copied. *ret_skipped counts what was left out. */
 struct kiln_copy_out_limits {
         uint64_t max_bytes;
         size_t max_files;

@@ -27,8 +27,9 @@ printf 'UUID=x / ext4 defaults 0 1\n' > "$TMP/fstab"
 printf 'Nov 22 05:00:00 main-menu: INFO: Menu item finish-install selected\n' > "$TMP/installer-syslog"
 printf 'Acquire::http::Proxy "http://10.0.2.2:3128/";\n' > "$TMP/apt.conf"
 # A hostile image: its /var/log/installer holds what a late command could plant (a setuid-root
-# program, device nodes for memory and the disk, a FIFO, links to host paths), and its host name
-# carries terminal escape sequences.
+# program, device nodes for memory and the disk, a FIFO, links to host paths, sparse files of
+# 4 GiB that hold no block, so du counts nothing while tar would write every byte, one of them with
+# tar's wildcard characters in its name), and its host name carries terminal escape sequences.
 printf '#!/bin/sh\nid\n' > "$TMP/suid"
 printf '\033]0;pwned\007\033[2Jevil-host\n' > "$TMP/evil-hostname"
 # Both images in one guestfish session: each appliance start costs ~30 s under TCG.
@@ -43,6 +44,8 @@ hostile="upload $TMP/suid /var/log/installer/suid : chmod 04755 /var/log/install
  mknod-c 0666 1 1 /var/log/installer/mem : mknod-b 0666 8 0 /var/log/installer/sda : mkfifo 0644 /var/log/installer/fifo :
  ln-s /etc/shadow /var/log/installer/shadow : ln-s /root /var/log/installer/root-dir : write /var/log/installer/linked data : ln /var/log/installer/linked /var/log/installer/hard :
  mkdir /var/log/installer/sub : write /var/log/installer/sub/private secret : chmod 0600 /var/log/installer/sub/private :
+ touch /var/log/installer/sparse : truncate-size /var/log/installer/sparse 4294967296 :
+ touch /var/log/installer/big[1] : truncate-size /var/log/installer/big[1] 4294967296 :
  upload $TMP/evil-hostname /etc/hostname"
 cmds="$(fs /dev/sda) umount-all : $(fs /dev/sdb) upload $TMP/apt.conf /etc/apt/apt.conf : $hostile"
 # The images depend on nothing but this script: they are made once per checkout, beside the Debian
@@ -77,7 +80,13 @@ openssh-server=1:10.0p1-7" "$(cat "$TMP/good.d/packages.txt")"
         check_eq "image untouched (read-only)" "$before" "$(sha256sum "$TMP/good.raw")"
 fi
 
-"$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/proxy.d" "$TMP/proxy.raw" > "$TMP/out" 2> "$TMP/err" &
+# Its temporary files on a small tmpfs (as root): what the copy-out streams must fit there.
+small=
+if [ "$(id -u)" -eq 0 ] && mkdir "$TMP/small" && mount -t tmpfs -o size=64m,mode=1777 kiln-test "$TMP/small"; then
+        small=$TMP/small
+        trap 'umount "$TMP/small" 2> /dev/null; rm -rf "$TMP"' EXIT
+fi
+TMPDIR=${small:-${TMPDIR:-/tmp}} "$KILN" inspect --accel tcg --cache "$TMP/cache" -d "$TMP/proxy.d" "$TMP/proxy.raw" > "$TMP/out" 2> "$TMP/err" &
 ipid=$!
 # The appliance's QEMU opens the untrusted image: least privilege, measured. As root, kiln has
 # libguestfs start it through kiln-appliance-qemu: the sandbox user, no capabilities, NoNewPrivs,
@@ -117,10 +126,17 @@ check_eq "hostile logs: owned by kiln's user" "" "$(find "$L" ! -user "$(id -u)"
 # tar carries the second name of a hard-linked file as a link: that name is left out.
 n_linked=$(find "$L" -maxdepth 1 \( -name linked -o -name hard \) -type f -links 1 | wc -l)
 check_eq "hostile logs: a hard-linked file comes out once, unlinked" 1 "$n_linked"
-for n in mem sda fifo shadow root-dir; do
+for n in mem sda fifo shadow root-dir sparse 'big[1]'; do
         [ ! -e "$L/$n" ] && [ ! -L "$L/$n" ] || { not_ok "hostile logs: '$n' left out" "$(ls -l "$L/$n")"; continue; }
         ok "hostile logs: '$n' left out"
 done
+grep -q "^logs       [0-9]* entries of /var/log/installer left out" "$TMP/out" && ok "hostile logs: what was left out is counted" ||
+        not_ok "hostile logs: what was left out is counted" "$(cat "$TMP/out" "$TMP/err")"
+if [ -n "$small" ]; then
+        ! grep -q "installer logs" "$TMP/err" && ok "the copy-out fit a 64 MiB TMPDIR: the sparse file never streamed" ||
+                not_ok "the copy-out fit a 64 MiB TMPDIR" "$(cat "$TMP/err")"
+        umount "$TMP/small" || not_ok "umount the small TMPDIR"
+fi
 grep -q "^hostname   \\\\x1b\]0;pwned\\\\x07\\\\x1b\[2Jevil-host$" "$TMP/out" && ok "the image's host name is printed escaped" ||
         not_ok "host name escaped" "$(grep hostname "$TMP/out" | cat -v)"
 LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$TMP/out" "$TMP/err" && not_ok "inspect's output holds no control characters" "$(cat -v "$TMP/out")" ||

@@ -1,0 +1,12 @@
+build-dev/builder/proxy/proxy-policy.o: builder/proxy/proxy-policy.c \
+ builder/proxy/proxy.h builder/cache/cache.h builder/media/fetch.h \
+ builder/basic/error.h builder/basic/util.h builder/basic/hash.h \
+ builder/profile/profile.h builder/profile/node.h
+builder/proxy/proxy.h:
+builder/cache/cache.h:
+builder/media/fetch.h:
+builder/basic/error.h:
+builder/basic/util.h:
+builder/basic/hash.h:
+builder/profile/profile.h:
+builder/profile/node.h:

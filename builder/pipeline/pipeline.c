@@ -193,7 +193,7 @@ static int stage_install(struct kiln_build *b, struct kiln_error **err)
         for (size_t i = 0; i < b->install.n_served; i++) {
                 const struct kiln_proxy_served *s = &b->install.served[i];
                 px->requests++;
-                px->bytes += s->bytes;
+                px->bytes = s->bytes > INT64_MAX - px->bytes ? INT64_MAX : px->bytes + s->bytes; /* the records' */
                 if (s->status == 403)
                         px->refused++;
                 else if (s->status == 200 && s->sha256 && STREQ(s->method, "GET")) {

@@ -22,6 +22,8 @@
 #define PROCESS_MAX_RECORDS 200000         /* as the proxy keeps */
 #define PROCESS_MAX_OUTPUT  (256ULL << 20) /* what kiln reads back from it */
 #define PROCESS_STOP_MS     30000          /* for it to finish after kiln closes its end */
+#define PROCESS_MAX_LINE    16384          /* one record; a longer one is dropped */
+#define PROCESS_MAX_BYTES   (1ULL << 50)   /* one record's bytes sent */
 
 struct kiln_proxy_process {
         pid_t pid;
@@ -61,13 +63,23 @@ static void put_escaped(FILE *f, const char *s)
         }
 }
 
+static int hex_digit(char c)
+{
+        return c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                      : -1;
+}
+
+/* put_escaped's inverse, by hand (a scanf per byte rescans the rest of a long line). */
 static char *unescape(const char *s, size_t len)
 {
         char *out = xmalloc(len + 1), *o = out;
         for (size_t i = 0; i < len; i++) {
-                unsigned v;
-                if (s[i] == '\\' && i + 3 < len + 1 && s[i + 1] == 'x' && sscanf(s + i + 2, "%2x", &v) == 1) {
-                        *o++ = (char)v;
+                int hi, lo;
+                if (s[i] == '\\' && i + 3 < len && s[i + 1] == 'x' && (hi = hex_digit(s[i + 2])) >= 0 &&
+                    (lo = hex_digit(s[i + 3])) >= 0) {
+                        *o++ = (char)(hi << 4 | lo);
                         i += 3;
                 } else {
                         *o++ = s[i];
@@ -204,12 +216,30 @@ uint16_t kiln_proxy_process_port(const struct kiln_proxy_process *pp)
         return pp->port;
 }
 
-/* "R\tMETHOD\tSTATUS\tBYTES\tCACHED\tSHA\tURL" */
+/* A decimal field of at most max, digits only. */
+static bool parse_decimal(const char *f, size_t len, uint64_t max, uint64_t *ret)
+{
+        uint64_t v = 0;
+        if (len == 0 || len > 20)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                if (f[i] < '0' || f[i] > '9' || v > (max - (uint64_t)(f[i] - '0')) / 10)
+                        return false;
+                v = v * 10 + (uint64_t)(f[i] - '0');
+        }
+        *ret = v;
+        return true;
+}
+
+/* "R\tMETHOD\tSTATUS\tBYTES\tCACHED\tSHA\tURL", from a process a guest may have taken over: every
+ * field checked, text made safe as the proxy itself would, anything else dropped. */
 static bool parse_served(const char *line, struct kiln_proxy_served *s)
 {
         const char *f[7] = {0};
         size_t len[7] = {0};
         const char *p = line;
+        if (strlen(line) > PROCESS_MAX_LINE)
+                return false;
         for (int i = 0; i < 7; i++) {
                 f[i] = p;
                 const char *tab = i < 6 ? strchr(p, '\t') : NULL;
@@ -218,17 +248,21 @@ static bool parse_served(const char *line, struct kiln_proxy_served *s)
                         return false;
                 p = tab ? tab + 1 : p + len[i];
         }
-        if (len[0] != 1 || f[0][0] != 'R')
-                return false;
-        unsigned long long bytes;
-        int status, cached;
-        if (sscanf(f[2], "%d", &status) != 1 || sscanf(f[3], "%llu", &bytes) != 1 || sscanf(f[4], "%d", &cached) != 1)
+        uint64_t status, bytes, cached;
+        if (len[0] != 1 || f[0][0] != 'R' || !parse_decimal(f[2], len[2], 999, &status) ||
+            !parse_decimal(f[3], len[3], PROCESS_MAX_BYTES, &bytes) || !parse_decimal(f[4], len[4], 1, &cached) ||
+            len[1] == 0 || len[1] > 16 || len[6] == 0)
                 return false;
         bool sha = len[5] == KILN_SHA256_HEX - 1;
-        *s = (struct kiln_proxy_served){.method = unescape(f[1], len[1]),
-                                        .url = unescape(f[6], len[6]),
+        for (size_t i = 0; sha && i < len[5]; i++)
+                sha = (f[5][i] >= '0' && f[5][i] <= '9') || (f[5][i] >= 'a' && f[5][i] <= 'f');
+        if (!sha && !(len[5] == 1 && f[5][0] == '-'))
+                return false;
+        _cleanup_free_ char *method = unescape(f[1], len[1]), *url = unescape(f[6], len[6]);
+        *s = (struct kiln_proxy_served){.method = kiln_text_safe(method, strlen(method)),
+                                        .url = kiln_text_safe(url, strlen(url)),
                                         .sha256 = sha ? xstrndup(f[5], len[5]) : NULL,
-                                        .status = status,
+                                        .status = (int)status,
                                         .bytes = bytes,
                                         .cached = cached != 0};
         return true;
@@ -262,6 +296,11 @@ void kiln_proxy_process_stop(struct kiln_proxy_process *pp, struct kiln_cache *c
                 buf_append(&out, chunk, (size_t)got);
         }
         close(pp->res);
+        /* What it said is read: the whole group goes, the proxy with whatever it left running,
+         * before the proxy is reaped (so its pid, the group's id, cannot be anyone else's yet), and
+         * before its records are parsed. */
+        kill(-pp->pid, SIGKILL);
+        kiln_command_stop(pp->pid, 5);
         size_t n = 0, cap = 0;
         struct kiln_proxy_served *s = NULL;
         for (char *line = out.data, *nl; ret && line && n < PROCESS_MAX_RECORDS && (nl = strchr(line, '\n'));
@@ -277,10 +316,6 @@ void kiln_proxy_process_stop(struct kiln_proxy_process *pp, struct kiln_cache *c
                 s[n++] = one;
         }
         free(out.data);
-        /* What it said is read: the whole group goes, the proxy with whatever it left running,
-         * before the proxy is reaped (so its pid, the group's id, cannot be anyone else's yet). */
-        kill(-pp->pid, SIGKILL);
-        kiln_command_stop(pp->pid, 5);
         /* It is gone: what it staged comes into the cache, checked, as kiln's own files. */
         unsigned dropped = 0;
         if (cache && kiln_cache_import(cache, pp->stage, KILN_CACHE_IMPORT_LIMITS, &dropped, NULL) >= 0 && dropped)

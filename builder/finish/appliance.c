@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -226,6 +227,12 @@ static char *exclude_pattern(const char *name)
         struct kiln_buf b = {0};
         buf_puts(&b, ".");
         for (const char *c = name; *c; c++) {
+                /* tar strips a line's trailing white space: any white space matches as '?'
+                 * (leaving out more is safe, fewer is not). */
+                if (strchr(" \t\r\v\f", *c)) {
+                        buf_append(&b, "?", 1);
+                        continue;
+                }
                 if (strchr("*?[]\\", *c))
                         buf_append(&b, "\\", 1);
                 buf_append(&b, c, 1);
@@ -237,7 +244,7 @@ static char *exclude_pattern(const char *name)
  * holds none, and tar writes every byte of it). Regular files past the budget, alone or in all,
  * go on the exclude list, so they never leave the appliance; *ret_skipped counts them. */
 static int copy_out_budget(guestfs_h *g, const char *src, const struct kiln_copy_out_limits *lim, char ***ret_excludes,
-                           size_t *ret_skipped, struct kiln_error **reterr)
+                           size_t *ret_skipped, size_t *ret_entries, struct kiln_error **reterr)
 {
         char **names = guestfs_find(g, src);
         if (!names)
@@ -287,7 +294,50 @@ static int copy_out_budget(guestfs_h *g, const char *src, const struct kiln_copy
         }
         *ret_excludes = excludes;
         *ret_skipped = skipped;
+        *ret_entries = n;
         return 0;
+}
+
+/* The tar from the appliance, into the temporary file through a pipe, counted: past cap (what
+ * the budget lets through, with tar's headers) the transfer is cancelled. The budget holds for an
+ * honest appliance; this holds for one the image took over. */
+struct copy_pump {
+        guestfs_h *g;
+        int in, out;
+        uint64_t cap, got;
+        bool over;
+        int err;
+};
+
+static void *pump_main(void *arg)
+{
+        struct copy_pump *p = arg;
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(p->in, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        if (n < 0)
+                                p->err = errno;
+                        break;
+                }
+                if (p->over)
+                        continue; /* drained until libguestfs closes its end */
+                if (p->got + (uint64_t)n > p->cap) {
+                        p->over = true;
+                        guestfs_user_cancel(p->g); /* documented as safe from another thread */
+                        continue;
+                }
+                for (ssize_t off = 0; off < n && !p->err;) {
+                        ssize_t w = write(p->out, buf + off, (size_t)(n - off));
+                        if (w < 0 && errno != EINTR)
+                                p->err = errno;
+                        off += w > 0 ? w : 0;
+                }
+                p->got += (uint64_t)n;
+        }
+        return NULL;
 }
 
 int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, const struct kiln_copy_out_limits *lim,
@@ -296,8 +346,8 @@ int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, con
         /* Budget first, by the files' sizes: what would not fit never leaves the appliance. The
          * image is open read-only: nothing changes it in between. */
         char **excludes = NULL;
-        size_t left_out = 0;
-        int br = copy_out_budget(g, src, lim, &excludes, &left_out, reterr);
+        size_t left_out = 0, entries = 0;
+        int br = copy_out_budget(g, src, lim, &excludes, &left_out, &entries, reterr);
         if (br < 0)
                 return br;
         const char *tmpdir = getenv("TMPDIR");
@@ -305,14 +355,42 @@ int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, con
         int tfd = mkostemp(tar, O_CLOEXEC);
         if (tfd < 0)
                 return kiln_error_set(reterr, errno, "cannot create a temporary file: %s", strerror(errno));
-        _cleanup_free_ char *tar_fd = xasprintf("/dev/fd/%d", tfd);
-        int r = 0;
+        int r = 0, pfd[2];
+        if (pipe2(pfd, O_CLOEXEC) < 0) {
+                strv_free(excludes);
+                r = kiln_error_set(reterr, errno, "cannot make a pipe: %s", strerror(errno));
+                goto out;
+        }
+        /* Per entry at most a header, a long-name header and the padding; then tar's end blocks. */
+        struct copy_pump pump = {.g = g, .in = pfd[0], .out = tfd, .cap = lim->max_bytes + entries * 2048 + (1 << 20)};
+        pthread_t th;
+        if (pthread_create(&th, NULL, pump_main, &pump) != 0) {
+                close(pfd[0]);
+                close(pfd[1]);
+                strv_free(excludes);
+                r = kiln_error_set(reterr, EAGAIN, "cannot start a thread");
+                goto out;
+        }
+        char tar_fd[32];
+        snprintf(tar_fd, sizeof(tar_fd), "/dev/fd/%d", pfd[1]);
         int t = excludes[0] ? guestfs_tar_out_opts(g, src, tar_fd, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
                                                    GUESTFS_TAR_OUT_OPTS_EXCLUDES, excludes, -1)
                             : guestfs_tar_out_opts(g, src, tar_fd, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1, -1);
         strv_free(excludes);
-        if (t < 0) {
-                r = kiln_appliance_error(g, reterr, "libguestfs: stream the image's installer logs out");
+        close(pfd[1]);
+        pthread_join(th, NULL);
+        close(pfd[0]);
+        if (pump.over) {
+                r = kiln_error_set(reterr, EFBIG,
+                                   "the appliance sent more of '%s' than the image's files hold (over %" PRIu64
+                                   " bytes): stopped",
+                                   src, pump.cap);
+                goto out;
+        }
+        if (t < 0 || pump.err) {
+                r = t < 0 ? kiln_appliance_error(g, reterr, "libguestfs: stream the image's installer logs out")
+                          : kiln_error_set(reterr, pump.err, "cannot write the installer logs' tar: %s",
+                                           strerror(pump.err));
                 goto out;
         }
         if (mkdir(dest, 0755) < 0) {

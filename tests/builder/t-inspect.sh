@@ -28,8 +28,8 @@ printf 'Nov 22 05:00:00 main-menu: INFO: Menu item finish-install selected\n' > 
 printf 'Acquire::http::Proxy "http://10.0.2.2:3128/";\n' > "$TMP/apt.conf"
 # A hostile image: its /var/log/installer holds what a late command could plant (a setuid-root
 # program, device nodes for memory and the disk, a FIFO, links to host paths, sparse files of
-# 4 GiB that hold no block, so du counts nothing while tar would write every byte, one of them with
-# tar's wildcard characters in its name), and its host name carries terminal escape sequences.
+# 4 GiB that hold no block, so du counts nothing while tar would write every byte, one with tar's
+# wildcard characters in its name, one whose name ends in a space), and its host name carries terminal escape sequences.
 printf '#!/bin/sh\nid\n' > "$TMP/suid"
 printf '\033]0;pwned\007\033[2Jevil-host\n' > "$TMP/evil-hostname"
 # Both images in one guestfish session: each appliance start costs ~30 s under TCG.
@@ -58,8 +58,11 @@ exec 8> "$fixdir/.inspect-images.lock"
 flock 8
 if [ ! -s "$imgs/proxy.raw" ]; then
         rm -rf "$fixdir"/inspect-images-* && mkdir -p "$imgs.part" # an older script's too
-        # shellcheck disable=SC2086
-        guestfish -N "$imgs.part/good.raw"=disk:256M -N "$imgs.part/proxy.raw"=disk:256M -- $cmds > "$TMP/gf.log" 2>&1 &&
+        # Words, then one more sparse file whose name ends in a space (tar's exclude file strips it).
+        # shellcheck disable=SC2206
+        gf=($cmds)
+        gf+=(: touch "/var/log/installer/log " : truncate-size "/var/log/installer/log " 4294967296)
+        guestfish -N "$imgs.part/good.raw"=disk:256M -N "$imgs.part/proxy.raw"=disk:256M -- "${gf[@]}" > "$TMP/gf.log" 2>&1 &&
                 mv "$imgs.part" "$imgs" ||
                 { not_ok "make test images with guestfish" "$(tail -5 "$TMP/gf.log")"; finish; exit; }
 fi
@@ -126,7 +129,7 @@ check_eq "hostile logs: owned by kiln's user" "" "$(find "$L" ! -user "$(id -u)"
 # tar carries the second name of a hard-linked file as a link: that name is left out.
 n_linked=$(find "$L" -maxdepth 1 \( -name linked -o -name hard \) -type f -links 1 | wc -l)
 check_eq "hostile logs: a hard-linked file comes out once, unlinked" 1 "$n_linked"
-for n in mem sda fifo shadow root-dir sparse 'big[1]'; do
+for n in mem sda fifo shadow root-dir sparse 'big[1]' 'log '; do
         [ ! -e "$L/$n" ] && [ ! -L "$L/$n" ] || { not_ok "hostile logs: '$n' left out" "$(ls -l "$L/$n")"; continue; }
         ok "hostile logs: '$n' left out"
 done

@@ -270,8 +270,9 @@ int kiln_install_run(const struct kiln_install_opts *o, struct kiln_install_resu
          * an address the guest reaches directly. */
         /* The proxy runs in a process of its own as the sandbox user, whatever the backend: it
          * parses what the guest sends, so it holds no privilege and none of kiln's descriptors,
-         * and it may make no process: nothing of it outlives kiln's kill of its group. */
-        r = kiln_sandbox_init(&proxy_sb, reterr);
+         * and it may make no process: nothing of it outlives kiln's kill of its group. Its uid is
+         * its own: not QEMU's, nor any other build's helpers'. */
+        r = kiln_sandbox_init_own(&proxy_sb, reterr);
         if (r == 0)
                 r = kiln_sandbox_threads_only(&proxy_sb, reterr);
         if (r == 0)

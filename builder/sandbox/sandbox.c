@@ -123,6 +123,18 @@ int kiln_sandbox_init(struct kiln_sandbox *sb, struct kiln_error **reterr)
         return compile_filter(sb, false, reterr);
 }
 
+int kiln_sandbox_init_own(struct kiln_sandbox *sb, struct kiln_error **reterr)
+{
+        *sb = (struct kiln_sandbox){0};
+        if (geteuid() == 0) {
+                sb->drop = true;
+                /* Half the range away from this build's own per-build uid (kiln_sandbox_init). */
+                sb->uid = sb->gid = KILN_SANDBOX_UID_BASE + (((unsigned)getpid() + 0x8000u) & 0xffff);
+                sb->user = xasprintf("uid %u", (unsigned)sb->uid);
+        }
+        return compile_filter(sb, false, reterr);
+}
+
 int kiln_sandbox_from(struct kiln_sandbox *sb, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
                       struct kiln_error **reterr)
 {

@@ -25,6 +25,10 @@ struct kiln_sandbox {
  * own for this build, from a range no account uses (KILN_SANDBOX_UID_BASE + the pid). As another
  * user: no change of user, NoNewPrivs only. */
 int kiln_sandbox_init(struct kiln_sandbox *sb, struct kiln_error **reterr);
+/* As root: a uid of this build's alone, never the 'kiln' user's and not this build's other
+ * helpers' either, for a helper that must not reach them (the install's proxy: a process of the
+ * same uid could write into their memory through /proc/PID/mem). No supplementary group. */
+int kiln_sandbox_init_own(struct kiln_sandbox *sb, struct kiln_error **reterr);
 void kiln_sandbox_clear(struct kiln_sandbox *sb);
 /* For a helper that is a fork of kiln and never executes anything (the install's proxy): its
  * filter also refuses new processes and programs, so code a guest got running in it can leave

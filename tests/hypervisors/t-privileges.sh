@@ -52,7 +52,7 @@ for pid in $(descendants $kpid); do
         names="$names $name"
         checked=$((checked + 1))
 done
-qemu_seen=0 proxy_seen=0
+qemu_seen=0 proxy_seen=0 proxy_uid='' qemu_uid=''
 for f in "$TMP"/status.* "$w/out/qemu-img.status"; do
         [ -f "$f" ] || { not_ok "qemu-img's status was recorded"; continue; }
         name=$(awk '/^Name:/ {print $2}' "$f")
@@ -71,9 +71,14 @@ for f in "$TMP"/status.* "$w/out/qemu-img.status"; do
         # the proxy's second filter: threads only, no process or program (t-sandbox.sh)
         [ "$name" = "the proxy" ] && check_eq "the proxy: the helpers' filter and the threads-only one" 2 \
                 "$(awk '/^Seccomp_filters:/ {print $2}' "$f")"
+        [ "$name" = "the proxy" ] && proxy_uid=${uids%% *}
+        [ "$name" = qemu-system-x86 ] && qemu_uid=${uids%% *}
 done
 check_eq "QEMU was among them" 1 "$qemu_seen"
 check_eq "the proxy's process was among them" 1 "$proxy_seen"
+# Not QEMU's uid: a process of the same uid could write into QEMU's memory (/proc/PID/mem).
+[ -n "${proxy_uid:-}" ] && [ "$proxy_uid" != "${qemu_uid:-}" ] && ok "the proxy's uid ($proxy_uid) is not QEMU's (${qemu_uid:-?})" ||
+        not_ok "the proxy's uid is not QEMU's" "proxy ${proxy_uid:-?} qemu ${qemu_uid:-?}"
 argv=$(tr '\n' ' ' < "$TMP/disk.qcow2.d/guest.argv")
 for deny in obsolete elevateprivileges spawn resourcecontrol; do
         grep -q -- "-sandbox on,.*$deny=deny" <<<"$argv" && ok "QEMU's seccomp: $deny=deny" || not_ok "QEMU's seccomp: $deny=deny" "$argv"

@@ -348,8 +348,8 @@ int kiln_appliance_copy_out(guestfs_h *g, const char *src, const char *dest, con
         char **excludes = NULL;
         size_t left_out = 0, entries = 0;
         int br = copy_out_budget(g, src, lim, &excludes, &left_out, &entries, reterr);
-        if (br < 0)
-                return br;
+        if (br < 0 || !excludes)
+                return br < 0 ? br : kiln_error_set(reterr, EINVAL, "no copy-out budget");
         const char *tmpdir = getenv("TMPDIR");
         _cleanup_free_ char *tar = xasprintf("%s/kiln-copy-out-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
         int tfd = mkostemp(tar, O_CLOEXEC);

@@ -68,9 +68,12 @@ elif [ "$(id -u)" -ne 0 ] || ! id nobody > /dev/null 2>&1; then
 elif ! runuser -u nobody -- test -x "$(kiln_binary)"; then
         skip "an install as a user that is not root" "'nobody' cannot run $(kiln_binary) (a checkout below a private folder)"
 else
-        U=$TMP/nobody
-        mkdir -p "$U" && cp -r "$TMP/guest" "$TMP/busy.yaml" "$U/" && chown -R nobody "$U" && chmod 0711 "$TMP"
-        (cd "$U" && runuser -u nobody -- env HOME="$U" TMPDIR="$U" "$KILN" install --cache "$U/cache" --accel tcg \
+        # A folder of nobody's own, under /tmp: this script's $TMP may sit in folders nobody cannot
+        # pass (run-tests.sh's), and so may the kiln_with wrapper.
+        U=$(mktemp -d /tmp/kiln-nobody.XXXXXX)
+        trap 'stop_background; rm -rf "$U"' EXIT
+        cp -r "$TMP/guest" "$TMP/busy.yaml" "$U/" && chown -R nobody "$U"
+        (cd "$U" && runuser -u nobody -- env HOME="$U" TMPDIR="$U" "$(kiln_binary)" --allow-private-mirrors install --cache "$U/cache" --accel tcg \
                 --timeout 5 --events json -o "$U/disk.qcow2" "$U/busy.yaml" > "$U/events" 2> "$U/err") &
         upid=$!
         for _ in $(seq 900); do grep -q 'KILN-TEST busy' "$U/disk.qcow2.d/console.log" 2> /dev/null && break; sleep 0.1; done

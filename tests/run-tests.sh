@@ -38,7 +38,7 @@ serial=(builder/t-leftovers.sh hypervisors/t-boot-test.sh)
 #   t-batch, t-serve-build: real builds through a seeded store, Slurm, a live server (t-key and
 #     t-serve run the keys, the result store and the API);
 #   t-install-cleanup, t-privileges, t-boot-test: signals, /proc and guests, not memory;
-#   t-qemu-net: QEMU's network plan; its proxy and failed install run in t-proxy-records (which
+#   t-qemu-net: QEMU's network plan, as nobody; its proxy and failed install run in t-proxy-records (which
 #     parses the proxy process's records, from a sandboxed process, so stays) and t-guest-hostile.
 not_under_asan=(builder/t-finish.sh batch/t-batch.sh serve/t-serve-build.sh hypervisors/t-install-cleanup.sh
         hypervisors/t-privileges.sh hypervisors/t-boot-test.sh hypervisors/t-qemu-net.sh)

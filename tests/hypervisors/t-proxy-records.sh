@@ -42,6 +42,8 @@ rc=$?
 check_eq "the busy guest's install succeeds" 0 "$rc" "$(tail -3 "$TMP/err")"
 con="$TMP/disk.qcow2.d/console.log"
 grep -q 'KILN-TEST busy' "$con" && ok "the guest made its requests, one left waiting" || not_ok "the guest made its requests" "$(grep KILN-TEST "$con")"
+grep -q '^KILN-TEST direct: failed' "$con" && grep -q '^KILN-TEST tcp22: failed' "$con" &&
+        ok "the guest reaches nothing but the proxy (direct HTTP and TCP fail)" || not_ok "direct connections fail" "$(grep KILN-TEST "$con")"
 grep -q "GET /allowed/hang" "$TMP/requests.log" && ok "the upstream saw the request it never answers" ||
         not_ok "the upstream saw the hanging request" "$(cat "$TMP/requests.log")"
 # Every request the guest finished is in the result: 21 of hello.txt, the denied one.
@@ -58,33 +60,4 @@ else
         not_ok "the events pass the schema" "$out"
 fi
 
-# The same install as a user that is not root, as kiln serve runs (User=kiln): no switch of user,
-# QEMU in a user and network namespace of its own, the proxy's process under both filters. (The
-# normal pass only: the ASan pass has the root run above.)
-if [ -n "${KILN_TEST_QUICK:-}" ]; then
-        :
-elif [ "$(id -u)" -ne 0 ] || ! id nobody > /dev/null 2>&1; then
-        skip "an install as a user that is not root" "needs root to become 'nobody'"
-elif ! runuser -u nobody -- test -x "$(kiln_binary)"; then
-        skip "an install as a user that is not root" "'nobody' cannot run $(kiln_binary) (a checkout below a private folder)"
-else
-        # A folder of nobody's own, under /tmp: this script's $TMP may sit in folders nobody cannot
-        # pass (run-tests.sh's), and so may the kiln_with wrapper.
-        U=$(mktemp -d /tmp/kiln-nobody.XXXXXX)
-        trap 'stop_background; rm -rf "$U"' EXIT
-        cp -r "$TMP/guest" "$TMP/busy.yaml" "$U/" && chown -R nobody "$U"
-        (cd "$U" && runuser -u nobody -- env HOME="$U" TMPDIR="$U" "$(kiln_binary)" --allow-private-mirrors install --cache "$U/cache" --accel tcg \
-                --timeout 5 --events json -o "$U/disk.qcow2" "$U/busy.yaml" > "$U/events" 2> "$U/err") &
-        upid=$!
-        for _ in $(seq 900); do grep -q 'KILN-TEST busy' "$U/disk.qcow2.d/console.log" 2> /dev/null && break; sleep 0.1; done
-        # Its QEMU, while it runs: nobody's, no capabilities, NoNewPrivs, a filter.
-        q=$(pgrep -u nobody -x qemu-system-x86 | head -1)
-        st=$( [ -n "$q" ] && awk '/^Uid:/ {u=$2} /^CapEff:/ {c=$2} /^NoNewPrivs:/ {n=$2} /^Seccomp:/ {s=$2} END {print u, c, n, s}' /proc/"$q"/status 2> /dev/null)
-        wait $upid
-        check_eq "as 'nobody': the install succeeds" 0 $? "$(tail -3 "$U/err")"
-        check_eq "as 'nobody': QEMU runs as nobody, no capabilities, NoNewPrivs, seccomp" "$(id -u nobody) 0000000000000000 1 2" "$st"
-        got=$(/usr/bin/python3 -c 'import json,sys; e=json.loads(sys.argv[1]); p=e.get("proxy",{}); print(e["type"], p.get("requests"), p.get("files"), p.get("refused"))' "$(tail -1 "$U/events")" 2>&1)
-        check_eq "as 'nobody': the result counts what the proxy served" "result 22 21 1" "$got"
-        check_eq "as 'nobody': every file it made is nobody's" "" "$(find "$U" ! -user nobody ! -name err ! -name events)"
-fi
 finish

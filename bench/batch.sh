@@ -26,7 +26,7 @@ export LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEN
 fix=$top/tests/helpers/archive-fixture.py
 py "$fix" keys "$tmp/gnupg" > /dev/null 2>&1
 py "$fix" build "$tmp/archive" --gnupghome "$tmp/gnupg" --variant good 2> /dev/null
-py "$fix" serve "$tmp/archive" > "$tmp/port" 2> /dev/null &
+/usr/bin/python3 "$fix" serve "$tmp/archive" > "$tmp/port" 2> /dev/null &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 # The key covers the mirror's URL (its port) and the fixture's InRelease (signed by a key made for

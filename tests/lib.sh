@@ -78,3 +78,11 @@ stop_background() {
         for p in "${pids[@]}"; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
         rm -rf "$TMP"
 }
+
+# busybox_profile NAME MIRROR FILE: the profile of an install that boots the busybox guest in the
+# folder 'guest' beside FILE (tests/helpers/busybox-guest.sh), with MIRROR as its one mirror.
+busybox_profile() {
+        printf '%s\n' "name: $1" "release: trixie" "mirror: $2" "security: false" "disk: {size: 2G}" \
+                "vm: {memory: 512M, cpus: 1}" \
+                "installer: {kernel: guest/vmlinuz, initrd: guest/initrd.gz, extra_args: [rdinit=/init]}" > "$3"
+}

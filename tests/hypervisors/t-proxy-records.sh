@@ -27,15 +27,7 @@ rc=$?
 if [ $rc -eq 77 ]; then skip "proxy records" "$(cat "$TMP/guest.log")"; finish; exit 0; fi
 [ $rc -eq 0 ] || { not_ok "build the busybox guest" "$(cat "$TMP/guest.log")"; finish; exit; }
 
-cat > "$TMP/busy.yaml" << X
-name: busy
-release: trixie
-mirror: http://127.0.0.1:$port/allowed
-security: false
-disk: {size: 2G}
-vm: {memory: 512M, cpus: 1}
-installer: {kernel: guest/vmlinuz, initrd: guest/initrd.gz, extra_args: [rdinit=/init]}
-X
+busybox_profile busy "http://127.0.0.1:$port/allowed" "$TMP/busy.yaml"
 "$KILN" install --cache "$TMP/cache" --accel tcg --timeout 5 --events json -o "$TMP/disk.qcow2" "$TMP/busy.yaml" \
         > "$TMP/events" 2> "$TMP/err"
 rc=$?

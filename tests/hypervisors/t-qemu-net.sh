@@ -38,15 +38,7 @@ if [ "$(id -u)" -eq 0 ] && id nobody > /dev/null 2>&1 && runuser -u nobody -- te
         run=(runuser -u nobody -- env HOME="$W" TMPDIR="$W")
         KILN=$(kiln_binary)
 fi
-cat > "$W/net.yaml" <<X
-name: nettest
-release: trixie
-mirror: http://127.0.0.1:$port/allowed
-security: false
-disk: {size: 2G}
-vm: {memory: 512M, cpus: 1}
-installer: {kernel: guest/vmlinuz, initrd: guest/initrd.gz, extra_args: [rdinit=/init]}
-X
+busybox_profile nettest "http://127.0.0.1:$port/allowed" "$W/net.yaml"
 [ -n "${run[*]}" ] && chown -R nobody "$W"
 (cd "$W" && "${run[@]}" "$KILN" --allow-private-mirrors install --cache "$W/cache" --accel tcg --timeout 5 --watchdog 2 \
         -o "$W/disk.qcow2" "$W/net.yaml" > "$TMP/out" 2> "$TMP/err") &

@@ -2,9 +2,9 @@
 # Run every test script under tests/ (t-*.sh) and close with "N passed, N failed, N skipped".
 # Independent scripts run KILN_TEST_JOBS at a time (default 2, the CI machine's cores), each with
 # its output captured and printed in order once it is done, and with a TMPDIR of its own (kiln's
-# run folders live there, and some scripts look for strays in it). Scripts that look for stray
-# processes by kiln's binary path or by a guest's name run after them, one at a time, with nothing
-# else of the suite running.
+# run folders live there, and some scripts look for strays in it). A script that looks for stray
+# processes finds its own only: by pid, by a guest name or build id of its own, or by a run folder
+# under its TMPDIR.
 set -u
 : "${KILN:?set KILN to the kiln binary (make check does)}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,11 +26,6 @@ uses_fixture=(builder/t-finish.sh batch/t-batch.sh serve/t-serve-build.sh)
 # a folder the sandbox user, which runs the appliance's QEMU as root, can read); libguestfs
 # serializes the build (supermin --lock) and rebuilds it when the host's packages change.
 export LIBGUESTFS_CACHEDIR=${LIBGUESTFS_CACHEDIR:-/var/tmp}
-# t-boot-test looks for a stray guest by the boot test's name, which its siblings share (t-finish,
-# t-image-format boot images too); t-leftovers plants dead run folders and watches the sweeps. They
-# run after the others, one at a time. (t-install-cleanup and t-privileges follow their own
-# processes by pid and by a guest name of their own: they run with the others.)
-serial=(builder/t-leftovers.sh hypervisors/t-boot-test.sh)
 # The ASan pass (KILN_TEST_QUICK) leaves out the scripts whose time is a guest's or an appliance's
 # under TCG and whose kiln code the other scripts of the pass already run under ASan: they ran in
 # the normal pass, and twice made the gate longer than its 15 minutes.
@@ -66,13 +61,12 @@ if [ -n "${KILN_TEST_QUICK:-}" ]; then
         echo "# left out of the ASan pass (run in the normal one): ${not_under_asan[*]}"
         all=$(grep -vxF -e "$(printf '%s\n' "${not_under_asan[@]}")" <<< "$all")
 fi
-parallel=$(grep -vxF -e "$(printf '%s\n' "${serial[@]}")" <<< "$all")
 # The longest first, the fixture's users last (by then the fixture is usually made), the rest in
 # name order.
 first_last=$(printf '%s\n' "${slow_first[@]}" "${uses_fixture[@]}")
-ordered=$( (printf '%s\n' "${slow_first[@]}" | grep -xF -e "$parallel"
-        grep -vxF -e "$first_last" <<< "$parallel"
-        printf '%s\n' "${uses_fixture[@]}" | grep -xF -e "$parallel") )
+ordered=$( (printf '%s\n' "${slow_first[@]}" | grep -xF -e "$all"
+        grep -vxF -e "$first_last" <<< "$all"
+        printf '%s\n' "${uses_fixture[@]}" | grep -xF -e "$all") )
 
 # tally NAME RC OUTPUT-FILE SECONDS: print a script's output and count its results.
 tally() {
@@ -111,17 +105,10 @@ done
 wait
 set +m
 # In name order, as the suite always printed.
-for name in $parallel; do
+for name in $all; do
         i=${index[$name]}
         tally "$name" "$(cat "$work/$i.rc")" "$work/$i.out" "$(cat "$work/$i.time")"
 done
 
-for name in "${serial[@]}"; do
-        grep -qxF "$name" <<< "$all" || continue
-        start=$SECONDS
-        bash "$here/$name" > "$work/serial.out" 2>&1
-        rc=$?
-        tally "$name" "$rc" "$work/serial.out" $((SECONDS - start))
-done
 echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" -eq 0 ]

@@ -2,19 +2,31 @@
 # The sweep at start removes only what is provably kiln's and provably abandoned: names kiln makes,
 # owned by kiln's user, with a lock file (or a partial disk) no live process holds; never through a
 # symbolic link. A build folder whose lock is held is refused. No guest boots: 'kiln finish' on a
-# tiny raw disk runs the sweep, then fails at the inspection (LIBGUESTFS_HV=/bin/false). The real
+# tiny raw disk runs the sweep, then fails at the inspection, at once: libguestfs is given a fixed
+# appliance (LIBGUESTFS_PATH) whose kernel is not one, so its QEMU stops before anything boots. The real
 # SIGKILL of an install and the sweep after it are in tests/hypervisors/t-install-cleanup.sh.
 . "$(dirname "$0")/../lib.sh"
-for t in qemu-img flock; do
+for t in qemu-img flock mkfs.ext2; do
         command -v $t > /dev/null || { skip "leftovers" "$t is not installed"; finish; exit 0; }
 done
 export TMPDIR="$TMP/tmp"; mkdir -p "$TMPDIR"
-export LIBGUESTFS_BACKEND=direct LIBGUESTFS_HV=/bin/false LIBGUESTFS_CACHEDIR=${LIBGUESTFS_CACHEDIR:-/var/tmp}
+mkdir -p "$TMP/appliance"
+touch "$TMP/appliance/README.fixed"; echo "not a kernel" > "$TMP/appliance/kernel"; : > "$TMP/appliance/initrd"
+# (an empty root makes this libguestfs crash in launch: it reads the root filesystem's UUID)
+truncate -s 1M "$TMP/appliance/root"; mkfs.ext2 -q -F "$TMP/appliance/root" > /dev/null 2>&1
+export LIBGUESTFS_BACKEND=direct LIBGUESTFS_PATH=$TMP/appliance
 profile=$TOP/profiles/minimal.yaml
 truncate -s 1M "$TMP/tiny.raw"
 mkdir -p "$TMP/victim"; echo keep > "$TMP/victim/file"; echo 4242 > "$TMP/victim/.kiln-lock"
 holders=()
-hold() { flock -x "$1" sleep 120 & holders+=($!); sleep 0.2; } # a live owner: a process holding the lock
+# A live owner: a process holding the lock. It returns once the lock is held (a fixed sleep was
+# too short on a loaded machine); the holder is the sleep itself, so killing it frees the lock.
+hold() {
+        rm -f "$TMP/held"
+        (exec 8< "$1" && flock -x 8 && : > "$TMP/held" && exec sleep 120) & holders+=($!)
+        for _ in $(seq 200); do [ -e "$TMP/held" ] && return; sleep 0.05; done
+        not_ok "hold '$1'" "flock did not take the lock in 10 s"
+}
 
 run=$TMPDIR/kiln-run
 mkdir "$TMPDIR/kiln-boot-dead01"; echo 4242 > "$TMPDIR/kiln-boot-dead01/.kiln-lock"; : > "$TMPDIR/kiln-boot-dead01/qemu.stderr"

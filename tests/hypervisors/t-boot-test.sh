@@ -15,7 +15,9 @@ grep -q "no login prompt on the serial console within 5 s; console:" "$TMP/err" 
 check_eq "image untouched (snapshot)" "$before" "$(sha256sum "$TMP/blank.qcow2")"
 [ -f "$TMP/blank.qcow2.boot-console.log" ] && ok "console log kept" || not_ok "console log kept"
 [ -z "$(ls -A "$TMPDIR")" ] && ok "no temporary folder left" || not_ok "no temporary folder left" "$(ls "$TMPDIR")"
-pgrep -f "kiln-boot-test" > /dev/null && not_ok "no guest left running" || ok "no guest left running"
+# This script's guests only: their QMP socket is in a run folder under this script's TMPDIR (the
+# guest name, kiln-boot-test, is every boot test's, and sibling scripts boot-test images too).
+pgrep -f "$TMPDIR/kiln-boot-" > /dev/null && not_ok "no guest left running" || ok "no guest left running"
 # Least privilege, measured: the boot test's QEMU runs as the sandbox user under seccomp, and
 # gets the image (in a 0700 folder, mode 0600) as a descriptor, not a path it opens.
 if [ "$(id -u)" -eq 0 ]; then

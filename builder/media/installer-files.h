@@ -13,7 +13,7 @@ int kiln_deb_extract(const struct kiln_cache *c, const char *deb_path, const cha
 int kiln_iso_extract(const struct kiln_cache *c, const char *iso_path, char ret_kernel[KILN_SHA256_HEX],
                      char ret_initrd[KILN_SHA256_HEX], struct kiln_error **reterr);
 
-/* "6.12.94+deb13-amd64" from an x86 bzImage's header. */
+/* "6.12.94+deb13-amd64" from an x86 bzImage's header; NULL (and 0) for an x86-64 ELF vmlinux, which has none. */
 int kiln_kernel_version(const char *kernel_path, char **ret, struct kiln_error **reterr);
 
 /* The packages in the initrd's var/lib/dpkg/status, as "NAME=VERSION" (a NULL-terminated vector). */

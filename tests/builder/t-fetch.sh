@@ -197,6 +197,17 @@ cp "$TMP/out2/linux" "$TMP/vmlinuz"; cp "$initrd" "$TMP/initrd.gz"
 printf 'name: l\nrelease: trixie\nsecurity: false\ninstaller: {kernel: vmlinuz, initrd: initrd.gz}\n' > "$TMP/local.yaml"
 "$KILN" fetch --cache "$TMP/cl" "$TMP/local.yaml" > "$TMP/local.out" 2>&1; check_eq "local kernel and initrd" 0 $?
 grep -q "^trusted  by local files named by the profile" "$TMP/local.out" && ok "local files: trust stated" || not_ok "local files: trust stated"
+# An uncompressed x86-64 ELF vmlinux is a kernel too (QEMU boots it through PVH; it has no version
+# header); anything else is refused, named.
+printf '\177ELF\002\001\001' > "$TMP/vmlinuz"; head -c 11 /dev/zero >> "$TMP/vmlinuz"; printf '\076\000' >> "$TMP/vmlinuz"
+head -c 1024 /dev/zero >> "$TMP/vmlinuz"
+"$KILN" fetch --cache "$TMP/cl" "$TMP/local.yaml" > "$TMP/local.out" 2>&1; check_eq "a local ELF vmlinux (x86-64)" 0 $?
+grep -q ", linux " "$TMP/local.out" && not_ok "an ELF vmlinux: no version claimed" "$(cat "$TMP/local.out")" || ok "an ELF vmlinux: no version claimed"
+printf '\177ELF\001\001\001' > "$TMP/vmlinuz"; head -c 1100 /dev/zero >> "$TMP/vmlinuz"
+"$KILN" fetch --cache "$TMP/cl" "$TMP/local.yaml" > "$TMP/local.out" 2>&1; check_eq "a 32-bit ELF is refused" 1 $?
+grep -qF "is neither an x86 bzImage (no 'HdrS' header) nor an x86-64 ELF vmlinux" "$TMP/local.out" && ok "a kernel that is neither: a clear error" ||
+        not_ok "a kernel that is neither: a clear error" "$(cat "$TMP/local.out")"
+cp "$TMP/out2/linux" "$TMP/vmlinuz"
 if command -v bsdtar > /dev/null; then
         mkdir -p "$TMP/iso/install.amd/gtk"
         cp "$TMP/vmlinuz" "$TMP/iso/install.amd/vmlinuz"; cp "$initrd" "$TMP/iso/install.amd/initrd.gz"

@@ -172,6 +172,33 @@ int kiln_appliance_open(const char *image, const char *format, bool readonly, bo
         return 0;
 }
 
+int kiln_appliance_new(const char *image, const char *format, bool readonly, bool force_tcg,
+                       struct kiln_appliance **ret, struct kiln_error **reterr)
+{
+        guestfs_h *g = NULL;
+        char *root = NULL;
+        int r = kiln_appliance_open(image, format, readonly, force_tcg, &g, &root, reterr);
+        if (r < 0)
+                return r;
+        *ret = xcalloc(1, sizeof(**ret));
+        (*ret)->g = g;
+        (*ret)->root = root;
+        return 0;
+}
+
+int kiln_appliance_free(struct kiln_appliance *a, bool shutdown, struct kiln_error **reterr)
+{
+        int r = 0;
+        if (!a)
+                return 0;
+        if (shutdown && (guestfs_umount_all(a->g) < 0 || guestfs_shutdown(a->g) < 0))
+                r = kiln_appliance_error(a->g, reterr, "libguestfs: write the image back and shut the appliance down");
+        guestfs_close(a->g);
+        free(a->root);
+        free(a);
+        return r;
+}
+
 static int cmp_len(const void *a, const void *b)
 {
         size_t x = strlen(*(char *const *)a), y = strlen(*(char *const *)b);

@@ -20,6 +20,18 @@ int kiln_appliance_qemu_main(int argc, char **argv);
 int kiln_appliance_open(const char *image, const char *format, bool readonly, bool force_tcg, guestfs_h **ret_g,
                         char **ret_root, struct kiln_error **reterr);
 
+/* The same, kept as one object: an appliance that outlives one call (the build's inspection, then
+ * its host-side GRUB, in one launch). kiln_appliance_free with shutdown unmounts, writes the image
+ * back and stops the appliance, and returns that step's error; without, it just closes (QEMU is
+ * killed). Either way a is freed. */
+struct kiln_appliance {
+        guestfs_h *g;
+        char *root;
+};
+int kiln_appliance_new(const char *image, const char *format, bool readonly, bool force_tcg,
+                       struct kiln_appliance **ret, struct kiln_error **reterr);
+int kiln_appliance_free(struct kiln_appliance *a, bool shutdown, struct kiln_error **reterr);
+
 /* Mount every filesystem the inspection found for root, "/" first ("/" before "/home"), read-only
  * or not. Fails only when "/" cannot be mounted; others (swap, an odd filesystem) are skipped. */
 int kiln_appliance_mount_all(guestfs_h *g, const char *root, bool readonly, struct kiln_error **reterr);

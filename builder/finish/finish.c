@@ -52,14 +52,24 @@ char *kiln_grub_defaults(const struct kiln_profile *p)
 int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, const struct kiln_profile *p,
                       char **ret_log, struct kiln_error **reterr)
 {
-        guestfs_h *g = NULL;
-        char **devs = NULL, *disk = NULL;
-        _cleanup_free_ char *root = NULL, *defaults = kiln_grub_defaults(p);
-        struct kiln_buf log = {0};
-        int r = kiln_appliance_open(image, format, false, force_tcg, &g, &root, reterr);
+        struct kiln_appliance *a = NULL;
+        if (ret_log)
+                *ret_log = NULL;
+        int r = kiln_appliance_new(image, format, false, force_tcg, &a, reterr);
         if (r < 0)
                 return r;
-        if ((r = kiln_appliance_mount_all(g, root, false, reterr)) < 0)
+        return kiln_grub_appliance(a, p, ret_log, reterr);
+}
+
+int kiln_grub_appliance(struct kiln_appliance *a, const struct kiln_profile *p, char **ret_log,
+                        struct kiln_error **reterr)
+{
+        guestfs_h *g = a->g;
+        char **devs = NULL, *disk = NULL;
+        _cleanup_free_ char *defaults = kiln_grub_defaults(p);
+        struct kiln_buf log = {0};
+        int r;
+        if ((r = kiln_appliance_mount_all(g, a->root, false, reterr)) < 0)
                 goto out;
         if (guestfs_is_file_opts(g, "/usr/sbin/grub-install", GUESTFS_IS_FILE_OPTS_FOLLOWSYMLINKS, 1, -1) <= 0 ||
             guestfs_is_dir(g, "/usr/lib/grub/i386-pc") <= 0) {
@@ -142,12 +152,13 @@ int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, con
                 r = kiln_error_set(reterr, EIO, "grub-install ran but the disk's boot sector is not GRUB's");
                 goto out;
         }
-        if (guestfs_umount_all(g) < 0 || guestfs_shutdown(g) < 0)
-                r = kiln_appliance_error(g, reterr, "libguestfs: write the image back and shut the appliance down");
+        r = kiln_appliance_free(a, true, reterr);
+        a = NULL;
 out:
         strv_free(devs);
         free(disk);
-        guestfs_close(g);
+        if (a)
+                kiln_appliance_free(a, false, NULL);
         if (ret_log)
                 *ret_log = buf_steal(&log);
         else

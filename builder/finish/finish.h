@@ -21,6 +21,11 @@ const char *kiln_output_format(const char *path);
  * failure) gets what the commands printed. */
 int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, const struct kiln_profile *p,
                       char **ret_log, struct kiln_error **reterr);
+/* The same in an appliance already open read-write (appliance.h), which it always frees: written
+ * back and shut down on success, closed on failure. */
+struct kiln_appliance;
+int kiln_grub_appliance(struct kiln_appliance *a, const struct kiln_profile *p, char **ret_log,
+                        struct kiln_error **reterr);
 
 /* What /etc/default/grub.d/kiln.cfg says for a profile (the preseed's late command writes the same). */
 char *kiln_grub_defaults(const struct kiln_profile *p);

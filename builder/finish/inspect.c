@@ -33,11 +33,29 @@ static char *image_text(char *s)
 int kiln_inspect(const char *image, const char *format, bool force_tcg, const char *copy_logs_to,
                  struct kiln_inspection **ret, struct kiln_error **reterr)
 {
-        guestfs_h *g = NULL;
-        _cleanup_free_ char *root = NULL;
-        int r = kiln_appliance_open(image, format, true, force_tcg, &g, &root, reterr);
+        struct kiln_appliance *a = NULL;
+        int r = kiln_appliance_new(image, format, true, force_tcg, &a, reterr);
         if (r < 0)
                 return r;
+        r = kiln_inspect_appliance(a, copy_logs_to, ret, reterr);
+        if (r < 0) {
+                kiln_appliance_free(a, false, NULL);
+                return r;
+        }
+        r = kiln_appliance_free(a, true, reterr);
+        if (r < 0) {
+                kiln_inspection_free(*ret);
+                *ret = NULL;
+        }
+        return r;
+}
+
+int kiln_inspect_appliance(struct kiln_appliance *a, const char *copy_logs_to, struct kiln_inspection **ret,
+                           struct kiln_error **reterr)
+{
+        guestfs_h *g = a->g;
+        const char *root = a->root;
+        int r = 0;
         struct kiln_inspection *in = xcalloc(1, sizeof(*in));
         char **mps = NULL;
         /* The image wrote all of these: escaped before anything prints them. */
@@ -116,12 +134,10 @@ int kiln_inspect(const char *image, const char *format, bool force_tcg, const ch
         }
         if (!in->installer_finished)
                 in->problems = strv_push(in->problems, xstrdup("no /var/log/installer: the installer did not finish"));
-        guestfs_umount_all(g);
-        if (guestfs_shutdown(g) < 0)
-                r = kiln_appliance_error(g, reterr, "libguestfs: shut the appliance down");
+        if (guestfs_umount_all(g) < 0)
+                r = kiln_appliance_error(g, reterr, "libguestfs: unmount the image's filesystems");
 out:
         strv_free(mps);
-        guestfs_close(g);
         if (r < 0) {
                 kiln_inspection_free(in);
                 return r;

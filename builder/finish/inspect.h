@@ -20,4 +20,9 @@ struct kiln_inspection {
 /* copy_logs_to (may be NULL): a folder that receives var/log/installer as "installer/". */
 int kiln_inspect(const char *image, const char *format, bool force_tcg, const char *copy_logs_to,
                  struct kiln_inspection **ret, struct kiln_error **reterr);
+/* The same in an appliance already open (appliance.h), which stays open with nothing mounted: a
+ * build inspects its work disk and then installs GRUB on it in one launch. */
+struct kiln_appliance;
+int kiln_inspect_appliance(struct kiln_appliance *a, const char *copy_logs_to, struct kiln_inspection **ret,
+                           struct kiln_error **reterr);
 void kiln_inspection_free(struct kiln_inspection *i);

@@ -31,7 +31,7 @@ FUZZ_NAMES := fuzz-profile fuzz-index fuzz-install-log fuzz-proxy-url
 FUZZ_BIN   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%)
 
 .SECONDARY:
-.PHONY: format-check analyze shellcheck all deps demo check check-unit check-asan check-net check-e2e check-e2e-api fuzz bench bench-build bench-batch install uninstall clean format
+.PHONY: format-check analyze shellcheck all deps demo check check-unit check-asan check-net check-e2e check-e2e-api fuzz bench bench-build bench-build-e2e bench-batch install uninstall clean format
 
 TEST_BIN   := $(BUILD)/tests/builder/test-install-log $(BUILD)/tests/builder/test-finish $(BUILD)/tests/builder/test-cache-import $(BUILD)/tests/builder/test-sandbox
 # Xen's own config parser, where libxen-dev is installed.
@@ -145,6 +145,10 @@ bench: all $(BUILD)/bench/inject
 # One profile built cold, warm (proxy cache hot) and as bare QEMU + preseed: three full installs.
 bench-build: all
 	KILN=$(abspath $(BUILD)/kiln) bench/build.sh $(BENCH_PROFILE)
+
+# The same on this machine's mirror, through the fixtures make check-e2e uses (bench/build-e2e.sh).
+bench-build-e2e: all
+	KILN=$(abspath $(BUILD)/kiln) bash bench/build-e2e.sh
 
 # 1, 2 and 4 builds at once (the fetch stage and result reuse), against the archive fixture.
 bench-batch: all

@@ -582,6 +582,12 @@ static const struct field repo_fields[] = {
         {0},
 };
 
+/* installer.kernel and installer.initrd share a row of the reference. */
+#define LOCAL_KERNEL_DOC                                                                                               \
+        "A local installer kernel and initrd (both), for offline use. The kernel is an x86 bzImage (its version is "   \
+        "read from its header) or an uncompressed x86-64 ELF `vmlinux` with a PVH entry, which QEMU boots without "    \
+        "the guest decompressing it first (seconds less per boot under TCG; no version is read)."
+
 static const struct field installer_fields[] = {
         {"version", T_STR, .check = check_version, .def_doc = "the current one",
          .doc = "Another version of the `debian-installer-NN-netboot-ARCH` package in the pool, e.g. "
@@ -597,10 +603,8 @@ static const struct field installer_fields[] = {
         {"udebs", T_LIST, .item = T_STR, .check = check_udeb, .type_doc = "list of paths", .def_doc = "none",
          .doc = "`.udeb` files preinstalled in the installer (placed under `/kiln/udebs/` in the initrd, installed "
                 "with `udpkg` by the early command)."},
-        {"kernel", T_STR, .check = check_kernel, .type_doc = "paths",
-         .doc = "A local installer kernel and initrd (both), for offline use."},
-        {"initrd", T_STR, .check = check_initrd, .type_doc = "paths",
-         .doc = "A local installer kernel and initrd (both), for offline use."},
+        {"kernel", T_STR, .check = check_kernel, .type_doc = "paths", .doc = LOCAL_KERNEL_DOC},
+        {"initrd", T_STR, .check = check_initrd, .type_doc = "paths", .doc = LOCAL_KERNEL_DOC},
         {"iso", T_STR, .check = check_iso, .type_doc = "path",
          .doc = "A local installer ISO (its kernel and initrd are used). Excludes `kernel`/`initrd`."},
         {0},

@@ -68,6 +68,7 @@ def main():
     subprocess.run(gpg + ["--yes", "--clearsign", "-o", os.path.join(a.workdir, dist, "InRelease"), rel_path], check=True)
     subprocess.run(gpg + ["--yes", "-abs", "-o", rel_path + ".gpg", rel_path], check=True)
     subprocess.run(gpg + ["--yes", "--export", "-o", os.path.join(a.workdir, "keyring.gpg")], check=True)
+    subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], check=False)  # no agent left behind
     print(f"keyring: {os.path.join(a.workdir, 'keyring.gpg')}", flush=True)
     local = {f"{dist}/{n}" for n in ("Release", "Release.gpg", "InRelease")}
     prefix = "/" + up.split("/", 3)[3] + "/" if up.count("/") >= 3 else "/"

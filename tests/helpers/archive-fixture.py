@@ -234,11 +234,15 @@ def serve(root):
 
 if __name__ == "__main__":
     cmd = sys.argv[1]
+    # gpg starts an agent for the home it signs with, which outlives this script (and the test's
+    # folder) unless stopped: stopped here, so a test leaves no process behind.
     if cmd == "keys":
         keys(sys.argv[2])
+        subprocess.run(["gpgconf", "--homedir", sys.argv[2], "--kill", "gpg-agent"], check=False)
     elif cmd == "build":
         args = dict(zip(sys.argv[3::2], sys.argv[4::2]))
         build(sys.argv[2], args["--gnupghome"], args.get("--variant", "good"))
+        subprocess.run(["gpgconf", "--homedir", args["--gnupghome"], "--kill", "gpg-agent"], check=False)
     elif cmd == "serve":
         serve(sys.argv[2])
     else:

@@ -132,6 +132,19 @@ static enum MHD_Result reply_redirect(struct MHD_Connection *c, unsigned status,
 
 #define KILN_PROXY_MAX_POOL_ENTRIES 600000
 
+/* The pool table's key for a URL. glibc's hsearch hashes, in effect, a key's first eight
+ * characters (each one shifts the sum left by 4 bits, the first one last), and every pool URL
+ * starts "http://HOST": they all collided, and the table was a list, filled in O(n^2) for an
+ * index's tens of thousands of entries (a stopping `kiln proxy` was seen spending minutes in its
+ * FIND loop). Each key leads with an FNV-1a hash of the URL, in hex. */
+static char *pool_key(const char *url)
+{
+        uint32_t h = 2166136261u;
+        for (const unsigned char *c = (const unsigned char *)url; *c; c++)
+                h = (h ^ *c) * 16777619u;
+        return xasprintf("%08" PRIx32 "%s", h, url);
+}
+
 struct pool_entry {
         char sha256[KILN_SHA256_HEX];
         uint64_t size;
@@ -161,7 +174,8 @@ static void learn_index(struct kiln_proxy *p, const struct kiln_pin *pin, const 
                 _cleanup_free_ char *size = kiln_stanza_field(st, sl, "Size");
                 if (!file || !hash || strlen(hash) != 64 || !size || strstr(file, ".."))
                         continue;
-                char *key = xasprintf("%s/%s", pin->base, file);
+                _cleanup_free_ char *url = xasprintf("%s/%s", pin->base, file);
+                char *key = pool_key(url);
                 ENTRY want = {.key = key}, *found = NULL;
                 if (hsearch_r(want, FIND, &found, &p->pool) && found) {
                         free(key);
@@ -188,8 +202,9 @@ static void learn_index(struct kiln_proxy *p, const struct kiln_pin *pin, const 
 /* What the verified indices say of a pool URL; false when none lists it. */
 static bool pool_lookup(struct kiln_proxy *p, const char *url, struct pool_entry *ret)
 {
+        _cleanup_free_ char *key = pool_key(url);
         pthread_mutex_lock(&p->pool_lock);
-        ENTRY want = {.key = (char *)url}, *found = NULL;
+        ENTRY want = {.key = key}, *found = NULL;
         bool ok = hsearch_r(want, FIND, &found, &p->pool) && found;
         if (ok)
                 *ret = *(struct pool_entry *)found->data;

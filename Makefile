@@ -65,7 +65,8 @@ DEB_BUILD  := build-essential pkg-config libyaml-dev libarchive-dev libcurl4-ope
               libguestfs-dev libjson-c-dev libmicrohttpd-dev libssl-dev libxml2-dev libseccomp-dev libsqlite3-dev
 DEB_TEST   := debconf-utils clang clang-format shellcheck cppcheck python3 gpg gpgv cpio dpkg-dev libarchive-tools man-db \
               qemu-system-x86 qemu-utils busybox-static linux-image-amd64 libxen-dev curl \
-              mmdebstrap libguestfs-tools libxml2-utils python3-jsonschema python3-yaml slurm-wlm munge bc chromium
+              mmdebstrap libguestfs-tools libxml2-utils python3-jsonschema python3-yaml slurm-wlm munge bc chromium \
+              supermin binutils xz-utils e2fsprogs
 deps:
 	@missing=$$(for p in $(DEB_RUN) $(DEB_BUILD) $(DEB_TEST); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \

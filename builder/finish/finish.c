@@ -49,18 +49,6 @@ char *kiln_grub_defaults(const struct kiln_profile *p)
         return buf_steal(&b);
 }
 
-int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, const struct kiln_profile *p,
-                      char **ret_log, struct kiln_error **reterr)
-{
-        struct kiln_appliance *a = NULL;
-        if (ret_log)
-                *ret_log = NULL;
-        int r = kiln_appliance_new(image, format, false, force_tcg, &a, reterr);
-        if (r < 0)
-                return r;
-        return kiln_grub_appliance(a, p, ret_log, reterr);
-}
-
 int kiln_grub_appliance(struct kiln_appliance *a, const struct kiln_profile *p, char **ret_log,
                         struct kiln_error **reterr)
 {

@@ -14,15 +14,12 @@
  * NULL for anything else. */
 const char *kiln_output_format(const char *path);
 
-/* bootloader: host, default backend. Opens the image read-write in the libguestfs appliance,
- * writes /etc/default/grub.d/kiln.cfg from the profile (serial console, kernel_args), runs the
- * image's own grub-install on the appliance's first disk and update-grub, and checks that
- * /boot/grub/grub.cfg and the boot sector are there. format is never probed. *ret_log (also on
- * failure) gets what the commands printed. */
-int kiln_grub_guestfs(const char *image, const char *format, bool force_tcg, const struct kiln_profile *p,
-                      char **ret_log, struct kiln_error **reterr);
-/* The same in an appliance already open read-write (appliance.h), which it always frees: written
- * back and shut down on success, closed on failure. */
+/* bootloader: host, default backend, in an appliance already open read-write on the image
+ * (appliance.h: the build's inspection opened it), which it always frees: written back and shut
+ * down on success, closed on failure. Writes /etc/default/grub.d/kiln.cfg from the profile (serial
+ * console, kernel_args), runs the image's own grub-install on the disk grub-probe names for /boot
+ * and update-grub, and checks that /boot/grub/grub.cfg and the boot sector are there. *ret_log
+ * (also on failure) gets what the commands printed. */
 struct kiln_appliance;
 int kiln_grub_appliance(struct kiln_appliance *a, const struct kiln_profile *p, char **ret_log,
                         struct kiln_error **reterr);

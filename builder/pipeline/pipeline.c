@@ -284,9 +284,10 @@ static int stage_bootloader(struct kiln_build *b, struct kiln_error **err)
                 return 0;
         }
         _cleanup_free_ char *glog = NULL, *glog_path = xasprintf("%s/grub-install.log", b->bdir);
-        struct kiln_appliance *a = TAKE_PTR(b->appliance);
-        int g = a ? kiln_grub_appliance(a, b->p, &glog, err)
-                  : kiln_grub_guestfs(b->work, b->work_format, b->force_tcg, b->p, &glog, err);
+        struct kiln_appliance *a = TAKE_PTR(b->appliance); /* stage_inspect opened it */
+        if (!a)
+                return kiln_error_set(err, EINVAL, "internal: the bootloader stage has no appliance");
+        int g = kiln_grub_appliance(a, b->p, &glog, err);
         if (glog)
                 write_file_atomic(glog_path, glog, strlen(glog), NULL);
         if (g < 0)

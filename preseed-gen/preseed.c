@@ -247,7 +247,7 @@ static bool wants_package(const struct kiln_profile *p, const char *name)
 static void gen_tuning(struct gen *g)
 {
         const struct kiln_profile *p = g->p;
-        bool man_db = tune_man_db(p), dep = STREQ(p->tuning.initramfs, "dep");
+        bool man_db = tune_man_db(p), dep = !STREQ(p->tuning.initramfs, "most");
         if (!p->tuning.eatmydata && !man_db && !dep)
                 return;
         section(g, "Install speed (tuning): undone by the late command where the image would differ");
@@ -399,6 +399,33 @@ static void gen_finish(struct gen *g)
         add(g, NULL, "cdrom-detect/eject", "boolean", "false");
         add(g, NULL, "debian-installer/exit/poweroff", "boolean", "true");
 }
+
+/* tuning.initramfs targeted: base-installer's policy "dep" keeps the drivers of the install guest's
+ * root disk; this initramfs-tools hook (in the image, so later kernel updates keep it) adds the disk
+ * drivers of every hypervisor kiln builds for. manual_add_modules copies a module and what it
+ * depends on without loading it at boot (udev loads it where its hardware is), and skips a name this
+ * kernel does not have (--quiet), such as ata_piix on arm64. */
+static const char initramfs_hook[] =
+        "#!/bin/sh\n"
+        "# Written by kiln (tuning.initramfs: targeted). The initramfs is built with MODULES=dep\n"
+        "# (/etc/initramfs-tools/conf.d/driver-policy); this adds the disk drivers of the hypervisors\n"
+        "# kiln builds for, so the image boots on each: QEMU/KVM, Xen HVM, VMware, Hyper-V.\n"
+        "# Remove both files for a stock initramfs with every driver (MODULES=most).\n"
+        "PREREQ=\"\"\n"
+        "prereqs() { echo \"$PREREQ\"; }\n"
+        "case \"$1\" in prereqs) prereqs; exit 0 ;; esac\n"
+        ". /usr/share/initramfs-tools/hook-functions\n"
+        "manual_add_modules " KILN_INITRAMFS_DRIVERS "\n";
+
+/* Run by base-installer after debootstrap, before it installs initramfs-tools and the kernel, so
+ * the kernel's first initramfs has the drivers too. */
+static const char initramfs_installer_hook[] =
+        "#!/bin/sh\n"
+        "# kiln: tuning.initramfs targeted, the image's initramfs-tools hook.\n"
+        "set -e\n"
+        "mkdir -p /target/etc/initramfs-tools/hooks\n"
+        "cp /kiln/initramfs-hook /target/etc/initramfs-tools/hooks/kiln-hypervisor-drivers\n"
+        "chmod 0755 /target/etc/initramfs-tools/hooks/kiln-hypervisor-drivers\n";
 
 /* Questions kiln owns: what its guarantees rest on (power-off as the only success, the mirror and
  * the signed sources, the guest network, the accounts, what runs in the installer, the disk). A
@@ -639,7 +666,7 @@ char *kiln_repo_key_path(const struct kiln_repo *r)
 
 void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **ret, size_t *ret_n)
 {
-        size_t n = 0, cap = p->n_repos + strv_length(p->installer.udebs) + 1;
+        size_t n = 0, cap = p->n_repos + strv_length(p->installer.udebs) + 3;
         struct kiln_initrd_file *f = xcalloc(cap, sizeof(*f));
         for (size_t i = 0; i < p->n_repos; i++) {
                 const struct kiln_repo *r = &p->repos[i];
@@ -660,6 +687,16 @@ void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **
                 f[n++] = (struct kiln_initrd_file){.path = xasprintf("kiln/udebs/%s", base),
                                                    .source = xstrdup(p->installer.udebs[i]),
                                                    .mode = 0644};
+        }
+        if (STREQ(p->tuning.initramfs, "targeted")) {
+                f[n++] = (struct kiln_initrd_file){.path = xstrdup("kiln/initramfs-hook"),
+                                                   .data = xstrdup(initramfs_hook),
+                                                   .len = strlen(initramfs_hook),
+                                                   .mode = 0755};
+                f[n++] = (struct kiln_initrd_file){.path = xstrdup("usr/lib/base-installer.d/06kiln-initramfs"),
+                                                   .data = xstrdup(initramfs_installer_hook),
+                                                   .len = strlen(initramfs_installer_hook),
+                                                   .mode = 0755};
         }
         *ret = f;
         *ret_n = n;

@@ -19,7 +19,14 @@ void kiln_initrd_files_free(struct kiln_initrd_file *f, size_t n);
 int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version, char **ret_text,
                           struct kiln_error **reterr);
 
-/* The files the preseed refers to (repository keys, udebs). */
+/* The disk drivers tuning.initramfs "targeted" adds to the image's initramfs: QEMU/KVM (virtio),
+ * Xen HVM (xen-blkfront, ata_piix before the PV unplug), SATA and NVMe controllers any of them may
+ * emulate, VMware (vmw_pvscsi, mptspi), Hyper-V (hv_storvsc); sd_mod for the SCSI and SATA ones. */
+#define KILN_INITRAMFS_DRIVERS                                                                                         \
+        "virtio_pci virtio_blk virtio_scsi sd_mod ahci ata_piix ata_generic nvme xen-blkfront vmw_pvscsi mptspi "      \
+        "hv_storvsc"
+
+/* The files the preseed refers to (repository keys, udebs) and kiln's installer hooks. */
 void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **ret, size_t *ret_n);
 
 /* Where an extra repository's key lands inside the installer. */

@@ -91,7 +91,7 @@ struct kiln_profile {
         struct {
                 bool eatmydata;    /* dpkg under eatmydata during the install, removed at the end */
                 bool defer_man_db; /* man-db's auto-update off during the install, one mandb at the end */
-                char *initramfs;   /* base-installer's driver policy: "most" (stock) or "dep" */
+                char *initramfs;   /* "targeted" (dep + kiln's hypervisor drivers), "most" (stock) or "dep" */
         } tuning;
 
         struct kiln_preseed_entry *preseed;

@@ -114,7 +114,7 @@ printf 'name: tu\nrelease: trixie\nlate_commands: ["apt-get install -y jq"]\n' >
 "$KILN" preseed tu.yaml > tu.cfg 2>/dev/null
 check_eq "tuning default: eatmydata-udeb from the mirror" "eatmydata-udeb" "$(value_of 'd-i anna/choose_modules' tu.cfg)"
 check_eq "tuning default: man-db's auto-update off" "false" "$(value_of 'man-db man-db/auto-update' tu.cfg)"
-grep -q 'driver-policy' tu.cfg && not_ok "tuning default: stock initramfs (no driver policy)" || ok "tuning default: stock initramfs (no driver policy)"
+check_eq "tuning default: a targeted initramfs (base-installer's driver policy dep)" "dep" "$(value_of 'd-i base-installer/initramfs-tools/driver-policy' tu.cfg)"
 tlate=$(value_of 'd-i preseed/late_command' tu.cfg)
 sh -n -c "$tlate" && ! grep -q '\\' <<<"$tlate" && ok "tuned late_command is valid sh without backslash" || not_ok "tuned late_command" "$tlate"
 case $tlate in
@@ -140,9 +140,9 @@ rm -f tt/target/var/lib/dpkg/info/man-db.list tt/argv.log
 check_eq "no man-db installed: only the purge after the user's command" \
         "[sh][-c][apt-get install -y jq]|[dpkg][--purge][eatmydata][libeatmydata1]" "$(paste -sd'|' tt/argv.log 2>/dev/null)"
 
-printf 'name: tu\nrelease: trixie\nlate_commands: ["apt-get install -y jq"]\ntuning: {eatmydata: false, defer_man_db: false}\n' > off.yaml
+printf 'name: tu\nrelease: trixie\nlate_commands: ["apt-get install -y jq"]\ntuning: {eatmydata: false, defer_man_db: false, initramfs: most}\n' > off.yaml
 "$KILN" preseed off.yaml > off.cfg 2>/dev/null
-grep -q -e 'anna/choose_modules' -e 'man-db/auto-update' -e 'eatmydata' -e 'mandb' -e 'Install speed' off.cfg &&
+grep -q -e 'anna/choose_modules' -e 'man-db/auto-update' -e 'eatmydata' -e 'mandb' -e 'Install speed' -e 'driver-policy' off.cfg &&
         not_ok "tuning off: no tuning line and nothing undone" "$(grep -e eatmydata -e man-db off.cfg)" ||
         ok "tuning off: no tuning line and nothing undone"
 sed -e '/^# Install speed/,/^$/d' -e 's/ && if \[ -e .*$//' tu.cfg > tu-stripped.cfg

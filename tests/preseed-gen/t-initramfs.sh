@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# tuning.initramfs targeted (issue 16): the injected initrd carries base-installer's hook and the
+# image's initramfs-tools hook; the installer hook, run by busybox sh as base-installer runs it,
+# puts the hook in the target; and the hook, run by the host's real mkinitramfs, adds every
+# hypervisor disk driver without loading any of them at boot. The real install's boot test is
+# make check-e2e's.
+. "$(dirname "$0")/../lib.sh"
+KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
+WALK="$TOP/tests/helpers/initrd-walk.py"
+export KILN_FETCH_RETRIES=1
+# shellcheck disable=SC2034 # pids: read by start_archive_fixture and stop_background (tests/lib.sh)
+pids=()
+trap stop_background EXIT
+start_archive_fixture
+hook=usr/lib/base-installer.d/06kiln-initramfs
+# shellcheck disable=SC2154 # archive_base: start_archive_fixture's
+printf 'name: t\nrelease: trixie\nmirror: %s\nmirror_keyring: %s\nsecurity: false\n' "$archive_base" "$TMP/gnupg/good.asc" > "$TMP/p.yaml"
+printf 'extends: p.yaml\ntuning: {initramfs: most}\n' > "$TMP/most.yaml"
+printf 'extends: p.yaml\ntuning: {initramfs: dep}\n' > "$TMP/dep.yaml"
+
+for v in p most dep; do
+        "$KILN" fetch --cache "$TMP/cache" -o "$TMP/out-$v" "$TMP/$v.yaml" > /dev/null 2> "$TMP/$v.err" ||
+                { not_ok "fetch $v" "$(cat "$TMP/$v.err")"; finish; exit; }
+        python3 "$WALK" "$TMP/out-$v/initrd.gz" > "$TMP/walk-$v"
+done
+grep -q "^1 100755 [0-9]* [0-9a-f]* $hook\$" "$TMP/walk-p" && grep -q '^1 100755 [0-9]* [0-9a-f]* kiln/initramfs-hook$' "$TMP/walk-p" &&
+        ok "default (targeted): base-installer's hook and the image's hook in the initrd, executable" ||
+        not_ok "targeted: hooks injected" "$(cat "$TMP/walk-p")"
+check_eq "default (targeted): base-installer's driver policy dep" "dep" \
+        "$(sed -n 's/^d-i base-installer\/initramfs-tools\/driver-policy select //p' <("$KILN" preseed "$TMP/p.yaml" 2> /dev/null))"
+for v in most dep; do
+        grep -q -e kiln/initramfs-hook -e "$hook" "$TMP/walk-$v" && not_ok "$v: no kiln initramfs hook" || ok "$v: no kiln initramfs hook"
+done
+"$KILN" preseed "$TMP/most.yaml" 2> /dev/null | grep -q driver-policy &&
+        not_ok "most: stock (no driver policy)" || ok "most: stock (no driver policy)"
+
+# The installer hook, run as base-installer runs it (busybox sh, / the installer's root, /target the
+# image's). It needs nothing but busybox's applets.
+if [ -x /bin/busybox ] && busybox --list | grep -qx cp; then
+        R=$TMP/root
+        mkdir -p "$R/bin" "$R/target/etc" "$R/kiln" "$R/${hook%/*}"
+        cp /bin/busybox "$R/bin/"
+        for a in sh mkdir cp chmod; do ln -s busybox "$R/bin/$a"; done
+        python3 "$WALK" "$TMP/out-p/initrd.gz" --cat "$hook" > "$R/$hook"
+        python3 "$WALK" "$TMP/out-p/initrd.gz" --cat kiln/initramfs-hook > "$R/kiln/initramfs-hook"
+        chmod 0755 "$R/$hook"
+        PATH=/bin /usr/sbin/chroot "$R" "/$hook" > "$TMP/hook.out" 2>&1; check_eq "base-installer's hook succeeds under busybox sh" 0 $? "$(cat "$TMP/hook.out")"
+        h=$R/target/etc/initramfs-tools/hooks/kiln-hypervisor-drivers
+        check_eq "the image's hook is installed executable" "755" "$(stat -c %a "$h" 2> /dev/null)"
+else
+        skip "base-installer's hook under busybox sh" "no busybox-static with cp"
+        h=
+fi
+
+# The image's hook under the host's real initramfs-tools: MODULES=list and no modules file, so all
+# that lands comes from initramfs-tools' own hooks and kiln's.
+kver=$(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' 2> /dev/null | sort -V | tail -1)
+if [ -z "$h" ] || ! command -v mkinitramfs > /dev/null || [ -z "$kver" ] || [ ! -e "/lib/modules/$kver/modules.dep" ]; then
+        skip "the hook under mkinitramfs" "needs initramfs-tools and a kernel in /lib/modules (make deps installs both)"
+else
+        C=$TMP/conf
+        mkdir -p "$C/hooks" "$C/scripts" "$C/conf.d"
+        cp /etc/initramfs-tools/initramfs.conf "$C/"
+        sed -i 's/^MODULES=.*/MODULES=list/' "$C/initramfs.conf"
+        : > "$C/modules"
+        mkinitramfs -d "$C" -o "$TMP/plain.img" "$kver" > /dev/null 2>&1
+        cp "$h" "$C/hooks/"
+        mkinitramfs -d "$C" -o "$TMP/kiln.img" "$kver" > "$TMP/mk.out" 2>&1; check_eq "mkinitramfs runs the hook" 0 $? "$(tail -5 "$TMP/mk.out")"
+        lsinitramfs "$TMP/kiln.img" > "$TMP/kiln.list"
+        lsinitramfs "$TMP/plain.img" > "$TMP/plain.list"
+        missing=()
+        for m in virtio_pci virtio_blk virtio_scsi sd_mod ahci ata_piix nvme xen-blkfront vmw_pvscsi mptspi hv_storvsc; do
+                grep -q "/$m\.ko" "$TMP/kiln.list" || missing+=("$m")
+        done
+        check_eq "every hypervisor disk driver (and what it needs) is in the initramfs" "" "${missing[*]}"
+        grep -q '/virtio_blk\.ko' "$TMP/plain.list" && not_ok "without the hook: no virtio_blk (the check means something)" ||
+                ok "without the hook: no virtio_blk (the check means something)"
+        grep -q '/hv_vmbus\.ko' "$TMP/kiln.list" && ok "dependencies come along (hv_vmbus for hv_storvsc)" || not_ok "hv_vmbus"
+        unmkinitramfs "$TMP/kiln.img" "$TMP/unpacked" > /dev/null 2>&1
+        loaded=$(cat "$TMP"/unpacked/{,main/}conf/modules 2> /dev/null | grep -c -e virtio -e xen -e hv_ -e ahci)
+        check_eq "none of them is force-loaded at boot (udev loads what the hardware needs)" 0 "$loaded"
+        n=$(grep -c '\.ko' "$TMP/kiln.list")
+        [ "$n" -lt 150 ] && ok "a targeted initramfs: $n modules" || not_ok "a targeted initramfs" "$n modules"
+fi
+finish

@@ -2,8 +2,8 @@
 # bench/build: one profile three ways, side by side, in one run (issue 16):
 #   cold  kiln build with an empty cache, the profile's tuning on (the default)
 #   bare  plain QEMU with the same kernel and the installer's cmdline, booting an initrd with an
-#         untuned preseed (tuning: {eatmydata: false, defer_man_db: false}); no isolation, no live
-#         log, no finish stages: the installer's own time
+#         untuned preseed (tuning: {eatmydata: false, defer_man_db: false, initramfs: most}); no
+#         isolation, no live log, no finish stages: the installer's own time
 #   warm  kiln build again with the cache cold left behind (--no-reuse: a real install again)
 # cold and bare run at the same time with 1 vCPU each, so the machine's noise hits both; warm runs
 # after them, also with 1 vCPU (the same profile as cold). Prints per-step seconds (from the events) and the ratios
@@ -39,7 +39,7 @@ say() { echo "bench/build: $(date +%H:%M:%S) $*" >&2; }
 
 # The run profiles extend the one measured: 1 vCPU for the two that share the machine; bare untuned.
 printf 'extends: %s\nvm: {cpus: 1}\n' "$profile" > "$tmp/cold.yaml"
-printf 'extends: %s\nvm: {cpus: 1}\ntuning: {eatmydata: false, defer_man_db: false}\n' "$profile" > "$tmp/bare.yaml"
+printf 'extends: %s\nvm: {cpus: 1}\ntuning: {eatmydata: false, defer_man_db: false, initramfs: most}\n' "$profile" > "$tmp/bare.yaml"
 
 build() { # NAME PROFILE: kiln build with its events in NAME.events
         say "$1 started"
@@ -75,14 +75,17 @@ wait "$bare_pid" || { say "bare failed:"; tail -5 "$tmp/bare.err" "$tmp/bare.con
 # The same profile as cold (1 vCPU), so warm/cold compares the cache alone; --no-reuse: an install.
 build warm "$tmp/cold.yaml"
 
+# The same image, faster: kiln inspect reads the untuned bare install's disk (its package list and
+# its installer syslog, whose steps the report puts beside cold's and warm's).
+say "inspecting the bare install"
+"$kiln" inspect --accel "$accel" -d "$tmp/bare-inspect" "$tmp/bare.qcow2" > "$tmp/bare.inspect" 2>&1 || true
+
 mkdir -p "$top/bench/results"
 out=$top/bench/results/$(date +%Y-%m-%d).json
 $py "$top/bench/report.py" "$tmp" --json "$out"
 
-# The same image, faster: the tuned cold build's packages (its inspection's list) against the
-# untuned bare install's, read by kiln inspect; and no eatmydata left in the tuned image.
-say "inspecting the bare install"
-"$kiln" inspect --accel "$accel" -d "$tmp/bare-inspect" "$tmp/bare.qcow2" > "$tmp/bare.inspect" 2>&1 || true
+# The tuned cold build's packages (its inspection's list) against the untuned bare install's; and no
+# eatmydata left in the tuned image.
 $py - "$out" "$tmp/cold.qcow2.d/packages.txt" "$tmp/bare-inspect/packages.txt" << 'PY'
 import json, sys
 out, tuned, untuned = sys.argv[1:]

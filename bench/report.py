@@ -3,9 +3,12 @@
 
 report.py DIR [--json OUT]   DIR holds cold.events and warm.events (kiln build --events-fd, one JSON
                              object per line, docs/events.md) and bare.seconds (the bare QEMU run's
-                             wall clock: it has no events)
+                             wall clock: it has no events). Where DIR also holds each run's installer
+                             syslog (RUN.qcow2.d/installer/syslog as kiln build copies it out, or
+                             RUN-inspect/installer/syslog as kiln inspect does), the installer's own
+                             steps are printed side by side for the three runs, bare included.
 """
-import datetime, json, sys
+import datetime, json, os, re, sys
 
 POST = ("inspect", "bootloader", "convert", "boot-test", "manifest")
 
@@ -34,6 +37,43 @@ def read_events(path):
     return {"steps": steps, "stages": stages, "total": total, "install": stages.get("install", 0), "post": post}
 
 
+MENU = re.compile(r"^(\w{3} +\d+ \d\d:\d\d:\d\d) .*main-menu\[\d+\]: INFO: Menu item '([^']+)' selected")
+STAMP = re.compile(r"^(\w{3} +\d+ \d\d:\d\d:\d\d) ")
+
+
+def syslog_steps(d, run):
+    """[[step, seconds]...] from the installer's syslog: each main-menu item lasts until the next one,
+    the last until the log's last line (the installer's own clock, one-second resolution); None
+    when the run left no syslog."""
+    for rel in (f"{run}.qcow2.d/installer/syslog", f"{run}-inspect/installer/syslog"):
+        path = os.path.join(d, rel)
+        if os.path.exists(path):
+            break
+    else:
+        return None
+    # syslog's stamps have no year: count days from the first one, across a new year too
+    def stamp(text):
+        t = datetime.datetime.strptime("2000 " + " ".join(text.split()), "%Y %b %d %H:%M:%S")
+        return t.timestamp()
+    steps, cur, start, last = [], None, None, None
+    for line in open(path, errors="replace"):
+        m = STAMP.match(line)
+        if not m:
+            continue
+        t = stamp(m.group(1))
+        if last is not None and t < last - 86400:  # Dec 31 -> Jan 1
+            t += 366 * 86400
+        last = t
+        m = MENU.match(line)
+        if m:
+            if cur is not None:
+                steps.append([cur, round(t - start, 1)])
+            cur, start = m.group(2), t
+    if cur is not None:
+        steps.append([cur, round(last - start, 1)])
+    return steps
+
+
 def main():
     d = sys.argv[1]
     out = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else None
@@ -55,6 +95,23 @@ def main():
     for n in names:
         col = [sum(s for m, s in runs[r]["steps"] if m == n) for r in ("cold", "warm")]
         print(f"{n:<22}{col[0]:>9.1f}{col[1]:>9.1f}")
+    installer = {r: syslog_steps(d, r) for r in ("cold", "warm", "bare")}
+    if any(installer.values()):
+        names = []
+        for r in ("cold", "warm", "bare"):
+            for n, _ in installer[r] or []:
+                if n not in names:
+                    names.append(n)
+        print(f"\n{'installer step':<22}{'cold':>9}{'warm':>9}{'bare':>9}{'cold/bare':>10}")
+        for n in names:
+            col = [sum(s for m, s in installer[r] or [] if m == n) if installer[r] is not None else None
+                   for r in ("cold", "warm", "bare")]
+            cells = "".join(f"{c:>9.1f}" if c is not None else f"{'-':>9}" for c in col)
+            ratio = f"{col[0] / col[2]:>10.2f}" if col[0] is not None and col[2] else f"{'-':>10}"
+            print(f"{n:<22}{cells}{ratio}")
+        for r in ("cold", "warm", "bare"):
+            if installer[r] is not None:
+                runs[r]["installer_steps"] = installer[r]
     print(f"\n{'stage':<22}{'cold':>9}{'warm':>9}")
     for s in runs["cold"]["stages"]:
         print(f"{s:<22}{runs['cold']['stages'][s]:>9.1f}{runs['warm']['stages'].get(s, 0):>9.1f}")

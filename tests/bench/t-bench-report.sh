@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/build's report (bench/report.py) on recorded events (tests/bench/recorded: a cold and a
 # warm kiln build's --events-fd stream in docs/events.md's format, and a bare run's seconds): the
-# per-step seconds, the totals and the goals' verdicts. No install runs here.
+# per-step seconds, the totals and the goals' verdicts; and the installer's own steps from the
+# syslogs the runs leave (cold's as kiln build copies it out, bare's as kiln inspect does, warm's
+# missing), one column each. No install runs here.
 . "$(dirname "$0")/../lib.sh"
 R=$TOP/tests/bench/recorded
 /usr/bin/python3 "$TOP/bench/report.py" "$R" --json "$TMP/r.json" > "$TMP/out" 2> "$TMP/err"
@@ -11,10 +13,16 @@ grep -q '^finish-install  *140.0  *70.0$' "$TMP/out" && ok "the last step ends a
 grep -q '^cold  *1430.0  *1320.0  *100.0$' "$TMP/out" && ok "cold: total, install, post-install" || not_ok "cold totals" "$(cat "$TMP/out")"
 grep -q '^cold install / bare install  *0.78  goal <= 0.75  NOT met$' "$TMP/out" && ok "a goal not met says so" || not_ok "goal verdict" "$(cat "$TMP/out")"
 grep -q '^warm total / cold total  *0.54  goal <= 0.60  met$' "$TMP/out" && ok "a goal met says so" || not_ok "warm goal" "$(cat "$TMP/out")"
+grep -q '^bootstrap-base  *600.0  *-  *720.0  *0.83$' "$TMP/out" && ok "installer steps from the syslogs, side by side, a run without one '-'" ||
+        not_ok "installer steps" "$(cat "$TMP/out")"
+grep -q '^finish-install  *140.0  *-  *180.0  *0.78$' "$TMP/out" && ok "the last installer step ends at the syslog's last line (across a new year)" ||
+        not_ok "last installer step" "$(cat "$TMP/out")"
+check_eq "the JSON holds bare's installer steps" "download-installer partman-base bootstrap-base pkgsel finish-install" \
+        "$(/usr/bin/python3 -c 'import json,sys; print(*[s[0] for s in json.load(open(sys.argv[1]))["runs"]["bare"]["installer_steps"]])' "$TMP/r.json")"
 check_eq "the JSON holds the goals" "False True True False" \
         "$(/usr/bin/python3 -c 'import json,sys; print(*[g["met"] for g in json.load(open(sys.argv[1]))["goals"]])' "$TMP/r.json")"
 # A failed build is reported as such, not as numbers.
-mkdir "$TMP/f" && cp "$R"/* "$TMP/f/" && grep -v '"result"' "$R/warm.events" > "$TMP/f/warm.events"
+mkdir "$TMP/f" && cp -r "$R"/* "$TMP/f/" && grep -v '"result"' "$R/warm.events" > "$TMP/f/warm.events"
 printf '%s\n' '{"v":1,"time":"2026-12-01T10:00:00.000Z","type":"error","build":"b","message":"x","error":"install: boom"}' >> "$TMP/f/warm.events"
 /usr/bin/python3 "$TOP/bench/report.py" "$TMP/f" > /dev/null 2> "$TMP/ferr"
 [ $? -ne 0 ] && grep -q 'warm.events: the build did not succeed: install: boom' "$TMP/ferr" && ok "a failed run stops the report with its error" ||

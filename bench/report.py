@@ -34,7 +34,10 @@ def read_events(path):
     stages = {k: round(v, 1) for k, v in result["stages"].items()}
     total = round(when(events[-1]) - when(events[0]), 1)
     post = round(sum(stages.get(s, 0) for s in POST), 1)
-    return {"steps": steps, "stages": stages, "total": total, "install": stages.get("install", 0), "post": post}
+    run = {"steps": steps, "stages": stages, "total": total, "install": stages.get("install", 0), "post": post}
+    if "proxy" in result:
+        run["proxy"] = result["proxy"]
+    return run
 
 
 MENU = re.compile(r"^(\w{3} +\d+ \d\d:\d\d:\d\d) .*main-menu\[\d+\]: INFO: Menu item '([^']+)' selected")
@@ -115,6 +118,16 @@ def main():
     print(f"\n{'stage':<22}{'cold':>9}{'warm':>9}")
     for s in runs["cold"]["stages"]:
         print(f"{s:<22}{runs['cold']['stages'][s]:>9.1f}{runs['warm']['stages'].get(s, 0):>9.1f}")
+    if any("proxy" in runs[r] for r in ("cold", "warm")):
+        # what the guest's requests cost upstream: everything the cache did not answer and kiln did
+        # not refuse (the warm path's goal is none beyond the signed Release kiln checks itself)
+        print(f"\n{'proxy':<8}{'requests':>9}{'cached':>9}{'upstream':>9}{'refused':>9}")
+        for r in ("cold", "warm"):
+            x = runs[r].get("proxy")
+            if x:
+                up = x["requests"] - x["cached"] - x["refused"]
+                x["upstream"] = up
+                print(f"{r:<8}{x['requests']:>9}{x['cached']:>9}{up:>9}{x['refused']:>9}")
     print(f"\n{'run':<8}{'total':>9}{'install':>9}{'post':>9}")
     for r in ("cold", "warm", "bare"):
         print(f"{r:<8}{runs[r]['total']:>9.1f}{runs[r]['install']:>9.1f}{runs[r]['post']:>9.1f}")

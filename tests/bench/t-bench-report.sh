@@ -19,6 +19,8 @@ grep -q '^finish-install  *140.0  *-  *180.0  *0.78$' "$TMP/out" && ok "the last
         not_ok "last installer step" "$(cat "$TMP/out")"
 check_eq "the JSON holds bare's installer steps" "download-installer partman-base bootstrap-base pkgsel finish-install" \
         "$(/usr/bin/python3 -c 'import json,sys; print(*[s[0] for s in json.load(open(sys.argv[1]))["runs"]["bare"]["installer_steps"]])' "$TMP/r.json")"
+grep -q '^warm  *416  *405  *10  *1$' "$TMP/out" && ok "the proxy's requests: cached, upstream (neither cached nor refused), refused" ||
+        not_ok "proxy counts" "$(cat "$TMP/out")"
 check_eq "the JSON holds the goals" "False True True False" \
         "$(/usr/bin/python3 -c 'import json,sys; print(*[g["met"] for g in json.load(open(sys.argv[1]))["goals"]])' "$TMP/r.json")"
 # A failed build is reported as such, not as numbers.

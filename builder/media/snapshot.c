@@ -465,3 +465,16 @@ const struct kiln_pin *kiln_snapshot_match(const struct kiln_snapshot *s, const 
                 }
         return NULL;
 }
+
+bool kiln_snapshot_unpinned_suite(const struct kiln_snapshot *s, const char *url)
+{
+        const char *rest;
+        if (kiln_snapshot_match(s, url, &rest))
+                return false;
+        for (size_t i = 0; s && i < s->n; i++) {
+                size_t n = strlen(s->pins[i]->base);
+                if (strncmp(url, s->pins[i]->base, n) == 0 && str_has_prefix(url + n, "/dists/"))
+                        return true;
+        }
+        return false;
+}

@@ -64,5 +64,9 @@ void kiln_snapshot_clear(struct kiln_snapshot *s);
 /* The pin whose dists/ folder holds url (absolute http://), and the path below it; NULL if none. */
 const struct kiln_pin *kiln_snapshot_match(const struct kiln_snapshot *s, const char *url, const char **ret_rest);
 
+/* Whether URL is under the dists/ folder of an archive the snapshot pinned suites of, in a suite it
+ * did not pin (choose-mirror asks for every suite name it knows): not part of what the guest may see. */
+bool kiln_snapshot_unpinned_suite(const struct kiln_snapshot *s, const char *url);
+
 /* Debian's own archive keyring, the default for the mirror and the security mirror. */
 #define KILN_DEBIAN_KEYRING "/usr/share/keyrings/debian-archive-keyring.gpg"

@@ -439,6 +439,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 enum MHD_Result res = handle_pinned(p, c, method, url, ua, pin, rest, &pass);
                 if (!pass)
                         return res;
+        } else if (kiln_snapshot_unpinned_suite(p->snapshot, url)) {
+                record(p, method, url, 404, 0, NULL, false, " (not part of the verified snapshot)");
+                return reply_status(c, MHD_HTTP_NOT_FOUND, "Not Found\n");
         }
         if (get)
                 return handle_get(p, c, url, ua);

@@ -66,6 +66,14 @@ mkdir -p "$D/main/i18n" && echo "unlisted" > "$D/main/i18n/Translation-en"
 check_eq "a file the Release does not list passes through" 200 "$(get "$base/dists/trixie/main/i18n/Translation-en")"
 mkdir -p "$ROOT/debian/dists/trixie-updates" && cp "$D/InRelease" "$ROOT/debian/dists/trixie-updates/InRelease"
 check_eq "a suite that appeared after the start stays absent" 404 "$(get "$base/dists/trixie-updates/InRelease")"
+# Suites kiln never pinned (choose-mirror asks for every suite name it knows): the guest sees only the
+# verified snapshot under the archive's dists/, and upstream is not asked (the warm path).
+mkdir -p "$ROOT/debian/dists/stable" && cp "$D/Release" "$ROOT/debian/dists/stable/Release"
+check_eq "a suite kiln did not pin: 404" 404 "$(get "$base/dists/stable/Release")"
+grep -q '^/debian/dists/stable/' "$ROOT/requests.log" && not_ok "an unpinned suite is never fetched upstream" "$(grep stable "$ROOT/requests.log")" ||
+        ok "an unpinned suite is never fetched upstream"
+grep -q "GET $base/dists/stable/Release 404 0 .*not part of the verified snapshot" "$TMP/proxy.log" && ok "logged with the reason" ||
+        not_ok "unpinned suite logged" "$(grep stable "$TMP/proxy.log")"
 
 # --- the cache keeps only what a verified index vouches for
 udeb_file=pool/main/l/partman-ext3_1_amd64.udeb

@@ -56,6 +56,34 @@ python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["served"] 
 grep -q " 200 " "$img.d/proxy.log" && ok "$bl: everything came through kiln's proxy" || not_ok "$bl: proxy log"
 ! grep -q " 403 " "$img.d/proxy.log" && ok "$bl: the installer asked for nothing outside the allowlist" ||
         not_ok "$bl: nothing denied" "$(grep ' 403 ' "$img.d/proxy.log" | head -3)"
+# Install speed (issue 16), on by default: the image is the installer's own, its initramfs the
+# targeted one (dep plus every hypervisor's disk drivers; the boot test above booted it), and
+# neither eatmydata nor man-db's deferral is left behind.
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["packages"]; sys.exit(1 if {"eatmydata","libeatmydata1"} & set(p) else 0)' "$img.manifest.json" &&
+        ok "$bl: no eatmydata left in the image" || not_ok "$bl: eatmydata left in the image"
+if command -v guestfish > /dev/null && command -v lsinitramfs > /dev/null; then
+        rm -rf "$TMP/rd-$bl" && mkdir -p "$TMP/rd-$bl"
+        guestfish --ro -a "$img" -i <<G > "$TMP/gf-$bl.out" 2>&1
+download /etc/initramfs-tools/conf.d/driver-policy $TMP/rd-$bl/driver-policy
+download /etc/initramfs-tools/hooks/kiln-hypervisor-drivers $TMP/rd-$bl/hook
+download /var/lib/man-db/auto-update $TMP/rd-$bl/man-db-auto-update
+glob download /boot/initrd.img-* $TMP/rd-$bl/
+G
+        grep -q '^MODULES=dep$' "$TMP/rd-$bl/driver-policy" 2> /dev/null && [ -x "$TMP/rd-$bl/hook" ] &&
+                ok "$bl: targeted initramfs policy and kiln's hook in the image" || not_ok "$bl: targeted initramfs files" "$(cat "$TMP/gf-$bl.out")"
+        [ -e "$TMP/rd-$bl/man-db-auto-update" ] && ok "$bl: man-db's auto-update is back on" || not_ok "$bl: man-db auto-update flag"
+        rd=$(find "$TMP/rd-$bl" -name 'initrd.img-*' | head -1)
+        lsinitramfs "$rd" > "$TMP/rd-$bl/list" 2> /dev/null
+        missing=()
+        for m in virtio_blk virtio_scsi xen-blkfront ata_piix ahci nvme vmw_pvscsi hv_storvsc; do
+                grep -q "/$m\.ko" "$TMP/rd-$bl/list" || missing+=("$m")
+        done
+        n=$(grep -c '\.ko' "$TMP/rd-$bl/list")
+        [ ${#missing[@]} -eq 0 ] && [ "$n" -lt 200 ] && ok "$bl: the image's initramfs: $n modules, every hypervisor's disk driver" ||
+                not_ok "$bl: targeted initramfs" "$n modules, missing: ${missing[*]}"
+else
+        skip "$bl: the image's initramfs" "needs guestfish (libguestfs-tools) and lsinitramfs (initramfs-tools)"
+fi
 echo "# $bl: build time $secs s (record it in bench/README.md)"
 done
 finish

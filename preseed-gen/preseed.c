@@ -379,7 +379,7 @@ static char *late_command(const struct kiln_profile *p)
          * profile asks for it. */
         if (p->tuning.eatmydata) {
                 parts = strv_push(parts, xstrdup("rm -f /target/etc/apt/apt.conf.d/95install-dpkg-eatmydata "
-                                                 "/target/var/tmp/dpkg-eatmydata-wrapper"));
+                                                 "/target/var/tmp/dpkg-eatmydata-wrapper /target" KILN_UNSAFE_IO_CONF));
                 if (!wants_package(p, "eatmydata") && !wants_package(p, "libeatmydata1"))
                         parts = strv_push(parts, xstrdup("in-target dpkg --purge eatmydata libeatmydata1 && sync"));
         }
@@ -416,6 +416,17 @@ static const char initramfs_hook[] =
         "case \"$1\" in prereqs) prereqs; exit 0 ;; esac\n"
         ". /usr/share/initramfs-tools/hook-functions\n"
         "manual_add_modules " KILN_INITRAMFS_DRIVERS "\n";
+
+/* tuning.eatmydata, for the base system: eatmydata-udeb's hooks run only after debootstrap, so dpkg's
+ * own switch (force-unsafe-io: no fsync before each rename while unpacking) covers debootstrap's dpkg
+ * runs. partman's finish.d runs this once /target is mounted (20mount_partitions), before
+ * bootstrap-base; dpkg in the target reads the file from its dpkg.cfg.d. The late command removes
+ * it. Never fails the partitioning step. */
+static const char unsafe_io_partman_hook[] =
+        "#!/bin/sh\n"
+        "# kiln: tuning.eatmydata, dpkg's force-unsafe-io for debootstrap (removed by the late command).\n"
+        "mkdir -p /target/etc/dpkg/dpkg.cfg.d && echo force-unsafe-io > /target" KILN_UNSAFE_IO_CONF "\n"
+        "exit 0\n";
 
 /* Run by base-installer after debootstrap, before it installs initramfs-tools and the kernel, so
  * the kernel's first initramfs has the drivers too. */
@@ -666,7 +677,7 @@ char *kiln_repo_key_path(const struct kiln_repo *r)
 
 void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **ret, size_t *ret_n)
 {
-        size_t n = 0, cap = p->n_repos + strv_length(p->installer.udebs) + 3;
+        size_t n = 0, cap = p->n_repos + strv_length(p->installer.udebs) + 4;
         struct kiln_initrd_file *f = xcalloc(cap, sizeof(*f));
         for (size_t i = 0; i < p->n_repos; i++) {
                 const struct kiln_repo *r = &p->repos[i];
@@ -688,6 +699,11 @@ void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **
                                                    .source = xstrdup(p->installer.udebs[i]),
                                                    .mode = 0644};
         }
+        if (p->tuning.eatmydata)
+                f[n++] = (struct kiln_initrd_file){.path = xstrdup("lib/partman/finish.d/90kiln-dpkg-unsafe-io"),
+                                                   .data = xstrdup(unsafe_io_partman_hook),
+                                                   .len = strlen(unsafe_io_partman_hook),
+                                                   .mode = 0755};
         if (STREQ(p->tuning.initramfs, "targeted")) {
                 f[n++] = (struct kiln_initrd_file){.path = xstrdup("kiln/initramfs-hook"),
                                                    .data = xstrdup(initramfs_hook),

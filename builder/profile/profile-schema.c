@@ -629,9 +629,10 @@ static const struct field tuning_fields[] = {
                 "target after the base system and point apt's `Dir::Bin::dpkg` at an eatmydata wrapper. At the very "
                 "end of the late command (after the profile's `late_commands`), the wrapper is removed and "
                 "`eatmydata` and `libeatmydata1` are purged with dpkg, then the disk is synced: the image has "
-                "neither the packages nor the wrapper, and its dpkg syncs as usual. The base system itself "
-                "(debootstrap, before the hooks run) is installed without it. When `packages` names `eatmydata` or "
-                "`libeatmydata1`, they are kept."},
+                "neither the packages nor the wrapper, and its dpkg syncs as usual. The base system (debootstrap, "
+                "before those hooks run) is unpacked with dpkg's own `force-unsafe-io` instead: partman's finish "
+                "writes `/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io` into the target once it is mounted, and the late "
+                "command removes it. When `packages` names `eatmydata` or `libeatmydata1`, they are kept."},
         {"defer_man_db", T_BOOL, .def = "true",
          .doc = "man-db's index is not rebuilt after every dpkg run during the install (`man-db man-db/auto-update "
                 "false`). The late command turns it back on (the debconf answer `true` and "

@@ -122,8 +122,10 @@ case $tlate in
 *) not_ok "eatmydata is purged last" "$tlate" ;;
 esac
 # Run it against a fake target: in-target records its argv, the udeb's wrapper and apt.conf exist.
-mkdir -p tt/target/etc/apt/apt.conf.d tt/target/var/tmp tt/target/var/lib/dpkg/info tt/target/var/lib/man-db tt/target/tmp tt/shim
-touch tt/target/etc/apt/apt.conf.d/95install-dpkg-eatmydata tt/target/var/tmp/dpkg-eatmydata-wrapper tt/target/var/lib/dpkg/info/man-db.list
+mkdir -p tt/target/etc/apt/apt.conf.d tt/target/var/tmp tt/target/var/lib/dpkg/info tt/target/var/lib/man-db tt/target/tmp tt/shim \
+        tt/target/etc/dpkg/dpkg.cfg.d
+touch tt/target/etc/apt/apt.conf.d/95install-dpkg-eatmydata tt/target/var/tmp/dpkg-eatmydata-wrapper tt/target/var/lib/dpkg/info/man-db.list \
+        tt/target/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io
 printf '#!/bin/sh\nprintf "[%%s]" "$@" >> "$LOG"; echo >> "$LOG"\n' > tt/shim/in-target
 chmod +x tt/shim/in-target
 (cd tt && env -i PATH="$PWD/shim:$PATH" LOG="$PWD/argv.log" sh -c "$(sed "s|/target|$PWD/target|g" <<<"$tlate")") 2> tt.err
@@ -132,6 +134,8 @@ check_eq "tuned late_command: order of what runs in the target" \
         "$(paste -sd'|' tt/argv.log 2>/dev/null)"
 [ ! -e tt/target/etc/apt/apt.conf.d/95install-dpkg-eatmydata ] && [ ! -e tt/target/var/tmp/dpkg-eatmydata-wrapper ] &&
         ok "the eatmydata wrapper and its apt.conf are removed" || not_ok "eatmydata wrapper removed" "$(cat tt.err)"
+[ ! -e tt/target/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io ] && ok "dpkg's force-unsafe-io (debootstrap's) is removed" ||
+        not_ok "kiln-unsafe-io removed" "$(cat tt.err)"
 [ -e tt/target/var/lib/man-db/auto-update ] && [ ! -e tt/target/tmp/kiln-man-db ] &&
         ok "man-db's auto-update flag is back, the seed file gone" || not_ok "man-db restored" "$(cat tt.err)"
 # Without man-db in the target (tasks: []), nothing of it runs.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# tuning.initramfs targeted (issue 16): the injected initrd carries base-installer's hook and the
-# image's initramfs-tools hook; the installer hook, run by busybox sh as base-installer runs it,
-# puts the hook in the target; and the hook, run by the host's real mkinitramfs, adds every
-# hypervisor disk driver without loading any of them at boot. The real install's boot test is
-# make check-e2e's.
+# The hooks kiln adds to the installer for install speed (issue 16), each run by busybox sh as the
+# installer runs it. tuning.initramfs targeted: the injected initrd carries base-installer's hook
+# and the image's initramfs-tools hook; the installer hook puts the hook in the target; and the
+# hook, run by the host's real mkinitramfs, adds every hypervisor disk driver without loading any
+# of them at boot. tuning.eatmydata: partman's finish hook gives debootstrap's dpkg
+# force-unsafe-io, read by the host's real dpkg. The real install's boot test is make check-e2e's.
 . "$(dirname "$0")/../lib.sh"
 KILN=$(kiln_with --allow-private-mirrors --trust-profile-paths)
 WALK="$TOP/tests/helpers/initrd-walk.py"
@@ -13,12 +14,14 @@ pids=()
 trap stop_background EXIT
 start_archive_fixture
 hook=usr/lib/base-installer.d/06kiln-initramfs
+phook=lib/partman/finish.d/90kiln-dpkg-unsafe-io
 # shellcheck disable=SC2154 # archive_base: start_archive_fixture's
 printf 'name: t\nrelease: trixie\nmirror: %s\nmirror_keyring: %s\nsecurity: false\n' "$archive_base" "$TMP/gnupg/good.asc" > "$TMP/p.yaml"
 printf 'extends: p.yaml\ntuning: {initramfs: most}\n' > "$TMP/most.yaml"
 printf 'extends: p.yaml\ntuning: {initramfs: dep}\n' > "$TMP/dep.yaml"
+printf 'extends: p.yaml\ntuning: {eatmydata: false}\n' > "$TMP/noeat.yaml"
 
-for v in p most dep; do
+for v in p most dep noeat; do
         "$KILN" fetch --cache "$TMP/cache" -o "$TMP/out-$v" "$TMP/$v.yaml" > /dev/null 2> "$TMP/$v.err" ||
                 { not_ok "fetch $v" "$(cat "$TMP/$v.err")"; finish; exit; }
         python3 "$WALK" "$TMP/out-$v/initrd.gz" > "$TMP/walk-$v"
@@ -31,6 +34,9 @@ check_eq "default (targeted): base-installer's driver policy dep" "dep" \
 for v in most dep; do
         grep -q -e kiln/initramfs-hook -e "$hook" "$TMP/walk-$v" && not_ok "$v: no kiln initramfs hook" || ok "$v: no kiln initramfs hook"
 done
+grep -q "^1 100755 [0-9]* [0-9a-f]* $phook\$" "$TMP/walk-p" && ok "default (eatmydata): partman's finish hook in the initrd" ||
+        not_ok "partman hook injected" "$(cat "$TMP/walk-p")"
+grep -q "$phook" "$TMP/walk-noeat" && not_ok "eatmydata: false: no partman hook" || ok "eatmydata: false: no partman hook"
 "$KILN" preseed "$TMP/most.yaml" 2> /dev/null | grep -q driver-policy &&
         not_ok "most: stock (no driver policy)" || ok "most: stock (no driver policy)"
 
@@ -40,13 +46,32 @@ if [ -x /bin/busybox ] && busybox --list | grep -qx cp; then
         R=$TMP/root
         mkdir -p "$R/bin" "$R/target/etc" "$R/kiln" "$R/${hook%/*}"
         cp /bin/busybox "$R/bin/"
-        for a in sh mkdir cp chmod; do ln -s busybox "$R/bin/$a"; done
+        for a in sh mkdir cp chmod echo; do ln -s busybox "$R/bin/$a"; done
         python3 "$WALK" "$TMP/out-p/initrd.gz" --cat "$hook" > "$R/$hook"
         python3 "$WALK" "$TMP/out-p/initrd.gz" --cat kiln/initramfs-hook > "$R/kiln/initramfs-hook"
         chmod 0755 "$R/$hook"
         PATH=/bin /usr/sbin/chroot "$R" "/$hook" > "$TMP/hook.out" 2>&1; check_eq "base-installer's hook succeeds under busybox sh" 0 $? "$(cat "$TMP/hook.out")"
         h=$R/target/etc/initramfs-tools/hooks/kiln-hypervisor-drivers
         check_eq "the image's hook is installed executable" "755" "$(stat -c %a "$h" 2> /dev/null)"
+        # partman's finish hook, /target mounted, before debootstrap: dpkg's own config folder.
+        mkdir -p "$R/${phook%/*}"
+        python3 "$WALK" "$TMP/out-p/initrd.gz" --cat "$phook" > "$R/$phook"
+        chmod 0755 "$R/$phook"
+        PATH=/bin /usr/sbin/chroot "$R" "/$phook" > "$TMP/phook.out" 2>&1; check_eq "partman's finish hook succeeds under busybox sh" 0 $? "$(cat "$TMP/phook.out")"
+        check_eq "it writes dpkg's force-unsafe-io where the target's dpkg reads its options" "force-unsafe-io" \
+                "$(cat "$R/target/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io" 2> /dev/null)"
+        # The host's real dpkg reads that folder as its own dpkg.cfg.d (a mount namespace of the
+        # test's, bound over /etc/dpkg/dpkg.cfg.d): the line is an option it takes, and a bad one fails.
+        if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null && command -v dpkg > /dev/null; then
+                d=$R/target/etc/dpkg/dpkg.cfg.d
+                audit() { unshare -m sh -c 'mount --bind "$1" /etc/dpkg/dpkg.cfg.d && dpkg --audit' sh "$d" > "$TMP/dpkg.out" 2>&1; }
+                audit; check_eq "dpkg takes force-unsafe-io from that folder" 0 $? "$(cat "$TMP/dpkg.out")"
+                echo force-nonsense > "$d/zz-bad"
+                audit && not_ok "a bad option there fails dpkg (the folder is read)" || ok "a bad option there fails dpkg (the folder is read)"
+                rm -f "$d/zz-bad"
+        else
+                skip "dpkg takes the option" "needs root and unshare"
+        fi
 else
         skip "base-installer's hook under busybox sh" "no busybox-static with cp"
         h=

@@ -22,8 +22,12 @@ char *kiln_install_cmdline(const struct kiln_profile *p, const char *proxy_url, 
 {
         struct kiln_buf b = {0};
         /* auto + critical: only unanswered critical questions could stop it, and kiln watches for
-         * those; DEBCONF_DEBUG=developer puts every question debconf shows into the syslog. */
-        buf_printf(&b, "auto=true priority=critical DEBCONF_DEBUG=developer fb=false console=ttyS0,115200n8");
+         * those; DEBCONF_DEBUG=5 puts every command the installer's cdebconf runs (INPUT: a question
+         * about to be shown, PROGRESS) into the syslog. 5 is cdebconf's level for "developer", but not
+         * a word the target's perl debconf matches: "developer" made it log every command of every
+         * maintainer script too, half of the syslog (23,000 lines, each through the serial port) on
+         * the CPU the emulated install needs, for lines kiln does not read. */
+        buf_printf(&b, "auto=true priority=critical DEBCONF_DEBUG=5 fb=false console=ttyS0,115200n8");
         buf_printf(&b, " mirror/http/proxy=%s", proxy_url);
         buf_printf(&b, " partman-auto/disk=%s", disk_device);
         if (net_args && *net_args)

@@ -241,16 +241,17 @@ static bool wants_package(const struct kiln_profile *p, const char *name)
 /* Install speed (issue 16). eatmydata-udeb is the installer's own: anna loads it from the mirror,
  * its post-base-installer.d and pre-pkgsel.d hooks apt-install eatmydata in the target and point
  * apt's Dir::Bin::dpkg at an eatmydata wrapper, its finish-install.d hook removes the wrapper
- * (the package itself stays: kiln's late command purges it). man-db's own debconf question stops
- * its trigger from rebuilding the index after every dpkg run (the late command turns it back on
- * and runs mandb once). The driver policy is base-installer's own question. */
+ * (the package itself stays: kiln's finish hook purges it). man-db's own debconf question stops
+ * its trigger from rebuilding the index after every dpkg run (kiln's finish hook turns it back on
+ * and runs mandb once). The driver policy is base-installer's own question. What the installer
+ * hooks kiln adds do is in kiln_preseed_files. */
 static void gen_tuning(struct gen *g)
 {
         const struct kiln_profile *p = g->p;
         bool man_db = tune_man_db(p), dep = !STREQ(p->tuning.initramfs, "most");
         if (!p->tuning.eatmydata && !man_db && !dep)
                 return;
-        section(g, "Install speed (tuning): undone by the late command where the image would differ");
+        section(g, "Install speed (tuning): undone by kiln's finish-install hook where the image would differ");
         if (p->tuning.eatmydata)
                 add(g, "tuning.eatmydata", "anna/choose_modules", "string", "eatmydata-udeb");
         if (man_db)
@@ -366,23 +367,6 @@ static char *late_command(const struct kiln_profile *p)
         parts = strv_push(parts, xstrdup("(for f in /target/etc/apt/apt.conf /target/etc/apt/apt.conf.d/*; do "
                                          "[ -f \"$f\" ] && sed -i -e '/Acquire::http::Proxy/d' "
                                          "-e '/Acquire::https::Proxy/d' \"$f\"; done; true)"));
-        /* man-db's stock state again (the question true, its flag file), and the index built once. */
-        if (tune_man_db(p))
-                parts = strv_push(parts,
-                                  xstrdup("if [ -e /target/var/lib/dpkg/info/man-db.list ]; then "
-                                          "echo 'man-db man-db/auto-update boolean true' > /target/tmp/kiln-man-db && "
-                                          "in-target debconf-set-selections /tmp/kiln-man-db && rm -f "
-                                          "/target/tmp/kiln-man-db && touch /target/var/lib/man-db/auto-update && "
-                                          "in-target mandb -q; fi"));
-        /* Last, after every command that may run dpkg: apt back to the plain dpkg (what the udeb's
-         * finish-install hook does too, later), then eatmydata purged with dpkg itself, unless the
-         * profile asks for it. */
-        if (p->tuning.eatmydata) {
-                parts = strv_push(parts, xstrdup("rm -f /target/etc/apt/apt.conf.d/95install-dpkg-eatmydata "
-                                                 "/target/var/tmp/dpkg-eatmydata-wrapper /target" KILN_UNSAFE_IO_CONF));
-                if (!wants_package(p, "eatmydata") && !wants_package(p, "libeatmydata1"))
-                        parts = strv_push(parts, xstrdup("in-target dpkg --purge eatmydata libeatmydata1 && sync"));
-        }
         char *r = strv_join(parts, " && ");
         strv_free(parts);
         return r;
@@ -417,14 +401,69 @@ static const char initramfs_hook[] =
         ". /usr/share/initramfs-tools/hook-functions\n"
         "manual_add_modules " KILN_INITRAMFS_DRIVERS "\n";
 
-/* tuning.eatmydata, for the base system: eatmydata-udeb's hooks run only after debootstrap, so dpkg's
- * own switch (force-unsafe-io: no fsync before each rename while unpacking) covers debootstrap's dpkg
- * runs. partman's finish.d runs this once /target is mounted (20mount_partitions), before
- * bootstrap-base; dpkg in the target reads the file from its dpkg.cfg.d. The late command removes
+/* tuning.defer_initramfs: initramfs-tools' own switch (update_initramfs=no in update-initramfs.conf)
+ * from pkgsel on, so a package whose hook triggers a rebuild (grub-pc, the CPU's microcode) does not
+ * rebuild it; kiln's finish hook sets it back and builds once. The kernel's first build, in
+ * base-installer, happens before. Only a stock "yes" is switched, and a marker says so. */
+static const char defer_initramfs_hook[] =
+        "#!/bin/sh\n"
+        "# kiln: tuning.defer_initramfs (kiln's finish-install hook builds the initramfs once).\n"
+        "c=/target/etc/initramfs-tools/update-initramfs.conf\n"
+        "if grep -qx update_initramfs=yes \"$c\" 2>/dev/null; then\n"
+        "\tsed -i 's/^update_initramfs=yes$/update_initramfs=no/' \"$c\" && mkdir -p /var/lib/kiln &&\n"
+        "\t\ttouch /var/lib/kiln/initramfs-deferred\n"
+        "fi\n"
+        "exit 0\n";
+
+/* What kiln's tuning changed, undone where the image would differ, as finish-install's 15th script:
+ * after its own last package installs (08hw-detect adds qemu-guest-agent and the CPU's microcode,
+ * still under eatmydata and without man-db's trigger) and after 10update-initramfs (deferred too),
+ * before the target is unmounted. A step that fails logs "kiln-tuning: error: ..." (finish-install
+ * itself only warns and goes on), which kiln's install-log reader turns into a failed build. */
+static char *tuning_finish_hook(const struct kiln_profile *p)
+{
+        bool eat = p->tuning.eatmydata, man_db = tune_man_db(p), defer = p->tuning.defer_initramfs;
+        if (!eat && !man_db && !defer)
+                return NULL;
+        struct kiln_buf b = {0};
+        buf_puts(&b, "#!/bin/sh\n"
+                     "# kiln: install speed (tuning) undone, so the image is what a stock install makes.\n"
+                     "fail() { logger -t kiln-tuning \"error: $1\"; exit 1; }\n");
+        if (defer)
+                buf_puts(&b, "if [ -e /var/lib/kiln/initramfs-deferred ]; then\n"
+                             "\tsed -i 's/^update_initramfs=no$/update_initramfs=yes/' "
+                             "/target/etc/initramfs-tools/update-initramfs.conf || fail 'update_initramfs=yes'\n"
+                             "\tin-target update-initramfs -u -k all || fail 'update-initramfs -u'\n"
+                             "\trm -f /var/lib/kiln/initramfs-deferred\n"
+                             "fi\n");
+        if (man_db) /* the question true and its flag file, as a stock install has them; the index once */
+                buf_puts(&b, "if [ -e /target/var/lib/dpkg/info/man-db.list ]; then\n"
+                             "\techo 'man-db man-db/auto-update boolean true' > /target/tmp/kiln-man-db &&\n"
+                             "\t\tin-target debconf-set-selections /tmp/kiln-man-db || fail 'man-db/auto-update'\n"
+                             "\trm -f /target/tmp/kiln-man-db\n"
+                             "\ttouch /target/var/lib/man-db/auto-update || fail 'man-db auto-update flag'\n"
+                             "\tin-target mandb -q || fail mandb\n"
+                             "fi\n");
+        if (eat) { /* apt back to the plain dpkg, then eatmydata purged with dpkg itself */
+                buf_puts(&b, "rm -f /target/etc/apt/apt.conf.d/95install-dpkg-eatmydata "
+                             "/target/var/tmp/dpkg-eatmydata-wrapper\n");
+                if (!wants_package(p, "eatmydata") && !wants_package(p, "libeatmydata1"))
+                        buf_puts(&b,
+                                 "in-target dpkg --purge eatmydata libeatmydata1 || fail 'dpkg --purge eatmydata'\n");
+        }
+        buf_puts(&b, "sync\nexit 0\n");
+        return buf_steal(&b);
+}
+
+/* tuning.eatmydata, for the base system: eatmydata-udeb's hooks, and base-installer's own
+ * /etc/dpkg/dpkg.cfg.d/force-unsafe-io (dpkg: no fsync before each rename while unpacking), both
+ * come after debootstrap. partman's finish.d runs this once /target is mounted (20mount_partitions),
+ * before bootstrap-base, so debootstrap's dpkg runs read the installer's own file from the start;
+ * base-installer writes it again after debootstrap and finish-install's 90base-installer removes
  * it. Never fails the partitioning step. */
 static const char unsafe_io_partman_hook[] =
         "#!/bin/sh\n"
-        "# kiln: tuning.eatmydata, dpkg's force-unsafe-io for debootstrap (removed by the late command).\n"
+        "# kiln: tuning.eatmydata, base-installer's own force-unsafe-io, before debootstrap already.\n"
         "mkdir -p /target/etc/dpkg/dpkg.cfg.d && echo force-unsafe-io > /target" KILN_UNSAFE_IO_CONF "\n"
         "exit 0\n";
 
@@ -677,7 +716,7 @@ char *kiln_repo_key_path(const struct kiln_repo *r)
 
 void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **ret, size_t *ret_n)
 {
-        size_t n = 0, cap = p->n_repos + strv_length(p->installer.udebs) + 4;
+        size_t n = 0, cap = p->n_repos + strv_length(p->installer.udebs) + 6;
         struct kiln_initrd_file *f = xcalloc(cap, sizeof(*f));
         for (size_t i = 0; i < p->n_repos; i++) {
                 const struct kiln_repo *r = &p->repos[i];
@@ -699,6 +738,18 @@ void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **
                                                    .source = xstrdup(p->installer.udebs[i]),
                                                    .mode = 0644};
         }
+        char *undo = tuning_finish_hook(p);
+        if (undo) {
+                f[n++] = (struct kiln_initrd_file){.path = xstrdup("usr/lib/finish-install.d/15kiln-tuning"),
+                                                   .data = undo,
+                                                   .len = strlen(undo),
+                                                   .mode = 0755};
+        }
+        if (p->tuning.defer_initramfs)
+                f[n++] = (struct kiln_initrd_file){.path = xstrdup("usr/lib/pre-pkgsel.d/05kiln-defer-initramfs"),
+                                                   .data = xstrdup(defer_initramfs_hook),
+                                                   .len = strlen(defer_initramfs_hook),
+                                                   .mode = 0755};
         if (p->tuning.eatmydata)
                 f[n++] = (struct kiln_initrd_file){.path = xstrdup("lib/partman/finish.d/90kiln-dpkg-unsafe-io"),
                                                    .data = xstrdup(unsafe_io_partman_hook),

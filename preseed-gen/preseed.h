@@ -26,8 +26,9 @@ int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version
         "virtio_pci virtio_blk virtio_scsi sd_mod ahci ata_piix ata_generic nvme xen-blkfront vmw_pvscsi mptspi "      \
         "hv_storvsc"
 
-/* tuning.eatmydata: dpkg's force-unsafe-io in the target while debootstrap runs (path in the target). */
-#define KILN_UNSAFE_IO_CONF "/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io"
+/* tuning.eatmydata: base-installer's own dpkg option file (in the target), which kiln writes before
+ * debootstrap already; base-installer writes it after debootstrap and removes it at finish-install. */
+#define KILN_UNSAFE_IO_CONF "/etc/dpkg/dpkg.cfg.d/force-unsafe-io"
 
 /* The files the preseed refers to (repository keys, udebs) and kiln's installer hooks. */
 void kiln_preseed_files(const struct kiln_profile *p, struct kiln_initrd_file **ret, size_t *ret_n);

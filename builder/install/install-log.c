@@ -1,5 +1,6 @@
 /* The installer's own logs, read as they arrive. The syslog gives main-menu's steps and, with
- * DEBCONF_DEBUG=developer on the command line, every question debconf is about to show; under
+ * DEBCONF_DEBUG=5 (cdebconf's developer level) on the command line, every question debconf is about
+ * to show; under
  * priority=critical with everything preseeded, a question shown is one nobody will answer. The
  * console's newt dialogs ("[!!] Title") are the second witness. */
 #include "install-log.h"
@@ -107,6 +108,12 @@ static void syslog_line(struct kiln_install_log *l, const char *raw, kiln_instal
                         ev(userdata, v, l->percent, title);
                 return;
         }
+        /* kiln's own finish-install hook (preseed-gen: the tuning undone); finish-install only warns
+         * when one of its scripts fails, and the image would keep eatmydata or a stale initramfs. */
+        if (capture(" kiln-tuning: error: (.*)$", line, v, sizeof(v))) {
+                fail(l, "the install-speed tuning could not be undone at the end of the install: %s failed", v);
+                return;
+        }
         /* pkgsel and base-installer report their own progress through debconf. */
 
         /* A step's own progress bar moves the total within the step's range. */
@@ -143,7 +150,7 @@ static void syslog_line(struct kiln_install_log *l, const char *raw, kiln_instal
                         fail(l, "the installer's step '%s' failed", v);
                 return;
         }
-        /* cdebconf's DEBCONF_DEBUG=developer: "-->" is the command, "<--" the answer. */
+        /* cdebconf's developer level (DEBCONF_DEBUG=5): "-->" is the command, "<--" the answer. */
         /* Only the installer's own cdebconf ("debconf: "); the target's debconf, passed through by
          * in-target, logs "in-target: debconf (developer): ..." with its own conventions. */
         if (capture(" debconf: --> INPUT [a-z]+ ([^ ]+)", line, v, sizeof(v))) {

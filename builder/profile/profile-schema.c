@@ -626,18 +626,27 @@ static const struct field tuning_fields[] = {
         {"eatmydata", T_BOOL, .def = "true",
          .doc = "Every dpkg run in the target during the install skips fsync: the installer loads its own "
                 "`eatmydata-udeb` from the mirror (`anna/choose_modules`), whose hooks install `eatmydata` in the "
-                "target after the base system and point apt's `Dir::Bin::dpkg` at an eatmydata wrapper. At the very "
-                "end of the late command (after the profile's `late_commands`), the wrapper is removed and "
-                "`eatmydata` and `libeatmydata1` are purged with dpkg, then the disk is synced: the image has "
-                "neither the packages nor the wrapper, and its dpkg syncs as usual. The base system (debootstrap, "
-                "before those hooks run) is unpacked with dpkg's own `force-unsafe-io` instead: partman's finish "
-                "writes `/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io` into the target once it is mounted, and the late "
-                "command removes it. When `packages` names `eatmydata` or `libeatmydata1`, they are kept."},
+                "target after the base system and point apt's `Dir::Bin::dpkg` at an eatmydata wrapper; the base "
+                "system (debootstrap, before those hooks) gets base-installer's own `force-unsafe-io` file in "
+                "`/etc/dpkg/dpkg.cfg.d/`, which kiln writes when partman has mounted the target instead of after "
+                "debootstrap (the installer removes it at the end, as it always does). At the end (kiln's "
+                "finish-install hook, after the installer's last package installs and the profile's "
+                "`late_commands`), the wrapper is removed and `eatmydata` and `libeatmydata1` are purged with "
+                "dpkg, then the disk is synced: the image has neither the packages nor the wrapper, and its dpkg "
+                "syncs as usual. When `packages` names `eatmydata` or `libeatmydata1`, they are kept."},
         {"defer_man_db", T_BOOL, .def = "true",
          .doc = "man-db's index is not rebuilt after every dpkg run during the install (`man-db man-db/auto-update "
-                "false`). The late command turns it back on (the debconf answer `true` and "
-                "`/var/lib/man-db/auto-update`, as a stock install has them) and runs `mandb` once. Left alone when "
-                "a raw `preseed` entry answers `man-db/auto-update`."},
+                "false`). At the end (kiln's finish-install hook, after the installer's last package installs) it "
+                "is turned back on (the debconf answer `true` and `/var/lib/man-db/auto-update`, as a stock install "
+                "has them) and `mandb` runs once. Left alone when a raw `preseed` entry answers "
+                "`man-db/auto-update`."},
+        {"defer_initramfs", T_BOOL, .def = "true",
+         .doc = "The initramfs is not rebuilt by each package that asks for it during the install (grub-pc, the "
+                "CPU's microcode, ...): from pkgsel on, initramfs-tools' own switch `update_initramfs=no` in "
+                "`/etc/initramfs-tools/update-initramfs.conf`; at the end, after the installer's last package "
+                "installs, kiln's finish-install hook sets it back to the stock `yes` and runs `update-initramfs "
+                "-u -k all` once, with every hook in place. The kernel's first build, during bootstrap-base, is "
+                "not deferred."},
         {"initramfs", T_STR, .choices = initramfs_policies, .def = "targeted",
          .doc = "Which drivers the image's initramfs holds, through base-installer's driver policy "
                 "(`base-installer/initramfs-tools/driver-policy`, the installer's own question). `targeted`: the "

@@ -621,6 +621,7 @@ static int extract(struct kiln_profile *p, const struct kiln_profile_options *op
 
         p->tuning.eatmydata = bool_def(t, "tuning.eatmydata");
         p->tuning.defer_man_db = bool_def(t, "tuning.defer_man_db");
+        p->tuning.defer_initramfs = bool_def(t, "tuning.defer_initramfs");
         p->tuning.initramfs = str_def(t, "tuning.initramfs");
 
         extract_preseed(p, at(t, "preseed"));

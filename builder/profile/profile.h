@@ -89,9 +89,10 @@ struct kiln_profile {
         } vm;
 
         struct {
-                bool eatmydata;    /* dpkg under eatmydata during the install, removed at the end */
-                bool defer_man_db; /* man-db's auto-update off during the install, one mandb at the end */
-                char *initramfs;   /* "targeted" (dep + kiln's hypervisor drivers), "most" (stock) or "dep" */
+                bool eatmydata;       /* dpkg under eatmydata during the install, removed at the end */
+                bool defer_man_db;    /* man-db's auto-update off during the install, one mandb at the end */
+                bool defer_initramfs; /* update_initramfs=no from pkgsel on, one build at the end */
+                char *initramfs;      /* "targeted" (dep + kiln's hypervisor drivers), "most" (stock) or "dep" */
         } tuning;
 
         struct kiln_preseed_entry *preseed;

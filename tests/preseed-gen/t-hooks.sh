@@ -15,13 +15,19 @@ trap stop_background EXIT
 start_archive_fixture
 hook=usr/lib/base-installer.d/06kiln-initramfs
 phook=lib/partman/finish.d/90kiln-dpkg-unsafe-io
+fhook=usr/lib/finish-install.d/15kiln-tuning
+dhook=usr/lib/pre-pkgsel.d/05kiln-defer-initramfs
 # shellcheck disable=SC2154 # archive_base: start_archive_fixture's
 printf 'name: t\nrelease: trixie\nmirror: %s\nmirror_keyring: %s\nsecurity: false\n' "$archive_base" "$TMP/gnupg/good.asc" > "$TMP/p.yaml"
 printf 'extends: p.yaml\ntuning: {initramfs: most}\n' > "$TMP/most.yaml"
 printf 'extends: p.yaml\ntuning: {initramfs: dep}\n' > "$TMP/dep.yaml"
 printf 'extends: p.yaml\ntuning: {eatmydata: false}\n' > "$TMP/noeat.yaml"
+printf 'extends: p.yaml\npackages: [eatmydata]\n' > "$TMP/keep.yaml"
+printf 'extends: p.yaml\npreseed:\n  "man-db man-db/auto-update": "boolean false"\n' > "$TMP/raw.yaml"
+printf 'extends: p.yaml\ntuning: {defer_initramfs: false}\n' > "$TMP/nodefer.yaml"
+printf 'extends: p.yaml\ntuning: {eatmydata: false, defer_man_db: false, defer_initramfs: false}\n' > "$TMP/off.yaml"
 
-for v in p most dep noeat; do
+for v in p most dep noeat keep raw nodefer off; do
         "$KILN" fetch --cache "$TMP/cache" -o "$TMP/out-$v" "$TMP/$v.yaml" > /dev/null 2> "$TMP/$v.err" ||
                 { not_ok "fetch $v" "$(cat "$TMP/$v.err")"; finish; exit; }
         python3 "$WALK" "$TMP/out-$v/initrd.gz" > "$TMP/walk-$v"
@@ -58,8 +64,8 @@ if [ -x /bin/busybox ] && busybox --list | grep -qx cp; then
         python3 "$WALK" "$TMP/out-p/initrd.gz" --cat "$phook" > "$R/$phook"
         chmod 0755 "$R/$phook"
         PATH=/bin /usr/sbin/chroot "$R" "/$phook" > "$TMP/phook.out" 2>&1; check_eq "partman's finish hook succeeds under busybox sh" 0 $? "$(cat "$TMP/phook.out")"
-        check_eq "it writes dpkg's force-unsafe-io where the target's dpkg reads its options" "force-unsafe-io" \
-                "$(cat "$R/target/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io" 2> /dev/null)"
+        check_eq "it writes base-installer's own force-unsafe-io file, where the target's dpkg reads its options" "force-unsafe-io" \
+                "$(cat "$R/target/etc/dpkg/dpkg.cfg.d/force-unsafe-io" 2> /dev/null)"
         # The host's real dpkg reads that folder as its own dpkg.cfg.d (a mount namespace of the
         # test's, bound over /etc/dpkg/dpkg.cfg.d): the line is an option it takes, and a bad one fails.
         if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null && command -v dpkg > /dev/null; then
@@ -75,6 +81,75 @@ if [ -x /bin/busybox ] && busybox --list | grep -qx cp; then
 else
         skip "base-installer's hook under busybox sh" "no busybox-static with cp"
         h=
+fi
+
+# The deferred initramfs and kiln's finish-install hook, in a fake installer root whose /target holds
+# what the tuned install leaves: in-target and logger record their arguments.
+if [ -x /bin/busybox ]; then
+        F=$TMP/froot
+        fake_root() { # VARIANT: a fresh installer root with the variant's two hooks
+                rm -rf "$F"
+                mkdir -p "$F/dev" "$F/bin" "$F/${fhook%/*}" "$F/${dhook%/*}" "$F/target/etc/initramfs-tools" "$F/target/etc/apt/apt.conf.d" \
+                        "$F/target/var/tmp" "$F/target/var/lib/dpkg/info" "$F/target/var/lib/man-db" "$F/target/tmp"
+                mknod -m 666 "$F/dev/null" c 1 3
+                cp /bin/busybox "$F/bin/"
+                for a in sh sed grep mkdir touch rm echo sync ls cat printf; do ln -s busybox "$F/bin/$a"; done
+                printf '#!/bin/sh\nprintf "[%%s]" "$@" >> /argv.log; echo >> /argv.log\n[ "$1" != "${FAIL:-}" ]\n' > "$F/bin/in-target"
+                printf '#!/bin/sh\necho "$*" >> /logger.log\n' > "$F/bin/logger"
+                chmod +x "$F/bin/in-target" "$F/bin/logger"
+                printf '# update-initramfs config\nupdate_initramfs=yes\nbackup_initramfs=no\n' > "$F/target/etc/initramfs-tools/update-initramfs.conf"
+                cp "$F/target/etc/initramfs-tools/update-initramfs.conf" "$TMP/conf.stock"
+                touch "$F/target/etc/apt/apt.conf.d/95install-dpkg-eatmydata" "$F/target/var/tmp/dpkg-eatmydata-wrapper" \
+                        "$F/target/var/lib/dpkg/info/man-db.list"
+                for x in "$fhook" "$dhook"; do
+                        python3 "$WALK" "$TMP/out-$1/initrd.gz" --cat "$x" > "$F/$x" 2> /dev/null && chmod 0755 "$F/$x" || rm -f "$F/$x"
+                done
+        }
+        in_root() { env -i PATH=/bin ${FAIL:+FAIL=$FAIL} /usr/sbin/chroot "$F" "$@"; }
+        fake_root p
+        in_root "/$dhook"; check_eq "pre-pkgsel hook: exits 0" 0 $?
+        check_eq "pre-pkgsel hook: initramfs-tools' own switch off" "update_initramfs=no" \
+                "$(grep ^update_initramfs= "$F/target/etc/initramfs-tools/update-initramfs.conf")"
+        in_root "/$fhook" > "$TMP/f.out" 2>&1; check_eq "finish hook: exits 0" 0 $? "$(cat "$TMP/f.out" "$F/logger.log" 2> /dev/null)"
+        check_eq "finish hook: in the target, in order: the initramfs once, man-db back and its index once, eatmydata purged" \
+                "[update-initramfs][-u][-k][all]|[debconf-set-selections][/tmp/kiln-man-db]|[mandb][-q]|[dpkg][--purge][eatmydata][libeatmydata1]" \
+                "$(paste -sd'|' "$F/argv.log" 2> /dev/null)"
+        cmp -s "$TMP/conf.stock" "$F/target/etc/initramfs-tools/update-initramfs.conf" &&
+                ok "update-initramfs.conf is byte for byte the stock one again" || not_ok "update-initramfs.conf restored"
+        [ ! -e "$F/target/etc/apt/apt.conf.d/95install-dpkg-eatmydata" ] && [ ! -e "$F/target/var/tmp/dpkg-eatmydata-wrapper" ] &&
+                ok "the eatmydata wrapper and its apt.conf are removed" || not_ok "eatmydata wrapper removed"
+        [ -e "$F/target/var/lib/man-db/auto-update" ] && [ ! -e "$F/target/tmp/kiln-man-db" ] &&
+                ok "man-db's auto-update flag is back, the seed file gone" || not_ok "man-db restored"
+        # A step that fails stops the hook and says so where kiln's install-log reader looks.
+        fake_root p
+        in_root "/$dhook"
+        FAIL=update-initramfs in_root "/$fhook" > /dev/null 2>&1; check_eq "finish hook: a failed step exits 1" 1 $?
+        check_eq "finish hook: ... and logs it for kiln" "-t kiln-tuning error: update-initramfs -u" "$(cat "$F/logger.log" 2> /dev/null)"
+        # An update-initramfs.conf the stock switch is not in (the user's own) is left alone.
+        fake_root p
+        sed -i 's/^update_initramfs=yes/update_initramfs=all/' "$F/target/etc/initramfs-tools/update-initramfs.conf"
+        in_root "/$dhook"; in_root "/$fhook" > /dev/null 2>&1
+        grep -q '^update_initramfs=all$' "$F/target/etc/initramfs-tools/update-initramfs.conf" && ! grep -q update-initramfs "$F/argv.log" &&
+                ok "a switch that is not the stock 'yes' is left as it is, nothing deferred" || not_ok "user's update_initramfs"
+        # Without man-db in the target (tasks: []), nothing of it runs.
+        fake_root p
+        rm "$F/target/var/lib/dpkg/info/man-db.list"
+        in_root "/$fhook" > /dev/null 2>&1
+        check_eq "no man-db installed, nothing deferred: only the purge" "[dpkg][--purge][eatmydata][libeatmydata1]" "$(paste -sd'|' "$F/argv.log" 2> /dev/null)"
+        # The profile's own choices.
+        fake_root keep; in_root "/$fhook" > /dev/null 2>&1
+        ! grep -q 'dpkg' "$F/argv.log" && [ ! -e "$F/target/var/tmp/dpkg-eatmydata-wrapper" ] &&
+                ok "packages names eatmydata: kept, only the wrapper removed" || not_ok "eatmydata kept" "$(cat "$F/argv.log")"
+        fake_root raw; in_root "/$fhook" > /dev/null 2>&1
+        grep -q -e mandb -e debconf-set-selections "$F/argv.log" && not_ok "raw man-db/auto-update: kiln does not restore it" ||
+                ok "raw man-db/auto-update: kiln does not restore it"
+        fake_root nodefer
+        [ ! -e "$F/$dhook" ] && ok "defer_initramfs: false: no pre-pkgsel hook" || not_ok "defer_initramfs false: hook"
+        grep -q update-initramfs "$F/$fhook" && not_ok "defer_initramfs: false: no final build" || ok "defer_initramfs: false: no final build"
+        fake_root off
+        [ ! -e "$F/$fhook" ] && [ ! -e "$F/$dhook" ] && ok "tuning off: no finish-install or pre-pkgsel hook" || not_ok "tuning off: hooks"
+else
+        skip "kiln's finish-install hook" "no busybox-static"
 fi
 
 # The image's hook under the host's real initramfs-tools: MODULES=list and no modules file, so all

@@ -6,7 +6,7 @@
 #         isolation, no live log, no finish stages: the installer's own time
 #   warm  kiln build again with the cache cold left behind (--no-reuse: a real install again)
 # cold and bare run at the same time with 1 vCPU each, so the machine's noise hits both; warm runs
-# after them, also with 1 vCPU (the same profile as cold). Prints per-step seconds (from the events) and the ratios
+# after them, also with 1 vCPU (the same profile as cold), beside a second bare run (bare2). Prints per-step seconds (from the events) and the ratios
 # against the goals, and writes bench/results/DATE.json. Each run is a full install: under TCG
 # 25 to 45 minutes; run it in the background (bench/README.md).
 #
@@ -48,32 +48,38 @@ build() { # NAME PROFILE: kiln build with its events in NAME.events
         say "$1 done"
 }
 
-bare() { # the installer alone: the media through a cache of its own, so cold's stays cold
-        "$kiln" "${trust[@]}" fetch --cache "$tmp/bare-cache" -o "$tmp/media" "$tmp/bare.yaml" > /dev/null 2> "$tmp/bare.err"
-        local proxy="" s
-        qemu-img create -q -f qcow2 "$tmp/bare.qcow2" "${KILN_BENCH_DISK:-10G}" # the profile's disk.size
+bare() { # NAME: the installer alone, the media through a cache of its own, so cold's stays cold
+        local name=$1 proxy="" s
+        [ -s "$tmp/media/initrd.gz" ] ||
+                "$kiln" "${trust[@]}" fetch --cache "$tmp/bare-cache" -o "$tmp/media" "$tmp/bare.yaml" > /dev/null 2> "$tmp/$name.err"
+        qemu-img create -q -f qcow2 "$tmp/$name.qcow2" "${KILN_BENCH_DISK:-10G}" # the profile's disk.size
         if [ -z "${KILN_BENCH_DIRECT:-}" ]; then
-                "$kiln" "${trust[@]}" proxy --cache "$tmp/bare-cache" "$tmp/bare.yaml" > "$tmp/proxy.out" 2> "$tmp/proxy.err" &
+                "$kiln" "${trust[@]}" proxy --cache "$tmp/bare-cache" "$tmp/bare.yaml" > "$tmp/$name-proxy.out" 2> "$tmp/$name-proxy.err" &
                 pids+=($!)
-                for _ in $(seq 100); do [ -s "$tmp/proxy.out" ] && break; sleep 0.2; done
-                proxy="mirror/http/proxy=http://10.0.2.2:$(head -1 "$tmp/proxy.out")/"
+                for _ in $(seq 100); do [ -s "$tmp/$name-proxy.out" ] && break; sleep 0.2; done
+                proxy="mirror/http/proxy=http://10.0.2.2:$(head -1 "$tmp/$name-proxy.out")/"
         fi
-        say "bare started"
+        say "$name started"
         s=$(now)
         qemu-system-x86_64 -accel "$accel" -m 2048 -smp 1 -nographic -no-reboot \
                 -kernel "$tmp/media/linux" -initrd "$tmp/media/initrd.gz" \
                 -append "auto=true priority=critical fb=false console=ttyS0,115200n8 partman-auto/disk=/dev/vda $proxy" \
-                -drive "file=$tmp/bare.qcow2,format=qcow2,if=virtio" -nic user,model=virtio-net-pci > "$tmp/bare.console" 2>&1
-        $py -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$s" "$(now)" > "$tmp/bare.seconds"
-        say "bare done"
+                -drive "file=$tmp/$name.qcow2,format=qcow2,if=virtio" -nic user,model=virtio-net-pci > "$tmp/$name.console" 2>&1
+        $py -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$s" "$(now)" > "$tmp/$name.seconds"
+        say "$name done"
 }
 
-bare & bare_pid=$!
+# Phase 1: cold and bare side by side.
+bare bare & bare_pid=$!
 build cold "$tmp/cold.yaml" & cold_pid=$!
 wait "$cold_pid" || exit 1
 wait "$bare_pid" || { say "bare failed:"; tail -5 "$tmp/bare.err" "$tmp/bare.console" >&2; exit 1; }
-# The same profile as cold (1 vCPU), so warm/cold compares the cache alone; --no-reuse: an install.
-build warm "$tmp/cold.yaml"
+# Phase 2: warm (the same profile as cold, 1 vCPU, --no-reuse: an install again over cold's cache)
+# beside a second bare run (over bare's own cache, warm too), so warm meets the load cold met, and
+# bare against bare2 shows how much the machine's noise moved between the phases.
+bare bare2 & bare2_pid=$!
+build warm "$tmp/cold.yaml" || exit 1
+wait "$bare2_pid" || { say "bare2 failed:"; tail -5 "$tmp/bare2.console" >&2; exit 1; }
 
 # The same image, faster: kiln inspect reads the untuned bare install's disk (its package list and
 # its installer syslog, whose steps the report puts beside cold's and warm's).

@@ -83,6 +83,10 @@ def main():
     runs = {r: read_events(f"{d}/{r}.events") for r in ("cold", "warm")}
     bare = float(open(f"{d}/bare.seconds").read())
     runs["bare"] = {"steps": [], "stages": {}, "total": round(bare, 1), "install": round(bare, 1), "post": 0}
+    # bare2: a second bare run beside warm (bench/build.sh's second phase), where there is one
+    if os.path.exists(f"{d}/bare2.seconds"):
+        b2 = float(open(f"{d}/bare2.seconds").read())
+        runs["bare2"] = {"steps": [], "stages": {}, "total": round(b2, 1), "install": round(b2, 1), "post": 0}
     goals = [
         ("cold install / bare install", runs["cold"]["install"] / bare, 0.75),
         ("warm total / cold total", runs["warm"]["total"] / runs["cold"]["total"], 0.6),
@@ -129,9 +133,13 @@ def main():
                 x["upstream"] = up
                 print(f"{r:<8}{x['requests']:>9}{x['cached']:>9}{up:>9}{x['refused']:>9}")
     print(f"\n{'run':<8}{'total':>9}{'install':>9}{'post':>9}")
-    for r in ("cold", "warm", "bare"):
-        print(f"{r:<8}{runs[r]['total']:>9.1f}{runs[r]['install']:>9.1f}{runs[r]['post']:>9.1f}")
+    for r in ("cold", "warm", "bare", "bare2"):
+        if r in runs:
+            print(f"{r:<8}{runs[r]['total']:>9.1f}{runs[r]['install']:>9.1f}{runs[r]['post']:>9.1f}")
     print()
+    if "bare2" in runs:  # not goals: what the second phase's load was like
+        print(f"{'warm install / bare2 install':<30}{runs['warm']['install'] / runs['bare2']['install']:>6.2f}  (side by side)")
+        print(f"{'bare2 / bare':<30}{runs['bare2']['install'] / bare:>6.2f}  (the machine between the phases)")
     for name, ratio, goal in goals:
         print(f"{name:<30}{ratio:>6.2f}  goal <= {goal:.2f}  {'met' if ratio <= goal else 'NOT met'}")
     if out:

@@ -21,6 +21,8 @@ check_eq "the JSON holds bare's installer steps" "download-installer partman-bas
         "$(/usr/bin/python3 -c 'import json,sys; print(*[s[0] for s in json.load(open(sys.argv[1]))["runs"]["bare"]["installer_steps"]])' "$TMP/r.json")"
 grep -q '^warm  *416  *405  *10  *1$' "$TMP/out" && ok "the proxy's requests: cached, upstream (neither cached nor refused), refused" ||
         not_ok "proxy counts" "$(cat "$TMP/out")"
+grep -q '^bare2  *1500.0  *1500.0  *0.0$' "$TMP/out" && grep -q '^warm install / bare2 install  *0.44  (side by side)$' "$TMP/out" &&
+        ok "the second bare run, beside warm, and warm against it" || not_ok "bare2" "$(cat "$TMP/out")"
 check_eq "the JSON holds the goals" "False True True False" \
         "$(/usr/bin/python3 -c 'import json,sys; print(*[g["met"] for g in json.load(open(sys.argv[1]))["goals"]])' "$TMP/r.json")"
 # A failed build is reported as such, not as numbers.

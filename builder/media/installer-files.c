@@ -278,8 +278,138 @@ static int add_entry(struct archive *a, const char *path, mode_t type_mode, cons
         return r;
 }
 
+static int initrd_inject_resolved(const char *initrd_path, const char *out_path, const struct kiln_initrd_file *files,
+                                  const char *const *paths, size_t n, char *const *have_dirs,
+                                  struct kiln_error **reterr);
+
+/* The original initrd's folders and symlinks. trixie's installer has merged /usr (lib -> usr/lib,
+ * bin -> usr/bin, ...): a folder entry "lib" in the appended member made the kernel's unpacker replace
+ * the symlink with an empty folder (it removes an entry of another type first), and the installer's
+ * /init then found nothing under /lib and the kernel panicked. So an injected path is taken through
+ * the original's symlinked folders, as a path lookup in the running installer would be, and only the
+ * folders the original lacks get an entry. */
+struct initrd_tree {
+        char **dirs;           /* folders the original has */
+        char **links, **dests; /* its symlinks and their targets, pairwise */
+};
+
+static void initrd_tree_clear(struct initrd_tree *t)
+{
+        strv_free(t->dirs);
+        strv_free(t->links);
+        strv_free(t->dests);
+}
+
+static int initrd_tree_read(const char *initrd_path, struct initrd_tree *t, struct kiln_error **reterr)
+{
+        struct archive *a = archive_read_new();
+        archive_read_support_filter_all(a);
+        archive_read_support_format_cpio(a);
+        struct archive_entry *e;
+        int r = 0;
+        if (archive_read_open_filename(a, initrd_path, 1 << 16) != ARCHIVE_OK)
+                r = kiln_error_set(reterr, EBADMSG, "cannot read initrd '%s': %s", initrd_path,
+                                   archive_error_string(a));
+        while (r == 0 && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+                const char *name = strip_dot(archive_entry_pathname(e));
+                mode_t type = archive_entry_filetype(e);
+                if (type == AE_IFDIR && *name)
+                        t->dirs = strv_push(t->dirs, xstrdup(name));
+                else if (type == AE_IFLNK && archive_entry_symlink(e)) {
+                        t->links = strv_push(t->links, xstrdup(name));
+                        t->dests = strv_push(t->dests, xstrdup(archive_entry_symlink(e)));
+                }
+        }
+        archive_read_free(a);
+        return r;
+}
+
+/* PATH ("a/b/c") with a leading component that is a symlink in the original replaced by what it
+ * points to, again until none is (at most 8 times); ".." never climbs out of the root. NULL when
+ * the links loop or point nowhere sensible. */
+static char *initrd_tree_resolve(const struct initrd_tree *t, const char *path)
+{
+        _cleanup_free_ char *cur = xstrdup(path);
+        for (int depth = 0; depth < 8; depth++) {
+                bool changed = false;
+                for (char *s = strchr(cur, '/'); s && !changed; s = strchr(s + 1, '/')) {
+                        *s = '\0';
+                        for (size_t i = 0; t->links && t->links[i]; i++) {
+                                if (!STREQ(t->links[i], cur))
+                                        continue;
+                                /* relative targets start from the link's folder */
+                                const char *dest = t->dests[i];
+                                const char *slash = strrchr(cur, '/');
+                                _cleanup_free_ char *joined =
+                                        dest[0] == '/' ? xstrdup(dest)
+                                        : slash        ? xasprintf("%.*s/%s", (int)(slash - cur), cur, dest)
+                                                       : xstrdup(dest);
+                                _cleanup_free_ char *rest = xstrdup(s + 1);
+                                /* normalise: no "", "." or ".." components left */
+                                char **parts = NULL, *save = NULL;
+                                for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                                        if (STREQ(c, "."))
+                                                continue;
+                                        if (STREQ(c, "..")) {
+                                                size_t n = strv_length(parts);
+                                                if (n == 0) {
+                                                        strv_free(parts);
+                                                        return NULL;
+                                                }
+                                                free(parts[n - 1]);
+                                                parts[n - 1] = NULL;
+                                                continue;
+                                        }
+                                        parts = strv_push(parts, xstrdup(c));
+                                }
+                                if (!parts || !parts[0]) {
+                                        strv_free(parts);
+                                        return NULL;
+                                }
+                                _cleanup_free_ char *head = strv_join(parts, "/");
+                                strv_free(parts);
+                                free(cur);
+                                cur = xasprintf("%s/%s", head, rest);
+                                changed = true;
+                                break;
+                        }
+                        if (!changed)
+                                *s = '/';
+                }
+                if (!changed)
+                        return TAKE_PTR(cur);
+        }
+        return NULL;
+}
+
 int kiln_initrd_inject(const char *initrd_path, const char *out_path, const struct kiln_initrd_file *files, size_t n,
                        struct kiln_error **reterr)
+{
+        struct initrd_tree tree = {0};
+        int tr = initrd_tree_read(initrd_path, &tree, reterr);
+        if (tr < 0)
+                return tr;
+        char **paths = NULL;
+        for (size_t i = 0; i < n; i++) {
+                char *p = initrd_tree_resolve(&tree, files[i].path);
+                if (!p) {
+                        initrd_tree_clear(&tree);
+                        strv_free(paths);
+                        return kiln_error_set(reterr, ELOOP,
+                                              "initrd '%s': the symlinks above '%s' loop or lead out of it",
+                                              initrd_path, files[i].path);
+                }
+                paths = strv_push(paths, p);
+        }
+        int r = initrd_inject_resolved(initrd_path, out_path, files, (const char *const *)paths, n, tree.dirs, reterr);
+        initrd_tree_clear(&tree);
+        strv_free(paths);
+        return r;
+}
+
+static int initrd_inject_resolved(const char *initrd_path, const char *out_path, const struct kiln_initrd_file *files,
+                                  const char *const *paths, size_t n, char *const *have_dirs,
+                                  struct kiln_error **reterr)
 {
         _cleanup_free_ char *tmp = xasprintf("%s.kiln-tmp-XXXXXX", out_path);
         _cleanup_close_ int in = open(initrd_path, O_RDONLY | O_CLOEXEC);
@@ -306,10 +436,10 @@ int kiln_initrd_inject(const char *initrd_path, const char *out_path, const stru
         }
         char **dirs = NULL;
         for (size_t i = 0; i < n && r == 0; i++) {
-                _cleanup_free_ char *p = xstrdup(files[i].path);
+                _cleanup_free_ char *p = xstrdup(paths[i]);
                 for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
                         *s = '\0';
-                        if (!strv_contains(dirs, p)) {
+                        if (!strv_contains(dirs, p) && !strv_contains(have_dirs, p)) {
                                 dirs = strv_push(dirs, xstrdup(p));
                                 if (add_entry(a, p, AE_IFDIR | 0755, NULL, 0) != ARCHIVE_OK)
                                         r = -EIO;
@@ -328,7 +458,7 @@ int kiln_initrd_inject(const char *initrd_path, const char *out_path, const stru
                                 break;
                         }
                 }
-                if (r == 0 && add_entry(a, files[i].path, AE_IFREG | (files[i].mode & 07777),
+                if (r == 0 && add_entry(a, paths[i], AE_IFREG | (files[i].mode & 07777),
                                         files[i].source ? data : files[i].data, len) != ARCHIVE_OK)
                         r = -EIO;
         }

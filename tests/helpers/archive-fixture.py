@@ -65,7 +65,10 @@ def newc(entries):
 
 
 def initrd(status):
-    return gzip.compress(newc([("var", 0o40755, b""), ("var/lib", 0o40755, b""), ("var/lib/dpkg", 0o40755, b""),
+    # merged /usr, as trixie's installer has it: lib and bin are symlinks into usr
+    return gzip.compress(newc([("usr", 0o40755, b""), ("usr/lib", 0o40755, b""), ("usr/bin", 0o40755, b""),
+                               ("lib", 0o120777, b"usr/lib"), ("bin", 0o120777, b"usr/bin"),
+                               ("var", 0o40755, b""), ("var/lib", 0o40755, b""), ("var/lib/dpkg", 0o40755, b""),
                                ("var/lib/dpkg/status", 0o100644, status.encode()),
                                ("init", 0o100755, b"#!/bin/sh\necho fixture\n")]), mtime=0)
 

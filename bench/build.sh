@@ -2,7 +2,7 @@
 # bench/build: one profile three ways, side by side, in one run (issue 16):
 #   cold  kiln build with an empty cache, the profile's tuning on (the default)
 #   bare  plain QEMU with the same kernel and the installer's cmdline, booting an initrd with an
-#         untuned preseed (tuning: {eatmydata: false, defer_man_db: false, initramfs: most}); no
+#         untuned preseed (tuning: {eatmydata: false, defer_man_db: false, defer_initramfs: false, initramfs: most}); no
 #         isolation, no live log, no finish stages: the installer's own time
 #   warm  kiln build again with the cache cold left behind (--no-reuse: a real install again)
 # cold and bare run at the same time with 1 vCPU each, so the machine's noise hits both; warm runs
@@ -39,7 +39,7 @@ say() { echo "bench/build: $(date +%H:%M:%S) $*" >&2; }
 
 # The run profiles extend the one measured: 1 vCPU for the two that share the machine; bare untuned.
 printf 'extends: %s\nvm: {cpus: 1}\n' "$profile" > "$tmp/cold.yaml"
-printf 'extends: %s\nvm: {cpus: 1}\ntuning: {eatmydata: false, defer_man_db: false, initramfs: most}\n' "$profile" > "$tmp/bare.yaml"
+printf 'extends: %s\nvm: {cpus: 1}\ntuning: {eatmydata: false, defer_man_db: false, defer_initramfs: false, initramfs: most}\n' "$profile" > "$tmp/bare.yaml"
 
 build() { # NAME PROFILE: kiln build with its events in NAME.events
         say "$1 started"

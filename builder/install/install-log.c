@@ -257,6 +257,16 @@ void kiln_install_log_console(struct kiln_install_log *l, const char *data, size
                               void *userdata)
 {
         console_text(l, data, len);
+        /* The installer's kernel panicked (an initrd it cannot start, for one): the guest stops there
+         * and nothing more comes; without this, kiln waited for the install's whole timeout. */
+        const char *panic = l->console_tail ? strstr(l->console_tail, "Kernel panic - not syncing: ") : NULL;
+        if (panic && strchr(panic, '\n')) {
+                panic += strlen("Kernel panic - not syncing: ");
+                size_t pn = strcspn(panic, "\n");
+                _cleanup_free_ char *why = kiln_text_safe(panic, pn < 160 ? pn : 160);
+                fail(l, "the installer's kernel panicked at step '%s': %s", l->step ? l->step : "start", why);
+                return;
+        }
         /* A critical question on screen: newt titles it "[!!] Title". The title is complete once
          * something follows it; the dialog's text may still be arriving. */
         char *bang = l->console_tail ? strstr(l->console_tail, "[!!] ") : NULL;

@@ -6,8 +6,8 @@
 # installer's steps to its syslog, up to finish-install, as a finished install does. MODE=busy
 # does the same after 20 more GETs of the allowed URL, with one GET of its folder's /hang still
 # waiting on the upstream when the guest powers off.
-# Hostile modes, for the tests of what a guest can do to kiln: flood (the console written without
-# end), longline (one syslog line that never ends), escapes (syslog lines whose step names carry
+# Hostile modes, for the tests of what a guest can do to kiln: panic (its /init exits at once, so
+# the kernel panics and the guest stops), flood (the console written without end), longline (one syslog line that never ends), escapes (syslog lines whose step names carry
 # terminal escape sequences: a title, a clear screen, OSC 52, a fake "build finished OK").
 # Usage: busybox-guest.sh OUT_DIR ALLOWED_URL DENIED_URL DIRECT_URL [MODE]
 # Writes OUT_DIR/vmlinuz and OUT_DIR/initrd.gz. Exit 77 when the host lacks a piece.
@@ -41,6 +41,7 @@ cat > "$stage/init" <<X
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+[ "$mode" = panic ] && { echo "KILN-TEST panic"; exit 1; }
 for m in \$(cat /lib/order); do insmod /lib/\$m.ko; done
 sleep 1
 iface=\$(ls /sys/class/net | grep -v lo | head -1)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What a hostile guest can do to kiln through its console and syslog, with a real QEMU guest (the
-# busybox initramfs): a console written without end and a syslog line that never ends keep kiln's
+# busybox initramfs): a kernel that panics fails the install at once, not at the watchdog; a
+# console written without end and a syslog line that never ends keep kiln's
 # memory and files bounded and fail the install with a clear error; step names carrying terminal
 # escape sequences reach the operator's terminal escaped.
 . "$(dirname "$0")/../lib.sh"
@@ -67,6 +68,15 @@ if run longline; then
         bounded "endless syslog line" "$TMP/longline.qcow2.d/syslog.log"
         [ "$(cat "$TMP/longline.rss")" -lt 200000 ] && ok "endless syslog line: kiln's memory stays bounded ($(cat "$TMP/longline.rss") KiB)" ||
                 not_ok "endless syslog line: memory" "$(cat "$TMP/longline.rss") KiB"
+fi
+start=$(date +%s)
+if run panic; then
+        check_eq "kernel panic: the install fails" 1 "$(cat "$TMP/panic.rc")"
+        grep -q "the installer's kernel panicked at step 'start': Attempted to kill init!" "$TMP/panic.err" &&
+                ok "kernel panic: a clear error" || not_ok "kernel panic: error" "$(tail -3 "$TMP/panic.err")"
+        # The watchdog (60 s here) would have stopped it too; the panic is read as it happens.
+        [ $(($(date +%s) - start)) -lt 55 ] && ok "kernel panic: failed before the watchdog" ||
+                not_ok "kernel panic: fail-fast" "$(($(date +%s) - start)) s"
 fi
 if run escapes; then
         check_eq "escape sequences in step names: the install fails on the step" 1 "$(cat "$TMP/escapes.rc")"

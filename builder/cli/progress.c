@@ -195,6 +195,7 @@ void cli_display_result(struct cli_display *d, const struct cli_output *outputs,
                 json_object_object_add(px, "files", json_object_new_int64(proxy->files));
                 json_object_object_add(px, "cached", json_object_new_int64(proxy->cached));
                 json_object_object_add(px, "refused", json_object_new_int64(proxy->refused));
+                json_object_object_add(px, "upstream", json_object_new_int64(proxy->upstream));
                 json_object_object_add(px, "bytes", json_object_new_int64((int64_t)proxy->bytes));
                 json_object_object_add(o, "proxy", px);
         }

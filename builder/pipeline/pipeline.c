@@ -196,6 +196,7 @@ static int stage_install(struct kiln_build *b, struct kiln_error **err)
         for (size_t i = 0; i < b->install.n_served; i++) {
                 const struct kiln_proxy_served *s = &b->install.served[i];
                 px->requests++;
+                px->upstream += s->upstream;
                 px->bytes = s->bytes > INT64_MAX - px->bytes ? INT64_MAX : px->bytes + s->bytes; /* the records' */
                 if (s->status == 403)
                         px->refused++;
@@ -205,8 +206,9 @@ static int stage_install(struct kiln_build *b, struct kiln_error **err)
                 }
         }
         _cleanup_free_ char *said =
-                xasprintf("the proxy answered %u requests: %u files (%u from the cache), %u refused", px->requests,
-                          px->files, px->cached, px->refused);
+                xasprintf("the proxy answered %u requests: %u files (%u from the cache), %u refused; %u went to "
+                          "the mirror",
+                          px->requests, px->files, px->cached, px->refused, px->upstream);
         notice(b, said);
         if (!b->accel && STREQ(io.accel, "auto"))
                 b->accel = STREQ(b->install.accel, "kvm") ? "kvm" : "tcg"; /* probed once, used again below */

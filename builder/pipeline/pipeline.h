@@ -87,6 +87,7 @@ struct kiln_build_proxy {
         unsigned files;    /* GETs answered 200 with the body's sha256 known (the manifest's 'served') */
         unsigned cached;   /* of those, served from the cache */
         unsigned refused;  /* answered 403 */
+        unsigned upstream; /* requests the proxy took to the mirror (the rest: the cache, or kiln itself) */
         uint64_t bytes;    /* sent to the guest */
 };
 

@@ -146,7 +146,11 @@ _Noreturn static void child_main(const struct kiln_proxy_policy *pol, struct kil
         for (size_t i = 0; i < n; i++) {
                 fprintf(out, "R\t");
                 put_escaped(out, served[i].method);
-                fprintf(out, "\t%d\t%" PRIu64 "\t%d\t%s\t", served[i].status, served[i].bytes, served[i].cached ? 1 : 0,
+                /* who answered: 0 the mirror, 1 kiln's cache, 2 kiln itself */
+                fprintf(out, "\t%d\t%" PRIu64 "\t%d\t%s\t", served[i].status, served[i].bytes,
+                        served[i].cached     ? 1
+                        : served[i].upstream ? 0
+                                             : 2,
                         served[i].sha256 ? served[i].sha256 : "-");
                 put_escaped(out, served[i].url);
                 fputc('\n', out);
@@ -248,9 +252,9 @@ static bool parse_served(const char *line, struct kiln_proxy_served *s)
                         return false;
                 p = tab ? tab + 1 : p + len[i];
         }
-        uint64_t status, bytes, cached;
+        uint64_t status, bytes, origin;
         if (len[0] != 1 || f[0][0] != 'R' || !parse_decimal(f[2], len[2], 999, &status) ||
-            !parse_decimal(f[3], len[3], PROCESS_MAX_BYTES, &bytes) || !parse_decimal(f[4], len[4], 1, &cached) ||
+            !parse_decimal(f[3], len[3], PROCESS_MAX_BYTES, &bytes) || !parse_decimal(f[4], len[4], 2, &origin) ||
             len[1] == 0 || len[1] > 16 || len[6] == 0)
                 return false;
         bool sha = len[5] == KILN_SHA256_HEX - 1;
@@ -264,7 +268,8 @@ static bool parse_served(const char *line, struct kiln_proxy_served *s)
                                         .sha256 = sha ? xstrndup(f[5], len[5]) : NULL,
                                         .status = (int)status,
                                         .bytes = bytes,
-                                        .cached = cached != 0};
+                                        .cached = origin == 1,
+                                        .upstream = origin == 0};
         return true;
 }
 

@@ -69,8 +69,12 @@ struct kiln_proxy {
 #define KILN_PROXY_MAX_RECORDS 200000
 #define KILN_PROXY_LOG_MAX     (64ULL << 20)
 
+/* Who answered a request: the mirror (through the proxy, or a tunnel to it), kiln's cache, or kiln
+ * itself without asking anyone (a refusal, a file outside the verified snapshot). */
+enum origin { UPSTREAM, CACHE, KILN };
+
 static void record(struct kiln_proxy *p, const char *method, const char *raw_url, int status, uint64_t bytes,
-                   const char *sha256, bool cached, const char *raw_why)
+                   const char *sha256, enum origin origin, const char *raw_why)
 {
         /* The guest wrote the URL (and the upstream the reasons): escaped before any log holds them. */
         _cleanup_free_ char *url = kiln_text_safe(raw_url, strlen(raw_url));
@@ -89,11 +93,12 @@ static void record(struct kiln_proxy *p, const char *method, const char *raw_url
                                                                       .sha256 = sha256 ? xstrdup(sha256) : NULL,
                                                                       .status = status,
                                                                       .bytes = bytes,
-                                                                      .cached = cached};
+                                                                      .cached = origin == CACHE,
+                                                                      .upstream = origin == UPSTREAM};
         }
         if (p->log && p->log_bytes < KILN_PROXY_LOG_MAX) {
                 int n = fprintf(p->log, "%s %s %d %" PRIu64 "%s%s%s%s\n", method, url, status, bytes,
-                                sha256 ? " sha256=" : "", sha256 ? sha256 : "", cached ? " cached" : "",
+                                sha256 ? " sha256=" : "", sha256 ? sha256 : "", origin == CACHE ? " cached" : "",
                                 why ? why : "");
                 p->log_bytes += n > 0 ? (uint64_t)n : 0;
                 if (p->log_bytes >= KILN_PROXY_LOG_MAX)
@@ -240,7 +245,7 @@ static enum MHD_Result serve_signed(struct kiln_proxy *p, struct MHD_Connection 
         if (r < 0) {
                 unsigned code = r == -ENOENT ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_GATEWAY;
                 _cleanup_free_ char *why = xasprintf(" (%s)", err ? err->msg : "not in the cache");
-                record(p, method, url, (int)code, 0, NULL, false, why);
+                record(p, method, url, (int)code, 0, NULL, !hit && p->cache && relpath ? UPSTREAM : KILN, why);
                 kiln_error_free(err);
                 return reply_status(c, code,
                                     code == MHD_HTTP_NOT_FOUND ? "Not Found\n"
@@ -254,7 +259,7 @@ static enum MHD_Result serve_signed(struct kiln_proxy *p, struct MHD_Connection 
                 return reply_status(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "kiln proxy: cannot read the file\n");
         struct stat st;
         fstat(fd, &st);
-        record(p, method, url, 200, (uint64_t)st.st_size, sha, from_cache, NULL);
+        record(p, method, url, 200, (uint64_t)st.st_size, sha, from_cache ? CACHE : UPSTREAM, NULL);
         return reply_fd(c, fd);
 }
 
@@ -272,7 +277,7 @@ static enum MHD_Result handle_pinned(struct kiln_proxy *p, struct MHD_Connection
 {
         *ret_pass = false;
         if (!pin->release) {
-                record(p, method, url, 404, 0, NULL, false, " (the suite had no Release when the build started)");
+                record(p, method, url, 404, 0, NULL, KILN, " (the suite had no Release when the build started)");
                 return reply_status(c, MHD_HTTP_NOT_FOUND, "Not Found\n");
         }
         const char *signed_sha = STREQ(rest, "InRelease")     ? pin->inrelease
@@ -281,7 +286,7 @@ static enum MHD_Result handle_pinned(struct kiln_proxy *p, struct MHD_Connection
                                                               : NULL;
         if (signed_sha) {
                 if (!*signed_sha) {
-                        record(p, method, url, 404, 0, NULL, false, " (not part of the verified snapshot)");
+                        record(p, method, url, 404, 0, NULL, KILN, " (not part of the verified snapshot)");
                         return reply_status(c, MHD_HTTP_NOT_FOUND, "Not Found\n");
                 }
                 return serve_signed(p, c, method, url, ua, pin, NULL, signed_sha, 0);
@@ -291,7 +296,7 @@ static enum MHD_Result handle_pinned(struct kiln_proxy *p, struct MHD_Connection
                 uint64_t size = 0;
                 _cleanup_free_ char *relpath = kiln_release_path_of(pin->release, bh + 15, &size);
                 if (!relpath) {
-                        record(p, method, url, 404, 0, NULL, false, " (a hash the verified Release does not list)");
+                        record(p, method, url, 404, 0, NULL, KILN, " (a hash the verified Release does not list)");
                         return reply_status(c, MHD_HTTP_NOT_FOUND, "Not Found\n");
                 }
                 return serve_signed(p, c, method, url, ua, pin, relpath, bh + 15, size);
@@ -328,7 +333,7 @@ static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c
                 _cleanup_free_ char *path = kiln_cache_lookup(p->cache, want.sha256);
                 int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
                 if (fd >= 0) {
-                        record(p, "GET", url, 200, want.size, want.sha256, true, NULL);
+                        record(p, "GET", url, 200, want.size, want.sha256, CACHE, NULL);
                         return reply_fd(c, fd);
                 }
         }
@@ -352,14 +357,14 @@ static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c
                 unlink(tmp);
                 kiln_error_free(err);
                 _cleanup_free_ char *why = xasprintf(" redirect to %s, not followed", location);
-                record(p, "GET", url, (int)status, 0, NULL, false, why);
+                record(p, "GET", url, (int)status, 0, NULL, UPSTREAM, why);
                 return reply_redirect(c, (unsigned)status, location);
         }
         if (r < 0) {
                 unlink(tmp);
                 unsigned code = status >= 400 && status < 600 ? (unsigned)status : MHD_HTTP_BAD_GATEWAY;
                 _cleanup_free_ char *why = err ? xasprintf(" (%s)", err->msg) : NULL;
-                record(p, "GET", url, (int)code, 0, NULL, false, why);
+                record(p, "GET", url, (int)code, 0, NULL, UPSTREAM, why);
                 kiln_error_free(err);
                 return reply_status(c, code, code == 404 ? "Not Found\n" : "kiln proxy: upstream failed\n");
         }
@@ -385,7 +390,7 @@ static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c
                         _cleanup_free_ char *why = xasprintf(
                                 " (%" PRIu64 " bytes, sha256 %s; the verified index says %" PRIu64 " bytes, sha256 %s)",
                                 got, sha, want.size, want.sha256);
-                        record(p, "GET", url, 502, 0, NULL, false, why);
+                        record(p, "GET", url, 502, 0, NULL, UPSTREAM, why);
                         return reply_status(c, MHD_HTTP_BAD_GATEWAY,
                                             "kiln proxy: the mirror's file does not match its signed index\n");
                 }
@@ -401,7 +406,7 @@ static enum MHD_Result handle_get(struct kiln_proxy *p, struct MHD_Connection *c
         }
         struct stat st;
         fstat(fd, &st);
-        record(p, "GET", url, 200, (uint64_t)st.st_size, sha, false, NULL);
+        record(p, "GET", url, 200, (uint64_t)st.st_size, sha, UPSTREAM, NULL);
         return reply_fd(c, fd);
 }
 
@@ -428,7 +433,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 why = NULL, url = checked; /* from here on, the URL as curl fetches it */
         if (why) {
                 _cleanup_free_ char *w = xasprintf(" denied: %s", why);
-                record(p, method, url, 403, 0, NULL, false, w);
+                record(p, method, url, 403, 0, NULL, KILN, w);
                 return reply_status(c, MHD_HTTP_FORBIDDEN, "kiln proxy: forbidden by the profile's allowlist\n");
         }
         const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
@@ -440,7 +445,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 if (!pass)
                         return res;
         } else if (kiln_snapshot_unpinned_suite(p->snapshot, url)) {
-                record(p, method, url, 404, 0, NULL, false, " (not part of the verified snapshot)");
+                record(p, method, url, 404, 0, NULL, KILN, " (not part of the verified snapshot)");
                 return reply_status(c, MHD_HTTP_NOT_FOUND, "Not Found\n");
         }
         if (get)
@@ -451,10 +456,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         _cleanup_free_ char *location = NULL;
         if (kiln_fetch_head(url, ua, &status, &len, &location, &err) < 0) {
                 kiln_error_free(err);
-                record(p, "HEAD", url, 502, 0, NULL, false, NULL);
+                record(p, "HEAD", url, 502, 0, NULL, UPSTREAM, NULL);
                 return reply_status(c, MHD_HTTP_BAD_GATEWAY, "");
         }
-        record(p, "HEAD", url, (int)status, 0, NULL, false, NULL);
+        record(p, "HEAD", url, (int)status, 0, NULL, UPSTREAM, NULL);
         if (location)
                 return reply_redirect(c, (unsigned)status, location);
         return reply_status(c, (unsigned)status, "");
@@ -541,21 +546,21 @@ static void tunnel(struct kiln_proxy *p, int fd)
         if (!*authority || kiln_proxy_check_connect(&p->policy, authority) < 0) {
                 static const char no[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
                 (void)!write(fd, no, sizeof(no) - 1);
-                record(p, "CONNECT", authority, 403, 0, NULL, false, " denied: not a host:port the profile names");
+                record(p, "CONNECT", authority, 403, 0, NULL, KILN, " denied: not a host:port the profile names");
                 return;
         }
         int up = dial(authority);
         if (up < 0) {
                 static const char bad[] = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
                 (void)!write(fd, bad, sizeof(bad) - 1);
-                record(p, "CONNECT", authority, 502, 0, NULL, false, NULL);
+                record(p, "CONNECT", authority, 502, 0, NULL, UPSTREAM, NULL);
                 return;
         }
         static const char yes[] = "HTTP/1.1 200 Connection established\r\n\r\n";
         if (write(fd, yes, sizeof(yes) - 1) == (ssize_t)sizeof(yes) - 1)
                 relay(fd, up);
         close(up);
-        record(p, "CONNECT", authority, 200, 0, NULL, false, NULL);
+        record(p, "CONNECT", authority, 200, 0, NULL, UPSTREAM, NULL);
 }
 
 static void conn_done(struct conn *c, bool close_fd)

@@ -28,7 +28,8 @@ struct kiln_proxy_served {
         char *method, *url, *sha256; /* sha256 NULL when not known (HEAD, denied, tunnel) */
         int status;
         uint64_t bytes;
-        bool cached;
+        bool cached;   /* answered from kiln's cache */
+        bool upstream; /* the proxy asked the mirror (or tunnelled to it) for this one */
 };
 
 /* The proxy's unix socket address: a path, or '@NAME' in the abstract namespace. -ENAMETOOLONG

@@ -123,13 +123,14 @@ def main():
     for s in runs["cold"]["stages"]:
         print(f"{s:<22}{runs['cold']['stages'][s]:>9.1f}{runs['warm']['stages'].get(s, 0):>9.1f}")
     if any("proxy" in runs[r] for r in ("cold", "warm")):
-        # what the guest's requests cost upstream: everything the cache did not answer and kiln did
-        # not refuse (the warm path's goal is none beyond the signed Release kiln checks itself)
+        # what the guest's requests cost upstream (the warm path's goal is none beyond the signed
+        # Release kiln checks itself): the proxy's own count; a result from before it had one, what
+        # the cache did not answer and kiln did not refuse
         print(f"\n{'proxy':<8}{'requests':>9}{'cached':>9}{'upstream':>9}{'refused':>9}")
         for r in ("cold", "warm"):
             x = runs[r].get("proxy")
             if x:
-                up = x["requests"] - x["cached"] - x["refused"]
+                up = x["upstream"] if "upstream" in x else x["requests"] - x["cached"] - x["refused"]
                 x["upstream"] = up
                 print(f"{r:<8}{x['requests']:>9}{x['cached']:>9}{up:>9}{x['refused']:>9}")
     print(f"\n{'run':<8}{'total':>9}{'install':>9}{'post':>9}")

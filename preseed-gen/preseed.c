@@ -411,7 +411,7 @@ static const char defer_initramfs_hook[] =
         "c=/target/etc/initramfs-tools/update-initramfs.conf\n"
         "if grep -qx update_initramfs=yes \"$c\" 2>/dev/null; then\n"
         "\tsed -i 's/^update_initramfs=yes$/update_initramfs=no/' \"$c\" && mkdir -p /var/lib/kiln &&\n"
-        "\t\ttouch /var/lib/kiln/initramfs-deferred\n"
+        "\t\ttouch /var/lib/kiln/initramfs-deferred && logger -t kiln-tuning 'initramfs updates deferred'\n"
         "fi\n"
         "exit 0\n";
 
@@ -464,7 +464,8 @@ static char *tuning_finish_hook(const struct kiln_profile *p)
 static const char unsafe_io_partman_hook[] =
         "#!/bin/sh\n"
         "# kiln: tuning.eatmydata, base-installer's own force-unsafe-io, before debootstrap already.\n"
-        "mkdir -p /target/etc/dpkg/dpkg.cfg.d && echo force-unsafe-io > /target" KILN_UNSAFE_IO_CONF "\n"
+        "mkdir -p /target/etc/dpkg/dpkg.cfg.d && echo force-unsafe-io > /target" KILN_UNSAFE_IO_CONF " &&\n"
+        "\tlogger -t kiln-tuning 'dpkg force-unsafe-io for debootstrap'\n"
         "exit 0\n";
 
 /* Run by base-installer after debootstrap, before it installs initramfs-tools and the kernel, so

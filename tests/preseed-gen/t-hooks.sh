@@ -61,7 +61,7 @@ if [ -x /bin/busybox ] && busybox --list | grep -qx cp; then
         R=$TMP/root
         mkdir -p "$R/bin" "$R/target/etc" "$R/kiln" "$R/${hook%/*}"
         cp /bin/busybox "$R/bin/"
-        for a in sh mkdir cp chmod echo; do ln -s busybox "$R/bin/$a"; done
+        for a in sh mkdir cp chmod echo logger; do ln -s busybox "$R/bin/$a"; done
         python3 "$WALK" "$TMP/out-p/initrd.gz" --cat "$hook" > "$R/$hook"
         python3 "$WALK" "$TMP/out-p/initrd.gz" --cat kiln/initramfs-hook > "$R/kiln/initramfs-hook"
         chmod 0755 "$R/$hook"
@@ -119,6 +119,7 @@ if [ -x /bin/busybox ]; then
         in_root "/$dhook"; check_eq "pre-pkgsel hook: exits 0" 0 $?
         check_eq "pre-pkgsel hook: initramfs-tools' own switch off" "update_initramfs=no" \
                 "$(grep ^update_initramfs= "$F/target/etc/initramfs-tools/update-initramfs.conf")"
+        check_eq "pre-pkgsel hook: says so in the installer's syslog" "-t kiln-tuning initramfs updates deferred" "$(cat "$F/logger.log" 2> /dev/null)"
         in_root "/$fhook" > "$TMP/f.out" 2>&1; check_eq "finish hook: exits 0" 0 $? "$(cat "$TMP/f.out" "$F/logger.log" 2> /dev/null)"
         check_eq "finish hook: in the target, in order: the initramfs once, man-db back and its index once, eatmydata purged" \
                 "[update-initramfs][-u][-k][all]|[debconf-set-selections][/tmp/kiln-man-db]|[mandb][-q]|[dpkg][--purge][eatmydata][libeatmydata1]" \
@@ -133,7 +134,7 @@ if [ -x /bin/busybox ]; then
         fake_root p
         in_root "/$dhook"
         FAIL=update-initramfs in_root "/$fhook" > /dev/null 2>&1; check_eq "finish hook: a failed step exits 1" 1 $?
-        check_eq "finish hook: ... and logs it for kiln" "-t kiln-tuning error: update-initramfs -u" "$(cat "$F/logger.log" 2> /dev/null)"
+        check_eq "finish hook: ... and logs it for kiln" "-t kiln-tuning error: update-initramfs -u" "$(tail -1 "$F/logger.log" 2> /dev/null)"
         # An update-initramfs.conf the stock switch is not in (the user's own) is left alone.
         fake_root p
         sed -i 's/^update_initramfs=yes/update_initramfs=all/' "$F/target/etc/initramfs-tools/update-initramfs.conf"

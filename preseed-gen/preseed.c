@@ -404,14 +404,16 @@ static const char initramfs_hook[] =
 /* tuning.defer_initramfs: initramfs-tools' own switch (update_initramfs=no in update-initramfs.conf)
  * from pkgsel on, so a package whose hook triggers a rebuild (grub-pc, the CPU's microcode) does not
  * rebuild it; kiln's finish hook sets it back and builds once. The kernel's first build, in
- * base-installer, happens before. Only a stock "yes" is switched, and a marker says so. */
+ * base-installer, happens before; so does pkgsel's upgrade of the base system (pkgsel runs its
+ * pre-pkgsel.d after it). Only a stock "yes" is switched, after a marker saying so is written. */
 static const char defer_initramfs_hook[] =
         "#!/bin/sh\n"
         "# kiln: tuning.defer_initramfs (kiln's finish-install hook builds the initramfs once).\n"
         "c=/target/etc/initramfs-tools/update-initramfs.conf\n"
-        "if grep -qx update_initramfs=yes \"$c\" 2>/dev/null; then\n"
-        "\tsed -i 's/^update_initramfs=yes$/update_initramfs=no/' \"$c\" && mkdir -p /var/lib/kiln &&\n"
-        "\t\ttouch /var/lib/kiln/initramfs-deferred && logger -t kiln-tuning 'initramfs updates deferred'\n"
+        "if grep -qx update_initramfs=yes \"$c\" 2>/dev/null && mkdir -p /var/lib/kiln &&\n"
+        "\ttouch /var/lib/kiln/initramfs-deferred; then\n"
+        "\tsed -i 's/^update_initramfs=yes$/update_initramfs=no/' \"$c\" &&\n"
+        "\t\tlogger -t kiln-tuning 'initramfs updates deferred'\n"
         "fi\n"
         "exit 0\n";
 
@@ -422,13 +424,18 @@ static const char defer_initramfs_hook[] =
  * itself only warns and goes on), which kiln's install-log reader turns into a failed build. */
 static char *tuning_finish_hook(const struct kiln_profile *p)
 {
-        bool eat = p->tuning.eatmydata, man_db = tune_man_db(p), defer = p->tuning.defer_initramfs;
-        if (!eat && !man_db && !defer)
+        bool eat = p->tuning.eatmydata, man_db = tune_man_db(p), defer = p->tuning.defer_initramfs,
+             targeted = STREQ(p->tuning.initramfs, "targeted");
+        if (!eat && !man_db && !defer && !targeted)
                 return NULL;
         struct kiln_buf b = {0};
         buf_puts(&b, "#!/bin/sh\n"
                      "# kiln: install speed (tuning) undone, so the image is what a stock install makes.\n"
                      "fail() { logger -t kiln-tuning \"error: $1\"; exit 1; }\n");
+        /* base-installer only warns when its hook fails: the image would have MODULES=dep alone */
+        if (targeted)
+                buf_puts(&b, "[ -x /target/etc/initramfs-tools/hooks/kiln-hypervisor-drivers ] || "
+                             "fail 'the initramfs hook kiln-hypervisor-drivers is not in the image'\n");
         if (defer)
                 buf_puts(&b, "if [ -e /var/lib/kiln/initramfs-deferred ]; then\n"
                              "\tsed -i 's/^update_initramfs=no$/update_initramfs=yes/' "
@@ -436,6 +443,23 @@ static char *tuning_finish_hook(const struct kiln_profile *p)
                              "\tin-target update-initramfs -u -k all || fail 'update-initramfs -u'\n"
                              "\trm -f /var/lib/kiln/initramfs-deferred\n"
                              "fi\n");
+        /* apt back to the plain dpkg, then eatmydata purged with dpkg itself, unless the profile names
+         * it or an installed package depends on or recommends it (cloud-init does): a stock install
+         * would have it then. */
+        if (eat) {
+                buf_puts(&b, "rm -f /target/etc/apt/apt.conf.d/95install-dpkg-eatmydata "
+                             "/target/var/tmp/dpkg-eatmydata-wrapper\n");
+                if (!wants_package(p, "eatmydata") && !wants_package(p, "libeatmydata1"))
+                        buf_puts(&b,
+                                 "if in-target dpkg-query -W -f '${Package} ${Pre-Depends} ${Depends} "
+                                 "${Recommends}\\n' | grep -v '^eatmydata \\|^libeatmydata1 ' |\n"
+                                 "\tgrep -Eq '[ ,|](eatmydata|libeatmydata1)([ ,(:|]|$)'; then\n"
+                                 "\tlogger -t kiln-tuning 'eatmydata kept: an installed package depends on or "
+                                 "recommends it'\n"
+                                 "else\n"
+                                 "\tin-target dpkg --purge eatmydata libeatmydata1 || fail 'dpkg --purge eatmydata'\n"
+                                 "fi\n");
+        }
         if (man_db) /* the question true and its flag file, as a stock install has them; the index once */
                 buf_puts(&b, "if [ -e /target/var/lib/dpkg/info/man-db.list ]; then\n"
                              "\techo 'man-db man-db/auto-update boolean true' > /target/tmp/kiln-man-db &&\n"
@@ -444,13 +468,6 @@ static char *tuning_finish_hook(const struct kiln_profile *p)
                              "\ttouch /target/var/lib/man-db/auto-update || fail 'man-db auto-update flag'\n"
                              "\tin-target mandb -q || fail mandb\n"
                              "fi\n");
-        if (eat) { /* apt back to the plain dpkg, then eatmydata purged with dpkg itself */
-                buf_puts(&b, "rm -f /target/etc/apt/apt.conf.d/95install-dpkg-eatmydata "
-                             "/target/var/tmp/dpkg-eatmydata-wrapper\n");
-                if (!wants_package(p, "eatmydata") && !wants_package(p, "libeatmydata1"))
-                        buf_puts(&b,
-                                 "in-target dpkg --purge eatmydata libeatmydata1 || fail 'dpkg --purge eatmydata'\n");
-        }
         buf_puts(&b, "sync\nexit 0\n");
         return buf_steal(&b);
 }

@@ -21,10 +21,11 @@ int kiln_preseed_generate(const struct kiln_profile *p, const char *kiln_version
 
 /* The disk drivers tuning.initramfs "targeted" adds to the image's initramfs: QEMU/KVM (virtio),
  * Xen HVM (xen-blkfront, ata_piix before the PV unplug), SATA and NVMe controllers any of them may
- * emulate, VMware (vmw_pvscsi, mptspi), Hyper-V (hv_storvsc); sd_mod for the SCSI and SATA ones. */
+ * emulate, VMware (vmw_pvscsi, mptspi, mptsas), Hyper-V (hv_storvsc), virtio over MMIO (arm64's virt
+ * machine); sd_mod for the SCSI and SATA ones. */
 #define KILN_INITRAMFS_DRIVERS                                                                                         \
-        "virtio_pci virtio_blk virtio_scsi sd_mod ahci ata_piix ata_generic nvme xen-blkfront vmw_pvscsi mptspi "      \
-        "hv_storvsc"
+        "virtio_pci virtio_mmio virtio_blk virtio_scsi sd_mod ahci ata_piix ata_generic nvme xen-blkfront vmw_pvscsi " \
+        "mptspi mptsas hv_storvsc"
 
 /* tuning.eatmydata: base-installer's own dpkg option file (in the target), which kiln writes before
  * debootstrap already; base-installer writes it after debootstrap and removes it at finish-install. */

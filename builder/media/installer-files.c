@@ -6,6 +6,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "preseed.h"
@@ -279,7 +280,7 @@ static int add_entry(struct archive *a, const char *path, mode_t type_mode, cons
 }
 
 static int initrd_inject_resolved(const char *initrd_path, const char *out_path, const struct kiln_initrd_file *files,
-                                  const char *const *paths, size_t n, char *const *have_dirs,
+                                  const char *const *paths, size_t n, char *const *have_dirs, size_t n_have_dirs,
                                   struct kiln_error **reterr);
 
 /* The original initrd's folders and symlinks. trixie's installer has merged /usr (lib -> usr/lib,
@@ -291,18 +292,35 @@ static int initrd_inject_resolved(const char *initrd_path, const char *out_path,
 struct initrd_tree {
         char **dirs;           /* folders the original has */
         char **links, **dests; /* its symlinks and their targets, pairwise */
+        size_t n_dirs, n_links, cap_dirs, cap_links;
 };
 
 static void initrd_tree_clear(struct initrd_tree *t)
 {
-        strv_free(t->dirs);
-        strv_free(t->links);
-        strv_free(t->dests);
+        for (size_t i = 0; i < t->n_dirs; i++)
+                free(t->dirs[i]);
+        for (size_t i = 0; i < t->n_links; i++)
+                free(t->links[i]), free(t->dests[i]);
+        free(t->dirs);
+        free(t->links);
+        free(t->dests);
+}
+
+static bool tree_has(char *const *v, size_t n, const char *s, size_t *ret_i)
+{
+        for (size_t i = 0; i < n; i++)
+                if (STREQ(v[i], s)) {
+                        if (ret_i)
+                                *ret_i = i;
+                        return true;
+                }
+        return false;
 }
 
 /* What libarchive reads of the original: its first cpio archive (a debian-installer initrd is one).
  * One it cannot read at all leaves the tree empty, and the member is appended as before: the kernel
- * may still take it, and kiln has no say in what it holds. */
+ * may still take it, and kiln has no say in what it holds. trixie's has about 5,000 entries; a
+ * profile's own initrd is read up to a bound, names and targets up to PATH_MAX. */
 static void initrd_tree_read(const char *initrd_path, struct initrd_tree *t)
 {
         struct archive *a = archive_read_new();
@@ -310,77 +328,88 @@ static void initrd_tree_read(const char *initrd_path, struct initrd_tree *t)
         archive_read_support_format_cpio(a);
         struct archive_entry *e;
         bool ok = archive_read_open_filename(a, initrd_path, 1 << 16) == ARCHIVE_OK;
-        /* trixie's has about 5,000 entries; a profile's own initrd is read up to a bound */
-        for (unsigned n = 0; ok && n < 100000 && archive_read_next_header(a, &e) == ARCHIVE_OK; n++) {
+        for (unsigned n = 0; ok && n < 100000; n++) {
+                int r = archive_read_next_header(a, &e);
+                if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+                        break;
                 const char *raw = archive_entry_pathname(e);
-                if (!raw)
+                if (!raw || strlen(raw) >= PATH_MAX)
                         continue;
-                const char *name = strip_dot(raw);
+                const char *name = strip_dot(raw), *dest = archive_entry_symlink(e);
                 mode_t type = archive_entry_filetype(e);
-                if (type == AE_IFDIR && *name)
-                        t->dirs = strv_push(t->dirs, xstrdup(name));
-                else if (type == AE_IFLNK && archive_entry_symlink(e)) {
-                        t->links = strv_push(t->links, xstrdup(name));
-                        t->dests = strv_push(t->dests, xstrdup(archive_entry_symlink(e)));
+                if (type == AE_IFDIR && *name) {
+                        if (t->n_dirs == t->cap_dirs) {
+                                t->cap_dirs = t->cap_dirs ? 2 * t->cap_dirs : 256;
+                                t->dirs = xrealloc(t->dirs, t->cap_dirs * sizeof(char *));
+                        }
+                        t->dirs[t->n_dirs++] = xstrdup(name);
+                } else if (type == AE_IFLNK && *name && dest && strlen(dest) < PATH_MAX) {
+                        if (t->n_links == t->cap_links) {
+                                t->cap_links = t->cap_links ? 2 * t->cap_links : 64;
+                                t->links = xrealloc(t->links, t->cap_links * sizeof(char *));
+                                t->dests = xrealloc(t->dests, t->cap_links * sizeof(char *));
+                        }
+                        t->links[t->n_links] = xstrdup(name);
+                        t->dests[t->n_links++] = xstrdup(dest);
                 }
         }
         archive_read_free(a);
 }
 
-/* PATH ("a/b/c") with a leading component that is a symlink in the original replaced by what it
- * points to, again until none is (at most 8 times); ".." never climbs out of the root. NULL when
- * the links loop or point nowhere sensible. */
+/* "DIR/DEST" (DIR may be empty; DEST absolute starts from the root) with "", "." and ".."
+ * components resolved as a lookup does (".." at the root stays there); NULL when nothing is left. */
+static char *join_normalised(const char *dir, size_t dir_len, const char *dest)
+{
+        _cleanup_free_ char *joined =
+                dest[0] == '/' || dir_len == 0 ? xstrdup(dest) : xasprintf("%.*s/%s", (int)dir_len, dir, dest);
+        struct kiln_buf b = {0};
+        char *save = NULL;
+        for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                if (STREQ(c, "."))
+                        continue;
+                if (STREQ(c, "..")) {
+                        char *last = b.len ? strrchr(b.data, '/') : NULL;
+                        b.len = last ? (size_t)(last - b.data) : 0;
+                        if (b.data)
+                                b.data[b.len] = '\0';
+                        continue;
+                }
+                if (b.len)
+                        buf_append(&b, "/", 1);
+                buf_puts(&b, c);
+        }
+        if (!b.len) {
+                free(b.data);
+                return NULL;
+        }
+        return buf_steal(&b);
+}
+
+/* PATH ("a/b/c") with its first component that is a symlink in the original (the file itself
+ * aside) replaced by what it points to, again until none is, at most 16 times; NULL when the links
+ * loop or lead nowhere. */
 static char *initrd_tree_resolve(const struct initrd_tree *t, const char *path)
 {
         _cleanup_free_ char *cur = xstrdup(path);
-        for (int depth = 0; depth < 8; depth++) {
-                bool changed = false;
-                for (char *s = strchr(cur, '/'); s && !changed; s = strchr(s + 1, '/')) {
+        for (int depth = 0; depth < 16; depth++) {
+                char *next = NULL;
+                for (char *s = strchr(cur, '/'); s && !next; s = strchr(s + 1, '/')) {
                         *s = '\0';
-                        for (size_t i = 0; t->links && t->links[i]; i++) {
-                                if (!STREQ(t->links[i], cur))
-                                        continue;
-                                /* relative targets start from the link's folder */
-                                const char *dest = t->dests[i];
+                        size_t i;
+                        if (tree_has(t->links, t->n_links, cur, &i)) {
                                 const char *slash = strrchr(cur, '/');
-                                _cleanup_free_ char *joined =
-                                        dest[0] == '/' ? xstrdup(dest)
-                                        : slash        ? xasprintf("%.*s/%s", (int)(slash - cur), cur, dest)
-                                                       : xstrdup(dest);
-                                _cleanup_free_ char *rest = xstrdup(s + 1);
-                                /* normalise: no "", "." or ".." components left */
-                                char **parts = NULL, *save = NULL;
-                                for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-                                        if (STREQ(c, "."))
-                                                continue;
-                                        if (STREQ(c, "..")) {
-                                                size_t n = strv_length(parts);
-                                                if (n == 0) {
-                                                        strv_free(parts);
-                                                        return NULL;
-                                                }
-                                                free(parts[n - 1]);
-                                                parts[n - 1] = NULL;
-                                                continue;
-                                        }
-                                        parts = strv_push(parts, xstrdup(c));
-                                }
-                                if (!parts || !parts[0]) {
-                                        strv_free(parts);
+                                _cleanup_free_ char *head =
+                                        join_normalised(cur, slash ? (size_t)(slash - cur) : 0, t->dests[i]);
+                                if (!head)
                                         return NULL;
-                                }
-                                _cleanup_free_ char *head = strv_join(parts, "/");
-                                strv_free(parts);
-                                free(cur);
-                                cur = xasprintf("%s/%s", head, rest);
-                                changed = true;
-                                break;
+                                next = xasprintf("%s/%s", head, s + 1);
                         }
-                        if (!changed)
-                                *s = '/';
+                        *s = '/';
                 }
-                if (!changed)
+                if (!next)
                         return TAKE_PTR(cur);
+                free(cur);
+                cur = next;
         }
         return NULL;
 }
@@ -402,14 +431,15 @@ int kiln_initrd_inject(const char *initrd_path, const char *out_path, const stru
                 }
                 paths = strv_push(paths, p);
         }
-        int r = initrd_inject_resolved(initrd_path, out_path, files, (const char *const *)paths, n, tree.dirs, reterr);
+        int r = initrd_inject_resolved(initrd_path, out_path, files, (const char *const *)paths, n, tree.dirs,
+                                       tree.n_dirs, reterr);
         initrd_tree_clear(&tree);
         strv_free(paths);
         return r;
 }
 
 static int initrd_inject_resolved(const char *initrd_path, const char *out_path, const struct kiln_initrd_file *files,
-                                  const char *const *paths, size_t n, char *const *have_dirs,
+                                  const char *const *paths, size_t n, char *const *have_dirs, size_t n_have_dirs,
                                   struct kiln_error **reterr)
 {
         _cleanup_free_ char *tmp = xasprintf("%s.kiln-tmp-XXXXXX", out_path);
@@ -440,7 +470,7 @@ static int initrd_inject_resolved(const char *initrd_path, const char *out_path,
                 _cleanup_free_ char *p = xstrdup(paths[i]);
                 for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
                         *s = '\0';
-                        if (!strv_contains(dirs, p) && !strv_contains(have_dirs, p)) {
+                        if (!strv_contains(dirs, p) && !tree_has(have_dirs, n_have_dirs, p, NULL)) {
                                 dirs = strv_push(dirs, xstrdup(p));
                                 if (add_entry(a, p, AE_IFDIR | 0755, NULL, 0) != ARCHIVE_OK)
                                         r = -EIO;

@@ -642,7 +642,8 @@ static const struct field tuning_fields[] = {
                 "`man-db/auto-update`."},
         {"defer_initramfs", T_BOOL, .def = "true",
          .doc = "The initramfs is not rebuilt by each package that asks for it during the install (grub-pc, the "
-                "CPU's microcode, ...): from pkgsel on, initramfs-tools' own switch `update_initramfs=no` in "
+                "CPU's microcode, ...): from pkgsel's package installs on (its upgrade of the base system comes "
+                "first), initramfs-tools' own switch `update_initramfs=no` in "
                 "`/etc/initramfs-tools/update-initramfs.conf`; at the end, after the installer's last package "
                 "installs, kiln's finish-install hook sets it back to the stock `yes` and runs `update-initramfs "
                 "-u -k all` once, with every hook in place. The kernel's first build, during bootstrap-base, is "
@@ -652,14 +653,16 @@ static const struct field tuning_fields[] = {
                 "(`base-installer/initramfs-tools/driver-policy`, the installer's own question). `targeted`: the "
                 "policy `dep` (the drivers the install guest's root disk and filesystem use) plus the disk "
                 "drivers of every hypervisor kiln builds for, added by an initramfs-tools hook kiln writes as "
-                "`/etc/initramfs-tools/hooks/kiln-hypervisor-drivers` (virtio blk/scsi/pci for QEMU and KVM, "
-                "xen-blkfront and ata_piix for Xen HVM, ahci, nvme and sd_mod, vmw_pvscsi and mptspi for "
-                "VMware, hv_storvsc for Hyper-V; loaded only where their hardware is). About 70 modules instead "
+                "`/etc/initramfs-tools/hooks/kiln-hypervisor-drivers` (virtio blk/scsi over PCI or MMIO for QEMU "
+                "and KVM, xen-blkfront and ata_piix for Xen HVM, ahci, nvme and sd_mod, vmw_pvscsi, mptspi and "
+                "mptsas for VMware, hv_storvsc for Hyper-V; loaded only where their hardware is). About 70 modules "
+                "instead "
                 "of about 800: each initramfs build during the install, and each later kernel update, is "
                 "several times faster, and the image still boots on those hypervisors. The image differs from a "
                 "stock install in `/etc/initramfs-tools/conf.d/driver-policy` (`MODULES=dep`) and that hook. "
                 "`most`: stock, every driver, boots on any hardware. `dep`: the policy alone, the smallest; an "
-                "image built under QEMU (virtio disk) may then not boot on Xen HVM, VMware or Hyper-V."},
+                "image built under QEMU (virtio disk) may then not boot on Xen HVM, VMware or Hyper-V. A raw "
+                "`preseed` entry may not answer the driver policy: this key does."},
         {0},
 };
 
@@ -713,7 +716,9 @@ static const struct field top_fields[] = {
         {"late_commands", T_LIST, .item = T_STR, .check = check_command, .def_doc = "none",
          .doc = "Shell commands run **inside the installed system** (`in-target sh -c '...'`) at the end of the "
                 "install, in order; the first failure fails the build. They are emitted as one chained "
-                "`preseed/late_command`, since debconf keeps only the last value of a key. Each entry is one line."},
+                "`preseed/late_command`, since debconf keeps only the last value of a key. Each entry is one line. "
+                "They run with the install-speed `tuning` still in place (dpkg under eatmydata, man-db's index and "
+                "the initramfs deferred: an `update-initramfs -u` of theirs is done by kiln's final build)."},
         {"bootloader", T_STR, .choices = bootloaders, .def = "guest",
          .doc = "`guest`: the installer's own grub-installer on the first disk. `host`: the installer skips the boot "
                 "loader, kiln installs `grub-pc` in the image and installs GRUB afterwards from the host side (by "

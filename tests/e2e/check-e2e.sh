@@ -63,15 +63,23 @@ python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["packages"]; sys.exi
         ok "$bl: no eatmydata left in the image" || not_ok "$bl: eatmydata left in the image"
 if command -v guestfish > /dev/null && command -v lsinitramfs > /dev/null; then
         rm -rf "$TMP/rd-$bl" && mkdir -p "$TMP/rd-$bl"
+        # (download keeps no mode and takes no folder: the mode from stat, the initrd by copy-out)
         guestfish --ro -a "$img" -i <<G > "$TMP/gf-$bl.out" 2>&1
 download /etc/initramfs-tools/conf.d/driver-policy $TMP/rd-$bl/driver-policy
-download /etc/initramfs-tools/hooks/kiln-hypervisor-drivers $TMP/rd-$bl/hook
-download /var/lib/man-db/auto-update $TMP/rd-$bl/man-db-auto-update
-glob download /boot/initrd.img-* $TMP/rd-$bl/
+echo hook-mode
+stat /etc/initramfs-tools/hooks/kiln-hypervisor-drivers
+echo man-db-flag
+is-file /var/lib/man-db/auto-update
+echo update-initramfs.conf
+cat /etc/initramfs-tools/update-initramfs.conf
+glob copy-out /boot/initrd.img-* $TMP/rd-$bl/
 G
-        grep -q '^MODULES=dep$' "$TMP/rd-$bl/driver-policy" 2> /dev/null && [ -x "$TMP/rd-$bl/hook" ] &&
-                ok "$bl: targeted initramfs policy and kiln's hook in the image" || not_ok "$bl: targeted initramfs files" "$(cat "$TMP/gf-$bl.out")"
-        [ -e "$TMP/rd-$bl/man-db-auto-update" ] && ok "$bl: man-db's auto-update is back on" || not_ok "$bl: man-db auto-update flag"
+        mode=$(sed -n '/^hook-mode$/,/^man-db-flag$/s/^mode: //p' "$TMP/gf-$bl.out")
+        grep -q '^MODULES=dep$' "$TMP/rd-$bl/driver-policy" 2> /dev/null && [ -n "$mode" ] && [ $((mode & 0111)) -ne 0 ] &&
+                ok "$bl: targeted initramfs policy and kiln's executable hook in the image" || not_ok "$bl: targeted initramfs files" "$(cat "$TMP/gf-$bl.out")"
+        sed -n '/^man-db-flag$/{n;p}' "$TMP/gf-$bl.out" | grep -qx true && ok "$bl: man-db's auto-update is back on" || not_ok "$bl: man-db auto-update flag"
+        grep -qx 'update_initramfs=yes' "$TMP/gf-$bl.out" && ok "$bl: update-initramfs.conf is stock again (update_initramfs=yes)" ||
+                not_ok "$bl: update_initramfs restored" "$(cat "$TMP/gf-$bl.out")"
         rd=$(find "$TMP/rd-$bl" -name 'initrd.img-*' | head -1)
         lsinitramfs "$rd" > "$TMP/rd-$bl/list" 2> /dev/null
         missing=()

@@ -25,7 +25,7 @@ printf 'extends: p.yaml\ntuning: {eatmydata: false}\n' > "$TMP/noeat.yaml"
 printf 'extends: p.yaml\npackages: [eatmydata]\n' > "$TMP/keep.yaml"
 printf 'extends: p.yaml\npreseed:\n  "man-db man-db/auto-update": "boolean false"\n' > "$TMP/raw.yaml"
 printf 'extends: p.yaml\ntuning: {defer_initramfs: false}\n' > "$TMP/nodefer.yaml"
-printf 'extends: p.yaml\ntuning: {eatmydata: false, defer_man_db: false, defer_initramfs: false}\n' > "$TMP/off.yaml"
+printf 'extends: p.yaml\ntuning: {eatmydata: false, defer_man_db: false, defer_initramfs: false, initramfs: most}\n' > "$TMP/off.yaml"
 
 for v in p most dep noeat keep raw nodefer off; do
         "$KILN" fetch --cache "$TMP/cache" -o "$TMP/out-$v" "$TMP/$v.yaml" > /dev/null 2> "$TMP/$v.err" ||
@@ -55,9 +55,52 @@ grep -q "$phook" "$TMP/walk-noeat" && not_ok "eatmydata: false: no partman hook"
 "$KILN" preseed "$TMP/most.yaml" 2> /dev/null | grep -q driver-policy &&
         not_ok "most: stock (no driver policy)" || ok "most: stock (no driver policy)"
 
+# Layouts of symlinked folders an initrd may have, each a local installer (kernel and initrd files)
+# fetched with the default tuning: where the partman hook (lib/partman/finish.d) lands, and that the
+# appended member never names or passes through one of the original's symlinks.
+mkinitrd() { # OUT NAME=TARGET... : an initrd with usr/lib, usr/share, sysroot/usr/{lib,share} and those links
+        python3 - "$@" << 'PY'
+import gzip, importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("fx", os.environ["FIX"])
+fx = importlib.util.module_from_spec(spec); spec.loader.exec_module(fx)
+ents = [(d, 0o40755, b"") for d in ("usr", "usr/lib", "usr/share", "sysroot", "sysroot/usr", "sysroot/usr/lib",
+                                    "sysroot/usr/share", "var", "var/lib", "var/lib/dpkg")]
+ents += [("var/lib/dpkg/status", 0o100644, b"Package: x\n\n")]
+ents += [(l.split("=")[0], 0o120777, l.split("=", 1)[1].encode()) for l in sys.argv[2:]]
+open(sys.argv[1], "wb").write(gzip.compress(fx.newc(ents), mtime=0))
+PY
+}
+layout() { # NAME EXPECTED-PARTMAN-FOLDER LINK...: fetch, then check
+        local name=$1 want=$2
+        shift 2
+        FIX=$TOP/tests/helpers/archive-fixture.py mkinitrd "$TMP/l-$name.gz" "$@"
+        cp "$TMP/out-p/linux" "$TMP/l-vmlinuz"
+        printf 'name: l\nrelease: trixie\nsecurity: false\ninstaller: {kernel: l-vmlinuz, initrd: l-%s.gz}\n' "$name" > "$TMP/l-$name.yaml"
+        if ! "$KILN" fetch --cache "$TMP/cl" -o "$TMP/lo-$name" "$TMP/l-$name.yaml" > "$TMP/l.out" 2>&1; then
+                [ "$want" = error ] && grep -q "the symlinks above 'lib/partman/finish.d/90kiln-dpkg-unsafe-io' loop or lead out of it" "$TMP/l.out" &&
+                        ok "layout $name: refused, and said why" || not_ok "layout $name: fetch" "$(cat "$TMP/l.out")"
+                return
+        fi
+        [ "$want" != error ] || { not_ok "layout $name: should be refused"; return; }
+        python3 "$WALK" "$TMP/lo-$name/initrd.gz" > "$TMP/lw"
+        awk '$1 == 0 && $2 == "120777" { link[$5] = 1 }
+             $1 > 0 { n = split($5, c, "/"); p = ""
+                      for (i = 1; i <= n; i++) { p = p (i > 1 ? "/" : "") c[i]; if (p in link) print $5 } }' "$TMP/lw" > "$TMP/lthrough"
+        grep -q "^1 100755 [0-9]* [0-9a-f]* $want/90kiln-dpkg-unsafe-io\$" "$TMP/lw" && [ ! -s "$TMP/lthrough" ] &&
+                ok "layout $name: the partman hook in $want, nothing through a symlink" ||
+                not_ok "layout $name" "$(awk '$1 > 0' "$TMP/lw")" "$(cat "$TMP/lthrough")"
+}
+layout plain lib/partman/finish.d
+layout merged usr/lib/partman/finish.d lib=usr/lib bin=usr/bin
+layout absolute usr/lib/partman/finish.d lib=/usr/lib
+layout dotdot usr/lib/partman/finish.d lib=../../usr/lib
+layout nested sysroot/usr/lib/partman/finish.d usr=sysroot/usr lib=usr/lib
+layout loop error lib=lib2 lib2=lib
+layout nowhere error lib=..
+
 # The installer hook, run as base-installer runs it (busybox sh, / the installer's root, /target the
 # image's). It needs nothing but busybox's applets.
-if [ -x /bin/busybox ] && busybox --list | grep -qx cp; then
+if [ "$(id -u)" = 0 ] && [ -x /bin/busybox ] && busybox --list | grep -qx cp; then
         R=$TMP/root
         mkdir -p "$R/bin" "$R/target/etc" "$R/kiln" "$R/${hook%/*}"
         cp /bin/busybox "$R/bin/"
@@ -88,13 +131,13 @@ if [ -x /bin/busybox ] && busybox --list | grep -qx cp; then
                 skip "dpkg takes the option" "needs root and unshare"
         fi
 else
-        skip "base-installer's hook under busybox sh" "no busybox-static with cp"
+        skip "base-installer's hook under busybox sh" "needs root (chroot) and busybox-static"
         h=
 fi
 
 # The deferred initramfs and kiln's finish-install hook, in a fake installer root whose /target holds
 # what the tuned install leaves: in-target and logger record their arguments.
-if [ -x /bin/busybox ]; then
+if [ "$(id -u)" = 0 ] && [ -x /bin/busybox ]; then
         F=$TMP/froot
         fake_root() { # VARIANT: a fresh installer root with the variant's two hooks
                 rm -rf "$F"
@@ -103,26 +146,33 @@ if [ -x /bin/busybox ]; then
                 mknod -m 666 "$F/dev/null" c 1 3
                 cp /bin/busybox "$F/bin/"
                 for a in sh sed grep mkdir touch rm echo sync ls cat printf; do ln -s busybox "$F/bin/$a"; done
-                printf '#!/bin/sh\nprintf "[%%s]" "$@" >> /argv.log; echo >> /argv.log\n[ "$1" != "${FAIL:-}" ]\n' > "$F/bin/in-target"
+                # in-target: its argv logged; dpkg-query prints $DPKGQ; the command named by $FAIL fails
+                printf '%s\n' '#!/bin/sh' 'printf "[%s]" "$@" >> /argv.log; echo >> /argv.log' \
+                        '[ "$1" = dpkg-query ] && [ -n "${DPKGQ:-}" ] && printf "%s\n" "$DPKGQ"' '[ "$1" != "${FAIL:-}" ]' > "$F/bin/in-target"
                 printf '#!/bin/sh\necho "$*" >> /logger.log\n' > "$F/bin/logger"
                 chmod +x "$F/bin/in-target" "$F/bin/logger"
                 printf '# update-initramfs config\nupdate_initramfs=yes\nbackup_initramfs=no\n' > "$F/target/etc/initramfs-tools/update-initramfs.conf"
                 cp "$F/target/etc/initramfs-tools/update-initramfs.conf" "$TMP/conf.stock"
                 touch "$F/target/etc/apt/apt.conf.d/95install-dpkg-eatmydata" "$F/target/var/tmp/dpkg-eatmydata-wrapper" \
                         "$F/target/var/lib/dpkg/info/man-db.list"
+                # what base-installer's hook (06kiln-initramfs) left in the image
+                mkdir -p "$F/target/etc/initramfs-tools/hooks" && touch "$F/target/etc/initramfs-tools/hooks/kiln-hypervisor-drivers" &&
+                        chmod 0755 "$F/target/etc/initramfs-tools/hooks/kiln-hypervisor-drivers"
                 for x in "$fhook" "$dhook"; do
                         python3 "$WALK" "$TMP/out-$1/initrd.gz" --cat "$x" > "$F/$x" 2> /dev/null && chmod 0755 "$F/$x" || rm -f "$F/$x"
                 done
         }
-        in_root() { env -i PATH=/bin ${FAIL:+FAIL=$FAIL} /usr/sbin/chroot "$F" "$@"; }
+        in_root() { env -i PATH=/bin ${FAIL:+FAIL=$FAIL} ${DPKGQ:+"DPKGQ=$DPKGQ"} /usr/sbin/chroot "$F" "$@"; }
+        q='[dpkg-query][-W][-f][${Package} ${Pre-Depends} ${Depends} ${Recommends}\n]'
+
         fake_root p
         in_root "/$dhook"; check_eq "pre-pkgsel hook: exits 0" 0 $?
         check_eq "pre-pkgsel hook: initramfs-tools' own switch off" "update_initramfs=no" \
                 "$(grep ^update_initramfs= "$F/target/etc/initramfs-tools/update-initramfs.conf")"
         check_eq "pre-pkgsel hook: says so in the installer's syslog" "-t kiln-tuning initramfs updates deferred" "$(cat "$F/logger.log" 2> /dev/null)"
         in_root "/$fhook" > "$TMP/f.out" 2>&1; check_eq "finish hook: exits 0" 0 $? "$(cat "$TMP/f.out" "$F/logger.log" 2> /dev/null)"
-        check_eq "finish hook: in the target, in order: the initramfs once, man-db back and its index once, eatmydata purged" \
-                "[update-initramfs][-u][-k][all]|[debconf-set-selections][/tmp/kiln-man-db]|[mandb][-q]|[dpkg][--purge][eatmydata][libeatmydata1]" \
+        check_eq "finish hook: in the target, in order: the initramfs once, eatmydata purged, man-db back and its index once" \
+                "[update-initramfs][-u][-k][all]|$q|[dpkg][--purge][eatmydata][libeatmydata1]|[debconf-set-selections][/tmp/kiln-man-db]|[mandb][-q]" \
                 "$(paste -sd'|' "$F/argv.log" 2> /dev/null)"
         cmp -s "$TMP/conf.stock" "$F/target/etc/initramfs-tools/update-initramfs.conf" &&
                 ok "update-initramfs.conf is byte for byte the stock one again" || not_ok "update-initramfs.conf restored"
@@ -145,10 +195,25 @@ if [ -x /bin/busybox ]; then
         fake_root p
         rm "$F/target/var/lib/dpkg/info/man-db.list"
         in_root "/$fhook" > /dev/null 2>&1
-        check_eq "no man-db installed, nothing deferred: only the purge" "[dpkg][--purge][eatmydata][libeatmydata1]" "$(paste -sd'|' "$F/argv.log" 2> /dev/null)"
+        check_eq "no man-db installed, nothing deferred: only the purge" "$q|[dpkg][--purge][eatmydata][libeatmydata1]" "$(paste -sd'|' "$F/argv.log" 2> /dev/null)"
+        # A package that recommends eatmydata (cloud-init does): a stock install keeps it, so does kiln.
+        fake_root p
+        DPKGQ='cloud-init  python3, cloud-guest-utils, eatmydata, sudo' in_root "/$fhook" > /dev/null 2>&1
+        ! grep -q 'dpkg.*--purge' "$F/argv.log" && grep -q 'eatmydata kept' "$F/logger.log" &&
+                ok "an installed package recommends eatmydata: kept, and said so" || not_ok "eatmydata recommended" "$(cat "$F/argv.log")"
+        fake_root p
+        DPKGQ='eatmydata  libeatmydata1 (>= 82-6)' in_root "/$fhook" > /dev/null 2>&1
+        grep -q '^\[dpkg\]\[--purge\]' "$F/argv.log" && ok "eatmydata's own dependency on libeatmydata1 keeps nothing" ||
+                not_ok "eatmydata's own dependency" "$(cat "$F/argv.log")"
+        # base-installer only warns when kiln's initramfs hook fails: the finish hook fails the build.
+        fake_root p
+        rm "$F/target/etc/initramfs-tools/hooks/kiln-hypervisor-drivers"
+        in_root "/$fhook" > /dev/null 2>&1; check_eq "targeted, but the image lacks kiln's initramfs hook: exits 1" 1 $?
+        grep -q 'kiln-tuning error: the initramfs hook kiln-hypervisor-drivers is not in the image' "$F/logger.log" &&
+                ok "... and says so for kiln" || not_ok "missing hook logged" "$(cat "$F/logger.log")"
         # The profile's own choices.
         fake_root keep; in_root "/$fhook" > /dev/null 2>&1
-        ! grep -q 'dpkg' "$F/argv.log" && [ ! -e "$F/target/var/tmp/dpkg-eatmydata-wrapper" ] &&
+        ! grep -q 'dpkg.*--purge\|dpkg-query' "$F/argv.log" && [ ! -e "$F/target/var/tmp/dpkg-eatmydata-wrapper" ] &&
                 ok "packages names eatmydata: kept, only the wrapper removed" || not_ok "eatmydata kept" "$(cat "$F/argv.log")"
         fake_root raw; in_root "/$fhook" > /dev/null 2>&1
         grep -q -e mandb -e debconf-set-selections "$F/argv.log" && not_ok "raw man-db/auto-update: kiln does not restore it" ||
@@ -159,7 +224,7 @@ if [ -x /bin/busybox ]; then
         fake_root off
         [ ! -e "$F/$fhook" ] && [ ! -e "$F/$dhook" ] && ok "tuning off: no finish-install or pre-pkgsel hook" || not_ok "tuning off: hooks"
 else
-        skip "kiln's finish-install hook" "no busybox-static"
+        skip "kiln's finish-install hook" "needs root (chroot, mknod) and busybox-static"
 fi
 
 # The image's hook under the host's real initramfs-tools: MODULES=list and no modules file, so all

@@ -530,6 +530,10 @@ const char *kiln_preseed_owned(const char *question)
                 return "installer.early_commands";
         if (STREQ(q, "preseed/late_command"))
                 return "late_commands";
+        /* kiln's initramfs hooks go with the policy it sets (a raw "most" beside them, or a raw "dep"
+         * without them, would be neither stock nor targeted) */
+        if (STREQ(q, "base-installer/initramfs-tools/driver-policy"))
+                return "tuning.initramfs";
         for (size_t i = 0; i < ELEMENTSOF(families); i++)
                 if (str_has_prefix(q, families[i]))
                         return "";

@@ -78,11 +78,13 @@ static int appliance_run_begin(guestfs_h *g, const char *image, struct appliance
         r = kiln_lock_take(ar->dir, &ar->lock, &stale, reterr);
         if (r < 0)
                 return r;
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (n <= 0)
+        /* The link names this process's own binary through /proc, not by its path: a kiln upgraded
+         * (or rebuilt) while a build runs left "/usr/bin/kiln (deleted)" as the path, and the build
+         * failed at its first appliance, an hour into it. The running binary stays reachable as
+         * /proc/PID/exe for as long as kiln waits for libguestfs. */
+        _cleanup_free_ char *exe = xasprintf("/proc/%ld/exe", (long)getpid());
+        if (access(exe, X_OK) < 0)
                 return kiln_error_set(reterr, errno, "cannot find kiln's own binary: %s", strerror(errno));
-        exe[n] = '\0';
         _cleanup_free_ char *link = xasprintf("%s/%s", ar->dir, KILN_APPLIANCE_QEMU_NAME);
         _cleanup_free_ char *tmp = xasprintf("%s/tmp", ar->dir);
         if (symlink(exe, link) < 0 || mkdir(tmp, 0700) < 0)

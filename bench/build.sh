@@ -17,6 +17,8 @@
 # mirror through `kiln proxy` (a plain forward proxy here), because it cannot reach the host's
 # 127.0.0.1 otherwise. KILN_BENCH_DIRECT=1 lets the bare guest reach a real mirror directly.
 # KILN_BENCH_DISK is the bare disk's size (default 10G, the default disk.size). KILN_BENCH_DIR keeps the run's files (events, logs, images) in that folder.
+# KILN_BENCH_RESUME=1 with KILN_BENCH_DIR keeps a finished phase 1 found there (cold succeeded,
+# bare timed) and starts at phase 2: a run killed halfway loses only the phase it was in.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 kiln=${KILN:-$top/build/kiln}
@@ -70,10 +72,16 @@ bare() { # NAME: the installer alone, the media through a cache of its own, so c
 }
 
 # Phase 1: cold and bare side by side.
-bare bare & bare_pid=$!
-build cold "$tmp/cold.yaml" & cold_pid=$!
-wait "$cold_pid" || exit 1
-wait "$bare_pid" || { say "bare failed:"; tail -5 "$tmp/bare.err" "$tmp/bare.console" >&2; exit 1; }
+if [ -n "${KILN_BENCH_RESUME:-}" ] && [ -n "${KILN_BENCH_DIR:-}" ] && [ -s "$tmp/bare.seconds" ] &&
+        grep -q '"type":"result".*"state":"succeeded"' "$tmp/cold.events" 2> /dev/null; then
+        say "phase 1 (cold and bare) kept from $tmp"
+        rm -rf "$tmp/media" # its preseed names the mirror as the killed run's fixture served it
+else
+        bare bare & bare_pid=$!
+        build cold "$tmp/cold.yaml" & cold_pid=$!
+        wait "$cold_pid" || exit 1
+        wait "$bare_pid" || { say "bare failed:"; tail -5 "$tmp/bare.err" "$tmp/bare.console" >&2; exit 1; }
+fi
 # Phase 2: warm (the same profile as cold, 1 vCPU, --no-reuse: an install again over cold's cache)
 # beside a second bare run (over bare's own cache, warm too), so warm meets the load cold met, and
 # bare against bare2 shows how much the machine's noise moved between the phases.

@@ -63,8 +63,10 @@ bare() { # NAME: the installer alone, the media through a cache of its own, so c
         fi
         say "$name started"
         s=$(now)
-        qemu-system-x86_64 -accel "$accel" -m 2048 -smp 1 -nographic -no-reboot \
-                -kernel "$tmp/media/linux" -initrd "$tmp/media/initrd.gz" \
+        # kiln's guest's machine, so hw-detect sees the same hardware: no QEMU default devices
+        # (their IDE CD-ROM made the installer add eject), q35, -cpu max, a virtio RNG.
+        qemu-system-x86_64 -machine q35 -accel "$accel" -cpu max -m 2048 -smp 1 -nodefaults -display none -serial stdio \
+                -no-reboot -device virtio-rng-pci -kernel "$tmp/media/linux" -initrd "$tmp/media/initrd.gz" \
                 -append "auto=true priority=critical fb=false console=ttyS0,115200n8 partman-auto/disk=/dev/vda $proxy" \
                 -drive "file=$tmp/$name.qcow2,format=qcow2,if=virtio" -nic user,model=virtio-net-pci > "$tmp/$name.console" 2>&1
         $py -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$s" "$(now)" > "$tmp/$name.seconds"

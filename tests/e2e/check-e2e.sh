@@ -64,7 +64,10 @@ python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["packages"]; sys.exi
 if command -v guestfish > /dev/null && command -v lsinitramfs > /dev/null; then
         rm -rf "$TMP/rd-$bl" && mkdir -p "$TMP/rd-$bl"
         # (download keeps no mode and takes no folder: the mode from stat, the initrd by copy-out)
-        guestfish --ro -a "$img" -i <<G > "$TMP/gf-$bl.out" 2>&1
+        # The appliance's QEMU dies where the install's probe found KVM unusable: TCG as it did.
+        gf_tcg=()
+        grep -q 'accel=tcg' "$img.d/guest.argv" 2> /dev/null && gf_tcg=(env LIBGUESTFS_BACKEND_SETTINGS=force_tcg)
+        "${gf_tcg[@]}" guestfish --ro -a "$img" -i <<G > "$TMP/gf-$bl.out" 2>&1
 download /etc/initramfs-tools/conf.d/driver-policy $TMP/rd-$bl/driver-policy
 echo hook-mode
 stat /etc/initramfs-tools/hooks/kiln-hypervisor-drivers

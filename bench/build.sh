@@ -77,7 +77,7 @@ bare() { # NAME: the installer alone, the media through a cache of its own, so c
 if [ -n "${KILN_BENCH_RESUME:-}" ] && [ -n "${KILN_BENCH_DIR:-}" ] && [ -s "$tmp/bare.seconds" ] &&
         grep -q '"type":"result".*"state":"succeeded"' "$tmp/cold.events" 2> /dev/null; then
         say "phase 1 (cold and bare) kept from $tmp"
-        rm -rf "$tmp/media" # its preseed names the mirror as the killed run's fixture served it
+        rm -rf "${tmp:?}/media" # its preseed names the mirror as the killed run's fixture served it
 else
         bare bare & bare_pid=$!
         build cold "$tmp/cold.yaml" & cold_pid=$!

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/build: one profile three ways, side by side, in one run (issue 16):
 #   cold  kiln build with an empty cache, the profile's tuning on (the default)
-#   bare  plain QEMU with the same kernel and the installer's cmdline, booting an initrd with an
+#   bare  plain QEMU (kiln's guest's machine) with the same kernel and the installer's cmdline, booting an initrd with an
 #         untuned preseed (tuning: {eatmydata: false, defer_man_db: false, defer_initramfs: false, initramfs: most}); no
 #         isolation, no live log, no finish stages: the installer's own time
 #   warm  kiln build again with the cache cold left behind (--no-reuse: a real install again)
@@ -31,9 +31,14 @@ if [ -n "${KILN_BENCH_DIR:-}" ]; then
 else
         tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
 fi
+# Job control: each run in the background is a process group of its own (its shell, QEMU or kiln,
+# the bare run's proxy), so leaving, however it happens, stops each run with all it started.
+set -m
 pids=()
 # shellcheck disable=SC2154 # p is the loop's own variable, set when the trap runs
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${KILN_BENCH_DIR:-}" ] || rm -rf "$tmp"' EXIT
+trap 'for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || true; done; [ -n "${KILN_BENCH_DIR:-}" ] || rm -rf "$tmp"' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 cache=$tmp/cache
 accel=${KILN_BENCH_ACCEL:-tcg}
 now() { date +%s.%N; }
@@ -44,6 +49,7 @@ printf 'extends: %s\nvm: {cpus: 1}\n' "$profile" > "$tmp/cold.yaml"
 printf 'extends: %s\nvm: {cpus: 1}\ntuning: {eatmydata: false, defer_man_db: false, defer_initramfs: false, initramfs: most}\n' "$profile" > "$tmp/bare.yaml"
 
 build() { # NAME PROFILE: kiln build with its events in NAME.events
+        set +m # what a run starts stays in its process group
         say "$1 started"
         "$kiln" "${trust[@]}" build --no-reuse --accel "$accel" --cache "$cache" --events-fd 3 -o "$tmp/$1.qcow2" "$2" \
                 3> "$tmp/$1.events" > /dev/null 2> "$tmp/$1.err" || { say "$1 failed:"; tail -5 "$tmp/$1.err" >&2; return 1; }
@@ -51,13 +57,14 @@ build() { # NAME PROFILE: kiln build with its events in NAME.events
 }
 
 bare() { # NAME: the installer alone, the media through a cache of its own, so cold's stays cold
-        local name=$1 proxy="" s
+        set +m # what a run starts stays in its process group
+        local name=$1 proxy="" proxy_pid="" s
         [ -s "$tmp/media/initrd.gz" ] ||
                 "$kiln" "${trust[@]}" fetch --cache "$tmp/bare-cache" -o "$tmp/media" "$tmp/bare.yaml" > /dev/null 2> "$tmp/$name.err"
         qemu-img create -q -f qcow2 "$tmp/$name.qcow2" "${KILN_BENCH_DISK:-10G}" # the profile's disk.size
         if [ -z "${KILN_BENCH_DIRECT:-}" ]; then
                 "$kiln" "${trust[@]}" proxy --cache "$tmp/bare-cache" "$tmp/bare.yaml" > "$tmp/$name-proxy.out" 2> "$tmp/$name-proxy.err" &
-                pids+=($!)
+                proxy_pid=$!
                 for _ in $(seq 100); do [ -s "$tmp/$name-proxy.out" ] && break; sleep 0.2; done
                 proxy="mirror/http/proxy=http://10.0.2.2:$(head -1 "$tmp/$name-proxy.out")/"
         fi
@@ -70,6 +77,7 @@ bare() { # NAME: the installer alone, the media through a cache of its own, so c
                 -append "auto=true priority=critical fb=false console=ttyS0,115200n8 partman-auto/disk=/dev/vda $proxy" \
                 -drive "file=$tmp/$name.qcow2,format=qcow2,if=virtio" -nic user,model=virtio-net-pci > "$tmp/$name.console" 2>&1
         $py -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$s" "$(now)" > "$tmp/$name.seconds"
+        [ -z "$proxy_pid" ] || { kill "$proxy_pid"; wait "$proxy_pid" 2> /dev/null || true; } # no proxy outlives its run
         say "$name done"
 }
 
@@ -81,6 +89,7 @@ if [ -n "${KILN_BENCH_RESUME:-}" ] && [ -n "${KILN_BENCH_DIR:-}" ] && [ -s "$tmp
 else
         bare bare & bare_pid=$!
         build cold "$tmp/cold.yaml" & cold_pid=$!
+        pids+=("$bare_pid" "$cold_pid")
         wait "$cold_pid" || exit 1
         wait "$bare_pid" || { say "bare failed:"; tail -5 "$tmp/bare.err" "$tmp/bare.console" >&2; exit 1; }
 fi
@@ -88,7 +97,9 @@ fi
 # beside a second bare run (over bare's own cache, warm too), so warm meets the load cold met, and
 # bare against bare2 shows how much the machine's noise moved between the phases.
 bare bare2 & bare2_pid=$!
-build warm "$tmp/cold.yaml" || exit 1
+build warm "$tmp/cold.yaml" & warm_pid=$!
+pids+=("$bare2_pid" "$warm_pid")
+wait "$warm_pid" || exit 1
 wait "$bare2_pid" || { say "bare2 failed:"; tail -5 "$tmp/bare2.console" >&2; exit 1; }
 
 # The same image, faster: kiln inspect reads the untuned bare install's disk (its package list and

@@ -292,8 +292,19 @@ static int initrd_inject_resolved(const char *initrd_path, const char *out_path,
 struct initrd_tree {
         char **dirs;           /* folders the original has */
         char **links, **dests; /* its symlinks and their targets, pairwise */
-        size_t n_dirs, n_links, cap_dirs, cap_links;
+        size_t n_dirs, n_links, cap_dirs, cap_links, cap_dests;
 };
+
+/* Appends s (taken) to the n entries of *v, doubling its capacity *cap as needed (strv_push walks
+ * the whole list each time: thousands of entries here). */
+static void tree_push(char ***v, size_t *n, size_t *cap, char *s)
+{
+        if (*n == *cap) {
+                *cap = *cap ? 2 * *cap : 64;
+                *v = xrealloc(*v, *cap * sizeof(char *));
+        }
+        (*v)[(*n)++] = s;
+}
 
 static void initrd_tree_clear(struct initrd_tree *t)
 {
@@ -328,7 +339,9 @@ static void initrd_tree_read(const char *initrd_path, struct initrd_tree *t)
         archive_read_support_format_cpio(a);
         struct archive_entry *e;
         bool ok = archive_read_open_filename(a, initrd_path, 1 << 16) == ARCHIVE_OK;
-        for (unsigned n = 0; ok && n < 100000; n++) {
+        /* and what it keeps of names and targets up to 16 MiB (trixie's: about 100 KiB) */
+        size_t kept = 0;
+        for (unsigned n = 0; ok && n < 100000 && kept < 16u << 20; n++) {
                 int r = archive_read_next_header(a, &e);
                 if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
                         break;
@@ -338,19 +351,13 @@ static void initrd_tree_read(const char *initrd_path, struct initrd_tree *t)
                 const char *name = strip_dot(raw), *dest = archive_entry_symlink(e);
                 mode_t type = archive_entry_filetype(e);
                 if (type == AE_IFDIR && *name) {
-                        if (t->n_dirs == t->cap_dirs) {
-                                t->cap_dirs = t->cap_dirs ? 2 * t->cap_dirs : 256;
-                                t->dirs = xrealloc(t->dirs, t->cap_dirs * sizeof(char *));
-                        }
-                        t->dirs[t->n_dirs++] = xstrdup(name);
+                        tree_push(&t->dirs, &t->n_dirs, &t->cap_dirs, xstrdup(name));
+                        kept += strlen(name);
                 } else if (type == AE_IFLNK && *name && dest && strlen(dest) < PATH_MAX) {
-                        if (t->n_links == t->cap_links) {
-                                t->cap_links = t->cap_links ? 2 * t->cap_links : 64;
-                                t->links = xrealloc(t->links, t->cap_links * sizeof(char *));
-                                t->dests = xrealloc(t->dests, t->cap_links * sizeof(char *));
-                        }
-                        t->links[t->n_links] = xstrdup(name);
-                        t->dests[t->n_links++] = xstrdup(dest);
+                        size_t n_dests = t->n_links;
+                        tree_push(&t->dests, &n_dests, &t->cap_dests, xstrdup(dest));
+                        tree_push(&t->links, &t->n_links, &t->cap_links, xstrdup(name));
+                        kept += strlen(name) + strlen(dest);
                 }
         }
         archive_read_free(a);
